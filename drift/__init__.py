@@ -1,0 +1,28 @@
+"""drift: self-training with a differentiable teacher (DRIFT; Zuo et al., Findings of NAACL 2022).
+
+The student is the leader, the teacher (an EMA of the student) the follower. Pseudo-labels
+and sample weights are differentiable functions of the teacher, so the student can descend
+the total (Stackelberg) gradient. Every method here, from supervised training to DRIFT, is one
+`Method` run by one `train` loop.
+"""
+from .data import DATASETS, SemiSupervisedData, load_data
+from .experiments import Results, compare
+from .methods import METHODS, Method, get_method
+from .metrics import Summary, accuracy, flip_rate, oscillation, summarize
+from .models import CNN, MLP, MODELS, build_model
+from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
+from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
+from .runtime import resolve_device, seed_everything
+from .teacher import CopyTeacher, EMATeacher, make_teacher
+from .trainer import History, train
+from .weights import entropy, entropy_weights, sample_weights, threshold_weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DATASETS", "SemiSupervisedData", "load_data", "Results", "compare", "METHODS", "Method", "get_method",
+    "Summary", "accuracy", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "build_model",
+    "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
+    "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
+    "make_teacher", "History", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
+]

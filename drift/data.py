@@ -1,0 +1,180 @@
+"""Offline semi-supervised data sets and the split object every trainer reads.
+
+Nothing is downloaded: two moons come from scikit-learn's generator, digits from its bundled
+copy, MNIST-1D from `mnist1d.data.make_dataset` (Greydanus 2020), generated locally.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DATASETS = ("two_moons", "digits", "mnist1d")
+
+
+def _as_tensor(name: str, value) -> Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(value).__name__}")
+    return value
+
+
+@dataclass
+class SemiSupervisedData:
+    """A labeled / unlabeled / test split.
+
+    x_*: (N, *feature_shape), floating point (or integer token ids); y_*: (N,) class indices
+    in [0, num_classes), stored as torch.long. `y_unlabeled` holds the true labels of the
+    unlabeled set for analysis only (pseudo-label accuracy); training never reads it, and it
+    may be None for a user's own data.
+    """
+
+    x_labeled: Tensor
+    y_labeled: Tensor
+    x_unlabeled: Tensor
+    y_unlabeled: Tensor | None
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+
+    def __post_init__(self):
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)) or self.num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2; got {self.num_classes!r}")
+        self.num_classes = int(self.num_classes)
+        feature_shape = None
+        for part in ("labeled", "unlabeled", "test"):
+            x_name, y_name = f"x_{part}", f"y_{part}"
+            x = _as_tensor(x_name, getattr(self, x_name))
+            if x.ndim < 2 or x.shape[0] == 0:
+                raise ValueError(f"{x_name} must have shape (N, ...) with N >= 1 examples; got shape {tuple(x.shape)}")
+            if x.dtype == torch.bool or x.is_complex():
+                raise TypeError(f"{x_name} must be floating point (or integer token ids); got {x.dtype}")
+            if x.is_floating_point() and not torch.isfinite(x).all():
+                raise ValueError(f"{x_name} contains NaN or inf; clean or impute it before training")
+            if feature_shape is None:
+                feature_shape, x_dtype = x.shape[1:], x.dtype
+            elif x.shape[1:] != feature_shape or x.dtype != x_dtype:
+                raise ValueError(
+                    f"{x_name} has feature shape {tuple(x.shape[1:])} and dtype {x.dtype}, but x_labeled has "
+                    f"{tuple(feature_shape)} and {x_dtype}; all x_* must agree"
+                )
+            setattr(self, x_name, x)
+            y = getattr(self, y_name)
+            if y is None and part == "unlabeled":
+                continue
+            y = _as_tensor(y_name, y)
+            if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+                raise TypeError(f"{y_name} must hold integer class indices; got {y.dtype} (use .long() on class ids)")
+            if y.shape != (x.shape[0],):
+                raise ValueError(f"{y_name} must have shape ({x.shape[0]},) to match {x_name}; got {tuple(y.shape)}")
+            y = y.long()
+            if y.min() < 0 or y.max() >= self.num_classes:
+                raise ValueError(
+                    f"{y_name} must hold class indices in [0, {self.num_classes - 1}] (num_classes={self.num_classes}); "
+                    f"found {int(y.min())}..{int(y.max())}"
+                )
+            setattr(self, y_name, y)
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_labeled.shape[1:])
+
+    def to(self, device) -> "SemiSupervisedData":
+        """A copy with every tensor on `device`."""
+        moved = {f.name: getattr(self, f.name) for f in fields(self)}
+        moved = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in moved.items()}
+        return SemiSupervisedData(**moved)
+
+    def __repr__(self) -> str:
+        return (
+            f"SemiSupervisedData(labeled={len(self.y_labeled)}, unlabeled={len(self.x_unlabeled)}, "
+            f"test={len(self.y_test)}, features={self.feature_shape}, classes={self.num_classes})"
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def _mnist1d(num_samples=5000):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    state = np.random.get_state()  # make_dataset reseeds numpy's global generator
+    try:
+        d = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    return d["x"], d["y"], d["x_test"], d["y_test"]
+
+
+def _two_moons(n_samples=1000, noise=0.15, test_fraction=0.3):
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import train_test_split
+
+    x, y = make_moons(n_samples=n_samples, noise=noise, random_state=0)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=0, stratify=y)
+    return x_tr, y_tr, x_te, y_te
+
+
+def _digits(test_fraction=0.3):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x.reshape(-1, 8, 8), y, test_size=test_fraction, random_state=0, stratify=y
+    )
+    return x_tr, y_tr, x_te, y_te
+
+
+_BUILDERS = {"two_moons": _two_moons, "digits": _digits, "mnist1d": _mnist1d}
+_OPTIONS = {"two_moons": ("n_samples", "noise", "test_fraction"), "digits": ("test_fraction",), "mnist1d": ("num_samples",)}
+
+
+def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> SemiSupervisedData:
+    """A built-in data set split into labeled / unlabeled / test.
+
+    The test split is fixed; `seed` draws a class-balanced labeled subset of `labels_per_class`
+    examples per class from the rest, and the remainder is the unlabeled set. Inputs are
+    standardised with the training pool's mean and std. Shapes: two_moons (N, 2), digits
+    (N, 8, 8), mnist1d (N, 40). Options: two_moons n_samples=1000, noise=0.15,
+    test_fraction=0.3; digits test_fraction=0.3; mnist1d num_samples=5000.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
+    unknown = sorted(set(options) - set(_OPTIONS[name]))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(_OPTIONS[name]) or 'none'}")
+    if isinstance(labels_per_class, bool) or not isinstance(labels_per_class, (int, np.integer)) or labels_per_class < 1:
+        raise ValueError(f"labels_per_class must be an integer >= 1; got {labels_per_class!r}")
+    x_pool, y_pool, x_test, y_test = _BUILDERS[name](**options)
+    classes, counts = np.unique(y_pool, return_counts=True)
+    if labels_per_class > counts.min():
+        raise ValueError(
+            f"labels_per_class must be at most {counts.min()} for {name!r} (its smallest class has that many "
+            f"training examples); got {labels_per_class}"
+        )
+    if labels_per_class * len(classes) == len(y_pool):
+        raise ValueError(
+            f"labels_per_class={labels_per_class} would label every training example of {name!r} and leave no "
+            f"unlabeled set; use at most {counts.min() - 1}"
+        )
+    rng = np.random.default_rng(seed)
+    labeled = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), labels_per_class, replace=False) for c in classes])
+    unlabeled = np.setdiff1d(np.arange(len(y_pool)), labeled)
+    mean, std = x_pool.mean(), x_pool.std()
+
+    def x(a):
+        return torch.as_tensor((a - mean) / std, dtype=torch.float32)
+
+    def y(a):
+        return torch.as_tensor(a, dtype=torch.long)
+
+    return SemiSupervisedData(
+        x_labeled=x(x_pool[labeled]), y_labeled=y(y_pool[labeled]),
+        x_unlabeled=x(x_pool[unlabeled]), y_unlabeled=y(y_pool[unlabeled]),
+        x_test=x(x_test), y_test=y(y_test), num_classes=len(classes),
+    )

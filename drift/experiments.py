@@ -1,0 +1,169 @@
+"""Methods x seeds on one data set: `compare` and its `Results` (shared by chapters and the CLI)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import SemiSupervisedData
+from .methods import METHODS, Method, get_method
+from .metrics import Summary, summarize
+from .runtime import resolve_device
+from .trainer import History, train
+
+
+@dataclass
+class Results:
+    """Histories of methods x seeds. Accuracies in %; differences are paired by seed."""
+
+    histories: dict[str, list[History]]
+    reference: str | None = "mean_teacher"
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.histories)
+
+    def _runs(self, method: str) -> list[History]:
+        if method not in self.histories:
+            raise KeyError(f"method must be one of {', '.join(self.histories)}; got {method!r}")
+        return self.histories[method]
+
+    def final(self, method: str) -> np.ndarray:
+        """Final test accuracy of each seed, (seeds,)."""
+        return np.array([h.final_test_accuracy for h in self._runs(method)])
+
+    def summary(self, method: str) -> Summary:
+        """Mean ± std of the final test accuracy over seeds."""
+        return summarize(self.final(method))
+
+    def paired(self, method: str, reference: str | None = None) -> Summary:
+        """Per-seed final accuracy of `method` minus `reference`: mean, std and seeds > 0."""
+        return summarize(self.final(method) - self.final(reference or self.reference))
+
+    def stability(self, method: str) -> tuple[Summary, Summary]:
+        """Oscillation of test accuracy and mean student flip rate (%), each over seeds."""
+        runs = self._runs(method)
+        return summarize([h.oscillation for h in runs]), summarize([100 * np.mean(h.flip_rate) for h in runs])
+
+    def table(self, reference: str | None = None) -> str:
+        """A markdown table: accuracy, paired difference against `reference`, stability."""
+        reference = reference or self.reference
+        has_ref = reference in self.histories
+        n = len(next(iter(self.histories.values())))
+        head = f"| method | test acc. (%) over {n} seeds |"
+        head += f" Δ vs {reference} | seeds Δ > 0 |" if has_ref else ""
+        head += " oscillation (pp) | flip rate (%) |"
+        rows = [head, "|" + "---|" * (head.count("|") - 1)]
+        for m in self.methods:
+            osc, flips = self.stability(m)
+            row = f"| {m} | {self.summary(m)} |"
+            if has_ref:
+                d = self.paired(m, reference)
+                row += " - | - |" if m == reference else f" {d.mean:+.2f} ± {d.std:.2f} | {d.wins}/{d.n} |"
+            rows.append(row + f" {osc} | {flips} |")
+        return "\n".join(rows)
+
+    def plot(self, **kwargs):
+        """Curves of every method, mean ± std over seeds (see `drift.plotting.plot_histories`)."""
+        from .plotting import plot_histories
+
+        return plot_histories(self.histories, **kwargs)
+
+    def to_dict(self) -> dict:
+        return {"reference": self.reference, "histories": {m: [h.to_dict() for h in runs] for m, runs in self.histories.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Results":
+        return cls({m: [History.from_dict(h) for h in runs] for m, runs in d["histories"].items()}, d["reference"])
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write `to_dict()` as standard JSON (NaN, e.g. an unknown pseudo-label accuracy, as null)."""
+        with open(path, "w") as f:
+            json.dump(_nan_to_none(self.to_dict()), f, allow_nan=False)
+
+
+def _nan_to_none(value):
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _run(method: Method, data, seed: int, train_kwargs: dict) -> dict:
+    if callable(data):
+        data = data(seed=seed)
+    return train(method, data, seed=seed, **train_kwargs).to_dict()
+
+
+def _context():
+    """fork where it is safe (Linux, CUDA not started): fast, and works from scripts with no
+    `if __name__ == "__main__"` guard; spawn elsewhere (macOS, Windows, after CUDA started)."""
+    safe = sys.platform.startswith("linux") and not torch.cuda.is_initialized()
+    return get_context("fork" if safe else "spawn")
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def compare(
+    methods: Sequence[str | Method] | None,
+    data: SemiSupervisedData | Callable[..., SemiSupervisedData],
+    *,
+    seeds: int | Sequence[int] = 5,
+    reference: str | None = "mean_teacher",
+    workers: int | None = None,
+    progress: bool = True,
+    **train_kwargs,
+) -> Results:
+    """Train every method with every seed and collect the histories.
+
+    methods: preset names or `Method`s (None: all six presets). data: one split shared by all
+    seeds, or `data(seed=...)` returning each seed's split. seeds: a count or a list.
+    workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU);
+    each worker uses one thread, so a run's result does not depend on `workers` when the
+    caller also pins one thread. train_kwargs go to `drift.train`.
+    """
+    methods = [get_method(m) for m in (METHODS if methods is None else methods)]
+    names = [m.name for m in methods]
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods must have distinct names; got {names}")
+    if not (isinstance(data, SemiSupervisedData) or callable(data)):
+        raise TypeError(f"data must be a drift.SemiSupervisedData or a function of seed returning one; got {type(data).__name__}")
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seeds:
+        raise ValueError("seeds must be a count >= 1 or a non-empty list of seeds")
+    if "model" in train_kwargs and isinstance(train_kwargs["model"], torch.nn.Module):
+        raise TypeError("model must be a name or a factory in compare, so that every run starts from a fresh model")
+    jobs = [(m, s) for m in methods for s in seeds]
+    if workers is None:
+        workers = 1 if resolve_device(train_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
+    workers = max(1, min(workers, len(jobs)))
+    train_kwargs = {**train_kwargs, "progress": train_kwargs.get("progress", progress and workers == 1)}
+    bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
+    if workers == 1:
+        out = []
+        for m, s in jobs:
+            out.append(_run(m, data, s, train_kwargs))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
+            futures = [pool.submit(_run, m, data, s, train_kwargs) for m, s in jobs]
+            for f in futures:
+                f.add_done_callback(lambda _: bar.update())
+            out = [f.result() for f in futures]
+    bar.close()
+    histories: dict[str, list[History]] = {n: [] for n in names}
+    for h in out:
+        histories[h["method"]].append(History.from_dict(h))
+    return Results(histories, reference)

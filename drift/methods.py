@@ -1,0 +1,121 @@
+"""Every method of the book as settings of one mechanism (DESIGN §1 table).
+
+A `Method` says how the teacher is built (EMA of the student, or a copy refreshed every K
+steps), how its logits become pseudo-labels and sample weights, which of those two paths
+carry gradient back to the student, and how strongly the unlabeled loss counts over time.
+Mean teacher and DRIFT differ only in `grad_labels` / `grad_weights`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+
+TEACHERS = ("ema", "copy")
+LABELS = ("hard", "soft", "straight_through")
+WEIGHTS = ("uniform", "threshold", "entropy")
+RAMPUPS = ("sigmoid", "linear")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Method:
+    """Settings of one self-training method.
+
+    teacher: "ema" (phi = alpha * phi_prev + (1 - alpha) * theta, every step) or "copy"
+        (a frozen copy of the student, refreshed every `refresh_every` steps).
+    labels: "hard" (one-hot argmax), "soft" (softmax(g / tau)) or "straight_through".
+    weights: "uniform", "threshold" (max p >= threshold) or "entropy" (1 - H(p) / log C).
+    normalize_weights: divide weights by their stop-gradient batch mean.
+    grad_labels, grad_weights: let gradient flow from F through the labels / the weights and
+        the teacher phi(theta) into the student (the Stackelberg term). Both off is mean teacher.
+    lam: weight of the unlabeled loss, reached after a ramp-up over the first `rampup`
+        fraction of the steps with shape `rampup_shape`.
+    """
+
+    name: str = "drift"
+    teacher: str = "ema"
+    alpha: float = 0.9
+    refresh_every: int = 200
+    labels: str = "soft"
+    tau: float = 1.0
+    threshold: float = 0.8
+    weights: str = "entropy"
+    normalize_weights: bool = False
+    grad_labels: bool = True
+    grad_weights: bool = True
+    lam: float = 1.0
+    rampup: float = 0.3
+    rampup_shape: str = "sigmoid"
+
+    def __post_init__(self):
+        _check_choice("teacher", self.teacher, TEACHERS)
+        _check_choice("labels", self.labels, LABELS)
+        _check_choice("weights", self.weights, WEIGHTS)
+        _check_choice("rampup_shape", self.rampup_shape, RAMPUPS)
+        if not 0.0 <= self.alpha < 1.0:
+            raise ValueError(f"alpha must be in [0, 1) (the EMA decay of the teacher); got {self.alpha}")
+        if not self.tau > 0.0:
+            raise ValueError(f"tau must be > 0 (softmax temperature; small tau approaches hard labels); got {self.tau}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in [0, 1] (a confidence level); got {self.threshold}")
+        if isinstance(self.refresh_every, bool) or not isinstance(self.refresh_every, int) or self.refresh_every < 1:
+            raise ValueError(f"refresh_every must be an integer >= 1 (steps between teacher copies); got {self.refresh_every!r}")
+        if not (self.lam >= 0.0 and math.isfinite(self.lam)):
+            raise ValueError(f"lam must be a finite number >= 0 (weight of the unlabeled loss); got {self.lam}")
+        if not 0.0 <= self.rampup <= 1.0:
+            raise ValueError(f"rampup must be in [0, 1] (a fraction of the training steps); got {self.rampup}")
+        if self.teacher == "copy" and self.coupled:
+            raise ValueError(
+                "grad_labels/grad_weights need teacher='ema': a copied teacher is not a function of "
+                "the current student, so no gradient can flow through it"
+            )
+
+    @property
+    def coupled(self) -> bool:
+        """True when some gradient flows through the teacher (a Stackelberg method)."""
+        return self.grad_labels or self.grad_weights
+
+    def lam_at(self, step: int, steps: int) -> float:
+        """Unlabeled-loss weight at a 0-based `step` of `steps`: ramp-up, and none before a
+        copied teacher's first refresh (its first teacher would be the random initial net)."""
+        if self.teacher == "copy" and step < self.refresh_every:
+            return 0.0
+        ramp_steps = self.rampup * steps
+        t = 1.0 if ramp_steps == 0 else min(step / ramp_steps, 1.0)
+        ramp = math.exp(-5.0 * (1.0 - t) ** 2) if self.rampup_shape == "sigmoid" else t
+        return self.lam * ramp
+
+
+_MEAN_TEACHER = Method(name="mean_teacher", grad_labels=False, grad_weights=False)
+
+METHODS: dict[str, Method] = {
+    "supervised": replace(_MEAN_TEACHER, name="supervised", lam=0.0, weights="uniform"),
+    "alternating": Method(
+        name="alternating", teacher="copy", labels="hard", weights="threshold",
+        grad_labels=False, grad_weights=False,
+    ),
+    "mean_teacher": _MEAN_TEACHER,
+    "drift_labels": replace(_MEAN_TEACHER, name="drift_labels", grad_labels=True),
+    "drift_weights": replace(_MEAN_TEACHER, name="drift_weights", grad_weights=True),
+    "drift": replace(_MEAN_TEACHER, name="drift", grad_labels=True, grad_weights=True),
+}
+"""The six presets of DESIGN §1, all one `Method` mechanism with different settings."""
+
+
+def get_method(method: str | Method, **overrides) -> Method:
+    """A preset by name (or a `Method`), with any field replaced by `overrides`."""
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)} or a drift.Method; got {method!r}")
+        method = METHODS[method]
+    elif not isinstance(method, Method):
+        raise TypeError(f"method must be a preset name ({', '.join(METHODS)}) or a drift.Method; got {type(method).__name__}")
+    valid = {f.name for f in fields(Method)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise TypeError(f"unknown setting(s) {', '.join(unknown)}; Method settings are {', '.join(sorted(valid))}")
+    return replace(method, **overrides) if overrides else method

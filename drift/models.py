@@ -1,0 +1,75 @@
+"""Small students that size themselves from the data: `MLP` and `CNN`.
+
+Each takes (feature_shape, num_classes), so `MODELS[name](data.feature_shape, data.num_classes)`
+builds a student for any tensors: the MLP flattens any feature shape; the CNN reads (L,) features
+as 1-D signals (MNIST-1D) and (H, W) or (C, H, W) as images (digits).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Sequential):
+    """Flatten -> [Linear -> ReLU] * len(hidden) -> Linear: (N, *feature_shape) -> (N, C)."""
+
+    def __init__(self, feature_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...] = (128, 128)):
+        sizes = (math.prod(feature_shape), *hidden)
+        layers: list[nn.Module] = [nn.Flatten()]
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        super().__init__(*layers, nn.Linear(sizes[-1], num_classes))
+
+
+class CNN(nn.Module):
+    """Three conv layers (the last two with stride 2) and a linear head: (N, *feature_shape) -> (N, C).
+
+    Features (L,) are 1-D signals (MNIST-1D), (H, W) and (C, H, W) images (digits); sides >= 4.
+    """
+
+    def __init__(self, feature_shape: tuple[int, ...], num_classes: int, channels: int = 32):
+        super().__init__()
+        if len(feature_shape) not in (1, 2, 3) or min(feature_shape[-2:]) < 4:
+            raise ValueError(
+                "model='cnn' needs features of shape (L,), (H, W) or (C, H, W) with sides >= 4; "
+                f"got {tuple(feature_shape)}: use model='mlp' or pass your own nn.Module"
+            )
+        self.spatial = tuple(feature_shape[-2:]) if len(feature_shape) > 1 else tuple(feature_shape)
+        in_channels = feature_shape[0] if len(feature_shape) == 3 else 1
+        conv = nn.Conv2d if len(self.spatial) == 2 else nn.Conv1d
+        self.features = nn.Sequential(
+            conv(in_channels, channels, 3, padding=1), nn.ReLU(),
+            conv(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+            conv(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n_features = self.features(torch.zeros(1, in_channels, *self.spatial)).shape[1]
+        self.head = nn.Linear(n_features, num_classes)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1, *self.spatial)  # (N, channels, *spatial)
+        return self.head(self.features(x))
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN}
+
+
+def build_model(model, feature_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+    """A student from a name in `MODELS`, an `nn.Module` (used as is) or a factory
+    `factory(feature_shape, num_classes) -> nn.Module`."""
+    if isinstance(model, nn.Module):
+        return model
+    if isinstance(model, str):
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, an nn.Module or a factory; got {model!r}")
+        model = MODELS[model]
+    if not callable(model):
+        raise TypeError(f"model must be a name ({', '.join(MODELS)}), an nn.Module or a factory; got {type(model).__name__}")
+    student = model(tuple(feature_shape), num_classes)
+    if not isinstance(student, nn.Module):
+        raise TypeError(f"the model factory must return an nn.Module; got {type(student).__name__}")
+    return student

@@ -1,0 +1,92 @@
+"""The leader objective F(theta) and its gradient routing (DESIGN §1).
+
+    F(theta) = mean_i CE(f(x_i; theta), y_i)
+             + lam * mean_j w_j(theta) * CE(f(x_j; theta), y~_j(theta)),
+
+with teacher logits g_j(theta) = f(x_j; phi(theta)), pseudo-labels y~ = labels(g) and weights
+w = weights(softmax(g)). The method decides which of y~ and w keep their dependence on theta:
+both detached is mean teacher (the partial derivative), both kept is DRIFT (the total,
+Stackelberg derivative), one of them is an ablation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .methods import Method
+from .pseudo_labels import pseudo_labels
+from .teacher import EMATeacher
+from .weights import sample_weights
+
+
+def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """CE(z, q) = -sum_c q_c log softmax(z)_c per row: logits, targets (N, C) -> (N,)."""
+    return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+@dataclass
+class LeaderTerms:
+    """F and its parts for one batch. `labels` (N_u, C), `weights` (N_u,) may carry gradient."""
+
+    total: Tensor
+    supervised: Tensor
+    unlabeled: Tensor
+    labels: Tensor | None
+    weights: Tensor | None
+
+
+def _check_device(student: nn.Module, **tensors: Tensor) -> None:
+    param = next(student.parameters(), None)
+    if param is None:
+        return
+    for name, t in tensors.items():
+        if t.device != param.device:
+            raise RuntimeError(
+                f"{name} is on {t.device} but the student is on {param.device}; "
+                f"move it with {name}.to({str(param.device)!r})"
+            )
+
+
+def leader_terms(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Tensor, y_l: Tensor, x_u: Tensor,
+    *, lam: float, student_x_u: Tensor | None = None,
+) -> LeaderTerms:
+    """F(theta) and its parts; see `leader_objective`. `student_x_u` is what the student sees of
+    the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees."""
+    _check_device(student, x_l=x_l, y_l=y_l, x_u=x_u)
+    student_x_u = x_u if student_x_u is None else student_x_u
+    if lam == 0.0:
+        supervised = nn.functional.cross_entropy(student(x_l), y_l)
+        zero = supervised.new_zeros(())
+        return LeaderTerms(supervised, supervised, zero, None, None)
+
+    n_l = x_l.shape[0]
+    logits = student(torch.cat([x_l, student_x_u]))  # (N_l + N_u, C)
+    supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
+
+    with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
+        g = teacher.logits(student, x_u, teacher.follow(student))  # (N_u, C)
+    g_labels = g if method.grad_labels else g.detach()
+    g_weights = g if method.grad_weights else g.detach()
+    labels = pseudo_labels(g_labels, method.labels, method.tau)
+    weights = sample_weights(
+        torch.softmax(g_weights, dim=-1), method.weights,
+        threshold=method.threshold, normalize=method.normalize_weights,
+    )
+    unlabeled = (weights * soft_cross_entropy(logits[n_l:], labels)).mean()
+    return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights)
+
+
+def leader_objective(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Tensor, y_l: Tensor, x_u: Tensor, *, lam: float,
+) -> Tensor:
+    """The scalar F(theta) with the method's gradient routing.
+
+    x_l (N_l, ...), y_l (N_l,) long, x_u (N_u, ...). The teacher's parameters are recomputed as
+    phi(theta) = alpha * phi_prev + (1 - alpha) * theta, so `F.backward()` leaves in the student
+    the partial derivative (mean teacher), the total Stackelberg derivative (DRIFT), or one path
+    of it (DRIFT-labels, DRIFT-weights).
+    """
+    return leader_terms(method, student, teacher, x_l, y_l, x_u, lam=lam).total

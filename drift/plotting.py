@@ -1,0 +1,42 @@
+"""Figures shared by the chapters and the CLI."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+CURVES = {
+    "test_accuracy": "test accuracy (%)",
+    "pseudo_label_accuracy": "pseudo-label accuracy (%)",
+    "mean_weight": "mean weight",
+    "flip_rate": "student flip rate",
+}
+
+
+def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES), axes=None):
+    """Mean curve over seeds with a ±1 std band, one panel per metric.
+
+    histories: {label: [History, ...]} (one list of seeds per method). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    unknown = [m for m in metrics if m not in CURVES]
+    if unknown:
+        raise ValueError(f"metrics must be among {', '.join(CURVES)}; got {unknown}")
+    if axes is None:
+        _, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.0), squeeze=False, layout="constrained")
+        axes = axes[0]
+    for label, runs in histories.items():
+        steps = np.asarray(runs[0].step)
+        for ax, metric in zip(axes, metrics):
+            values = np.asarray([getattr(h, metric) for h in runs], dtype=float)  # (seeds, evals)
+            mean, std = values.mean(0), values.std(0)
+            (line,) = ax.plot(steps, mean, label=label)
+            if len(runs) > 1:
+                ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+    for ax, metric in zip(axes, metrics):
+        ax.set_xlabel("step")
+        ax.set_ylabel(CURVES[metric])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    return axes[0].figure

@@ -1,0 +1,117 @@
+"""The teacher (the follower): a function of the student's parameters (DESIGN §1).
+
+`EMATeacher` keeps phi_{t-1} as detached tensors. `follow(student)` returns
+phi(theta) = alpha * phi_{t-1} + (1 - alpha) * theta, differentiable in theta, so autograd can
+carry the Stackelberg term d phi / d theta = (1 - alpha) I. `update(student)` then moves the
+buffer to the same value without gradient. Buffers (e.g. BatchNorm statistics) are averaged
+the same way; integer buffers (counters) are copied. The teacher has no module of its own: it
+runs the student's code on its own tensors through `torch.func.functional_call`, so any
+`nn.Module` works as the student.
+
+Policy: the teacher always predicts in eval mode (dropout off, BatchNorm on its averaged
+running statistics), so its pseudo-labels are deterministic functions of phi.
+
+`CopyTeacher` is classic self-training's teacher: a frozen copy refreshed every K steps.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+State = dict[str, Tensor]
+
+
+@contextmanager
+def eval_mode(module: nn.Module):
+    """Put every submodule in eval mode, then restore each one's own mode (frozen parts stay frozen)."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _student_state(student: nn.Module) -> tuple[State, State]:
+    return dict(student.named_parameters()), dict(student.named_buffers())
+
+
+class EMATeacher:
+    """Exponential moving average of a student; phi starts equal to theta."""
+
+    def __init__(self, student: nn.Module, alpha: float):
+        if not 0.0 <= alpha < 1.0:
+            raise ValueError(f"alpha must be in [0, 1) (the EMA decay of the teacher); got {alpha}")
+        self.alpha = float(alpha)
+        params, buffers = _student_state(student)
+        self.params: State = {k: v.detach().clone() for k, v in params.items()}
+        self.buffers: State = {k: v.detach().clone() for k, v in buffers.items()}
+
+    def _mix(self, old: State, new: State) -> State:
+        """alpha * old + (1 - alpha) * new for floating tensors (one fused lerp); others copied."""
+        floats = [k for k, v in new.items() if v.is_floating_point()]
+        mixed = torch._foreach_lerp([old[k] for k in floats], [new[k] for k in floats], 1.0 - self.alpha) if floats else []
+        copied = {k: v.detach().clone() for k, v in new.items() if not v.is_floating_point()}
+        return {**copied, **dict(zip(floats, mixed))}
+
+    def follow(self, student: nn.Module) -> State:
+        """phi(theta) for params and buffers: differentiable in the student's parameters."""
+        params, buffers = _student_state(student)
+        return {**self._mix(self.params, params), **self._mix(self.buffers, buffers)}
+
+    @torch.no_grad()
+    def update(self, student: nn.Module, step: int | None = None) -> None:
+        """phi_t <- alpha * phi_{t-1} + (1 - alpha) * theta, without gradient."""
+        params, buffers = _student_state(student)
+        self.params = self._mix(self.params, params)
+        self.buffers = self._mix(self.buffers, buffers)
+
+    def state(self) -> State:
+        """The teacher's current (detached) parameters and buffers."""
+        return {**self.params, **self.buffers}
+
+    def logits(self, student: nn.Module, x: Tensor, state: State | None = None) -> Tensor:
+        """Teacher logits f(x; phi), (N, C), in eval mode. `state` defaults to `self.state()`."""
+        with eval_mode(student):
+            return functional_call(student, self.state() if state is None else state, (x,))
+
+    def to(self, device) -> "EMATeacher":
+        self.params = {k: v.to(device) for k, v in self.params.items()}
+        self.buffers = {k: v.to(device) for k, v in self.buffers.items()}
+        return self
+
+    def state_dict(self) -> dict:
+        return {"params": self.params, "buffers": self.buffers}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.params = {k: v.clone() for k, v in sd["params"].items()}
+        self.buffers = {k: v.clone() for k, v in sd["buffers"].items()}
+
+
+class CopyTeacher(EMATeacher):
+    """A frozen copy of the student, refreshed after every `refresh_every`-th step."""
+
+    def __init__(self, student: nn.Module, refresh_every: int):
+        super().__init__(student, alpha=0.0)
+        self.refresh_every = refresh_every
+
+    def follow(self, student: nn.Module) -> State:
+        """The frozen copy: not a function of the current student, so it carries no gradient."""
+        return self.state()
+
+    @torch.no_grad()
+    def update(self, student: nn.Module, step: int | None = None) -> None:
+        """Copy the student when `step` (0-based, just taken) completes a refresh period."""
+        if step is not None and (step + 1) % self.refresh_every == 0:
+            super().update(student)
+
+
+def make_teacher(method, student: nn.Module) -> EMATeacher:
+    """The teacher a `Method` asks for."""
+    if method.teacher == "copy":
+        return CopyTeacher(student, method.refresh_every)
+    return EMATeacher(student, method.alpha)

@@ -1,0 +1,290 @@
+"""One training loop for every method (supervised, alternating, mean teacher, DRIFT, ablations).
+
+Each step draws a labeled and an unlabeled batch, adds input noise to what the student sees,
+computes the leader objective F with the method's gradient routing, takes an Adam step on the
+student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
+pseudo-label accuracy, mean weight, flip rates and the loss parts in a `History`, saves a
+checkpoint if asked (a rerun with the same arguments resumes from it: Colab disconnects) and
+calls `callback(history)`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .data import SemiSupervisedData
+from .methods import Method, get_method
+from .metrics import accuracy, flip_rate, oscillation
+from .models import build_model
+from .objectives import leader_terms
+from .runtime import resolve_device
+from .teacher import EMATeacher, eval_mode, make_teacher
+from .weights import sample_weights
+
+_SERIES = (
+    "step", "test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
+    "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds",
+)
+
+
+@dataclass
+class History:
+    """Per-evaluation series of one training run (accuracies in %, `seconds` of wall time).
+
+    flip_rate: fraction of the unlabeled set whose *student* prediction changed since the
+    previous evaluation; label_flip_rate: the same for the *teacher's* pseudo-labels.
+    mean_weight: the teacher's mean sample weight over the unlabeled set (before normalisation).
+    Loss parts are means over the steps since the previous evaluation; `lam` is the ramped
+    weight of the unlabeled loss at the evaluation. `model` and `teacher` are the trained
+    student and its teacher (not part of `to_dict()`).
+    """
+
+    method: str
+    seed: int
+    step: list[int] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    pseudo_label_accuracy: list[float] = field(default_factory=list)
+    mean_weight: list[float] = field(default_factory=list)
+    flip_rate: list[float] = field(default_factory=list)
+    label_flip_rate: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    supervised_loss: list[float] = field(default_factory=list)
+    unlabeled_loss: list[float] = field(default_factory=list)
+    lam: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+    teacher: EMATeacher | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.test_accuracy[-1]
+
+    @property
+    def oscillation(self) -> float:
+        """Mean absolute change of test accuracy between evaluations (percentage points)."""
+        return oscillation(self.test_accuracy)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "seed": self.seed, **{k: list(getattr(self, k)) for k in _SERIES}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**{k: d[k] for k in ("method", "seed", *_SERIES)})
+
+    def plot(self, axes=None):
+        """Test and pseudo-label accuracy, mean weight and flip rate against step; returns the figure."""
+        from .plotting import plot_histories
+
+        return plot_histories({self.method: [self]}, axes=axes)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
+
+
+@torch.no_grad()
+def _predict(fn: Callable[[Tensor], Tensor], x: Tensor, chunk: int = 4096) -> Tensor:
+    return torch.cat([fn(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+
+
+@torch.no_grad()
+def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: SemiSupervisedData) -> dict:
+    """Metrics of the current student and teacher, plus their predictions on the unlabeled set."""
+    with eval_mode(student):
+        test_logits = _predict(student, data.x_test)
+        student_pred = _predict(student, data.x_unlabeled).argmax(-1)
+        teacher_logits = _predict(lambda x: teacher.logits(student, x), data.x_unlabeled)
+    weights = sample_weights(torch.softmax(teacher_logits, -1), method.weights, threshold=method.threshold)
+    labels_ok = data.y_unlabeled is not None
+    return {
+        "test_accuracy": 100 * accuracy(test_logits, data.y_test),
+        "pseudo_label_accuracy": 100 * accuracy(teacher_logits, data.y_unlabeled) if labels_ok else math.nan,
+        "mean_weight": weights.mean().item(),
+        "student_pred": student_pred,
+        "teacher_pred": teacher_logits.argmax(-1),
+    }
+
+
+def _noisy(x: Tensor, scale: float) -> Tensor:
+    return x + scale * torch.randn_like(x) if scale > 0 and x.is_floating_point() else x
+
+
+def training_step(
+    method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
+    data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
+    input_noise: float,
+) -> list[float]:
+    """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled].
+
+    Draws batches with replacement, adds input noise to the student's view, backpropagates
+    F with the method's routing, steps the optimizer and lets the teacher follow. Raises
+    FloatingPointError, naming the step, if F is not finite.
+    """
+    device = data.x_labeled.device
+    i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
+    i_u = torch.randint(len(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
+    x_u = data.x_unlabeled[i_u]
+    terms = leader_terms(
+        method, student, teacher, _noisy(data.x_labeled[i_l], input_noise), data.y_labeled[i_l], x_u,
+        lam=method.lam_at(step, steps), student_x_u=_noisy(x_u, input_noise),
+    )
+    parts = torch.stack([terms.total, terms.supervised, terms.unlabeled]).tolist()
+    if not math.isfinite(parts[0]):
+        raise FloatingPointError(
+            f"training stopped at step {step + 1}: the loss is {parts[0]} (supervised {parts[1]}, "
+            f"unlabeled {parts[2]}); lower lr or check the inputs"
+        )
+    optimizer.zero_grad(set_to_none=True)
+    terms.total.backward()
+    optimizer.step()
+    teacher.update(student, step)
+    return parts
+
+
+def train(
+    method: str | Method,
+    data: SemiSupervisedData,
+    *,
+    model="mlp",
+    steps: int = 1000,
+    batch_size: int = 64,
+    unlabeled_batch_size: int | None = None,
+    lr: float = 1e-3,
+    input_noise: float = 0.1,
+    seed: int = 0,
+    device="auto",
+    eval_every: int | None = None,
+    progress: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    callback: Callable[[History], None] | None = None,
+    **overrides,
+) -> History:
+    """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
+    settings, e.g. alpha=0.99) on `data` and return its `History`.
+
+    model: "mlp", "cnn", an `nn.Module` (trained in place) or a factory
+        `factory(feature_shape, num_classes)`. Named models size themselves from the data.
+    batch_size, unlabeled_batch_size: examples per step (the unlabeled default is 2 * batch_size).
+    input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs.
+    eval_every: steps between evaluations (default: steps // 20).
+    checkpoint: a file path; written at every evaluation and resumed from when it exists.
+    """
+    method = get_method(method, **overrides)
+    if not isinstance(data, SemiSupervisedData):
+        raise TypeError(
+            f"data must be a drift.SemiSupervisedData (use drift.load_data or build one from your tensors); "
+            f"got {type(data).__name__}"
+        )
+    unlabeled_batch_size = 2 * batch_size if unlabeled_batch_size is None else unlabeled_batch_size
+    eval_every = max(1, steps // 20) if eval_every is None else eval_every
+    for name, value in (("steps", steps), ("batch_size", batch_size),
+                        ("unlabeled_batch_size", unlabeled_batch_size), ("eval_every", eval_every)):
+        _check_positive_int(name, value)
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0; got {lr}")
+    if not input_noise >= 0:
+        raise ValueError(f"input_noise must be >= 0 (a standard deviation); got {input_noise}")
+    device = resolve_device(device)
+
+    torch.manual_seed(seed)
+    student = build_model(model, data.feature_shape, data.num_classes).to(device)
+    student.train()
+    data = data.to(device)
+    teacher = make_teacher(method, student)
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
+    history = History(method=method.name, seed=seed, model=student, teacher=teacher)
+    config = {
+        "method": asdict(method), "model": _model_id(model),
+        "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
+        "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "data": repr(data),
+    }
+    previous = _snapshot(method, student, teacher, data)
+    start, elapsed = 0, 0.0
+    if checkpoint is not None and os.path.exists(checkpoint):
+        state = torch.load(checkpoint, map_location=device, weights_only=True)
+        if state["config"] != config:
+            raise ValueError(
+                f"checkpoint {os.fspath(checkpoint)!r} was written by a run with other arguments; "
+                "pass the same arguments to resume it, or a new path to start afresh"
+            )
+        start = state["step"]
+        student.load_state_dict(state["student"])
+        optimizer.load_state_dict(state["optimizer"])
+        teacher.load_state_dict(state["teacher"])
+        torch.set_rng_state(state["rng"].cpu())
+        if device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+        previous.update(student_pred=state["student_pred"], teacher_pred=state["teacher_pred"])
+        for k in _SERIES:
+            getattr(history, k).extend(state["history"][k])
+        elapsed = history.seconds[-1] if history.seconds else 0.0
+
+    sums = [0.0, 0.0, 0.0]  # loss, supervised, unlabeled: sums since the last evaluation
+    bar = tqdm(total=steps, initial=start, desc=method.name, disable=not progress, leave=False)
+    tic = time.perf_counter()
+    for step in range(start, steps):
+        parts = training_step(
+            method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
+            unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise,
+        )
+        sums = [a + b for a, b in zip(sums, parts)]
+        bar.update()
+
+        done = step + 1
+        if done % eval_every and done != steps:
+            continue
+        now = _snapshot(method, student, teacher, data)
+        n = done - (history.step[-1] if history.step else 0)
+        mean_loss, mean_sup, mean_unl = (s / n for s in sums)
+        sums = [0.0, 0.0, 0.0]
+        record = {
+            "step": done, "test_accuracy": now["test_accuracy"],
+            "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
+            "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
+            "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),
+            "loss": mean_loss, "supervised_loss": mean_sup, "unlabeled_loss": mean_unl,
+            "lam": method.lam_at(step, steps),
+            "seconds": elapsed + time.perf_counter() - tic,
+        }
+        for k, v in record.items():
+            getattr(history, k).append(v)
+        previous = now
+        bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, {
+                "config": config, "step": done, "student": student.state_dict(),
+                "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
+                "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
+                "student_pred": now["student_pred"], "teacher_pred": now["teacher_pred"],
+                "history": history.to_dict(),
+            })
+        if callback is not None:
+            callback(history)
+    bar.close()
+    return history
+
+
+def _model_id(model) -> str:
+    """A name for the model argument that is stable across processes (for checkpoint checks)."""
+    if isinstance(model, str):
+        return model
+    if isinstance(model, functools.partial):
+        return f"{_model_id(model.func)}(*{model.args}, **{model.keywords})"
+    target = type(model) if isinstance(model, nn.Module) else model
+    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', type(target).__qualname__)}"
+
+
+def _save_checkpoint(path, state: dict) -> None:
+    tmp = f"{os.fspath(path)}.tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,45 @@
+"""Sample weights as functions of teacher probabilities p = softmax(g) (DESIGN §1).
+
+All functions map probabilities (N, C) to weights (N,).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def entropy(probs: Tensor) -> Tensor:
+    """Shannon entropy H(p) in nats, (N, C) -> (N,). 0 log 0 is taken as 0, with a finite
+    gradient even where a softmax underflowed to exactly 0 (xlogy's gradient is NaN there)."""
+    return -(probs * probs.clamp_min(torch.finfo(probs.dtype).tiny).log()).sum(dim=-1)
+
+
+def entropy_weights(probs: Tensor) -> Tensor:
+    """Entropy confidence 1 - H(p) / log C in [0, 1]: 1 for a one-hot p, 0 for a uniform p."""
+    return 1.0 - entropy(probs) / math.log(probs.shape[-1])
+
+
+def threshold_weights(probs: Tensor, threshold: float) -> Tensor:
+    """1[max p >= threshold], (N,). Piecewise constant: its gradient is zero."""
+    return (probs.max(dim=-1).values >= threshold).to(probs.dtype)
+
+
+def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool = False) -> Tensor:
+    """Weights (N,) of kind "uniform", "threshold" or "entropy".
+
+    normalize divides by the stop-gradient batch mean, w_j / sg(mean_k w_k), so the scale of the
+    unlabeled loss stays fixed (a batch with all weights zero keeps zero weights).
+    """
+    if kind == "uniform":
+        w = torch.ones(probs.shape[:-1], dtype=probs.dtype, device=probs.device)
+    elif kind == "threshold":
+        w = threshold_weights(probs, threshold)
+    elif kind == "entropy":
+        w = entropy_weights(probs)
+    else:
+        raise ValueError(f"kind must be 'uniform', 'threshold' or 'entropy'; got {kind!r}")
+    if normalize:
+        w = w / w.mean().detach().clamp_min(torch.finfo(w.dtype).tiny)
+    return w

@@ -1,0 +1,44 @@
+"""Smoke tests of `python -m drift` in a subprocess, as a user runs it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "drift", *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=300)
+
+
+def test_compare_prints_table_and_writes_json_and_png(tmp_path):
+    out = tmp_path / "out"
+    r = run_cli("compare", "--data", "two_moons", "--labels-per-class", "5", "--seeds", "2",
+                "--methods", "mean_teacher", "drift", "--steps", "20", "--workers", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "| mean_teacher |" in r.stdout and "| drift |" in r.stdout and "Δ vs mean_teacher" in r.stdout
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["histories"]) == {"mean_teacher", "drift"}
+    assert [h["seed"] for h in saved["histories"]["drift"]] == [0, 1]
+    assert all(h["step"][-1] == 20 for h in saved["histories"]["drift"])
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_prints_final_accuracy():
+    r = run_cli("train", "--data", "two_moons", "--labels-per-class", "5", "--method", "drift", "--steps", "20")
+    assert r.returncode == 0, r.stderr
+    assert "final test accuracy" in r.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "--labels-per-class", "0"), "labels_per_class must be an integer >= 1"),
+    (("train", "--method", "nope"), "invalid choice: 'nope'"),
+    (("compare", "--data", "cifar"), "invalid choice: 'cifar'"),
+])
+def test_bad_arguments_exit_2_with_a_message(args, message):
+    r = run_cli(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr

@@ -1,0 +1,191 @@
+"""The training loop: determinism, checkpoint/resume, NaN stop, schedules, History, models."""
+import json
+import math
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+import drift
+
+STEPS = 40
+
+
+def test_same_seed_same_history_different_seed_different(moons, without_seconds):
+    a = drift.train("drift", moons, steps=STEPS, seed=0, progress=False)
+    b = drift.train("drift", moons, steps=STEPS, seed=0, progress=False)
+    c = drift.train("drift", moons, steps=STEPS, seed=1, progress=False)
+    assert without_seconds(a.to_dict()) == without_seconds(b.to_dict())
+    assert without_seconds(a.to_dict()) != without_seconds(c.to_dict())
+    for p, q in zip(a.model.parameters(), b.model.parameters()):
+        assert torch.equal(p, q)
+
+
+class Disconnect(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method", ["drift", "alternating"])
+def test_checkpoint_resume_equals_uninterrupted_run(method, moons, tmp_path, without_seconds):
+    kwargs = dict(steps=STEPS, eval_every=5, seed=3, progress=False)
+    if method == "alternating":
+        kwargs["refresh_every"] = 15  # the refresh falls after the interruption
+    full = drift.train(method, moons, **kwargs)
+
+    path = tmp_path / "c.pt"
+    stops = []
+
+    def disconnect(history):
+        if history.step[-1] >= 10:
+            stops.append(history.step[-1])
+            raise Disconnect
+
+    with pytest.raises(Disconnect):
+        drift.train(method, moons, checkpoint=path, callback=disconnect, **kwargs)
+    assert stops == [10] and path.exists()
+    seen = []  # the steps evaluated by the resumed run: it must start after the checkpoint
+    resumed = drift.train(method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs)
+    assert seen == [15, 20, 25, 30, 35, 40]
+    assert without_seconds(resumed.to_dict()) == without_seconds(full.to_dict())
+    for p, q in zip(resumed.model.parameters(), full.model.parameters()):
+        assert torch.equal(p, q)
+    for k, v in full.teacher.state().items():
+        assert torch.equal(resumed.teacher.state()[k], v)
+    # a finished run resumes to the same history without training
+    again = drift.train(method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs)
+    assert without_seconds(again.to_dict()) == without_seconds(full.to_dict())
+    assert seen == [15, 20, 25, 30, 35, 40]
+
+
+def test_checkpoint_from_other_arguments_is_refused(moons, tmp_path):
+    path = tmp_path / "c.pt"
+    drift.train("mean_teacher", moons, steps=10, progress=False, checkpoint=path)
+    with pytest.raises(ValueError, match="checkpoint .*other arguments"):
+        drift.train("mean_teacher", moons, steps=10, lr=2e-3, progress=False, checkpoint=path)
+    with pytest.raises(ValueError, match="checkpoint .*other arguments"):
+        drift.train("drift", moons, steps=10, progress=False, checkpoint=path)
+
+
+class NaNAfter(nn.Module):
+    """An MLP whose training-mode forward returns NaN from its (n + 1)-th call on.
+
+    Training mode calls happen once per step (the teacher and evaluation run in eval mode)."""
+
+    def __init__(self, feature_shape, num_classes, n):
+        super().__init__()
+        self.net = drift.MLP(feature_shape, num_classes, hidden=(16,))
+        self.n, self.calls = n, 0
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.training:
+            self.calls += 1
+            if self.calls > self.n:
+                return out * float("nan")
+        return out
+
+
+@pytest.mark.parametrize("method", ["drift", "supervised"])
+def test_nan_loss_stops_training_naming_the_step(method, moons):
+    with pytest.raises(FloatingPointError, match=r"step 6\b.*nan"):
+        drift.train(method, moons, model=lambda shape, c: NaNAfter(shape, c, 5), steps=STEPS, progress=False)
+
+
+def test_alternating_adds_no_unlabeled_loss_before_first_refresh(moons):
+    h = drift.train("alternating", moons, steps=STEPS, eval_every=5, refresh_every=20, rampup=0.0, progress=False)
+    assert h.step == list(range(5, STEPS + 1, 5))
+    for step, lam, unl in zip(h.step, h.lam, h.unlabeled_loss):
+        if step <= 20:  # 0-based steps 0..19 come before the first refresh
+            assert lam == 0.0 and unl == 0.0, step
+        else:
+            assert lam == 1.0, step
+    assert any(u > 0 for s, u in zip(h.step, h.unlabeled_loss) if s > 20)
+
+
+def test_history_fields_and_round_trip(moons):
+    h = drift.train("mean_teacher", moons, steps=STEPS, eval_every=8, progress=False)
+    n = len(h.step)
+    assert h.step == [8, 16, 24, 32, 40]
+    for name in ("test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
+                 "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds"):
+        assert len(getattr(h, name)) == n, name
+    assert h.final_test_accuracy == h.test_accuracy[-1]
+    assert all(0 <= a <= 100 for a in h.test_accuracy + h.pseudo_label_accuracy)
+    assert all(0 <= w <= 1 for w in h.mean_weight) and all(0 <= f <= 1 for f in h.flip_rate)
+    assert all(b >= a for a, b in zip(h.seconds, h.seconds[1:]))
+    # the loss parts add up: loss = supervised + lam * unlabeled (lam is 1 after the ramp-up)
+    assert h.lam[-1] == 1.0
+    assert h.loss[-1] == pytest.approx(h.supervised_loss[-1] + h.unlabeled_loss[-1], rel=1e-5)
+    # test accuracy is the trained model's
+    with torch.no_grad():
+        h.model.eval()
+        acc = 100 * drift.accuracy(h.model(moons.x_test), moons.y_test)
+    assert acc == pytest.approx(h.final_test_accuracy, abs=1e-9)
+
+    d = h.to_dict()
+    assert {"method", "seed", "step", "test_accuracy"} <= set(d) and "model" not in d
+    back = drift.History.from_dict(json.loads(json.dumps(d)))
+    assert back.to_dict() == d and back == h
+    assert isinstance(h.plot(), Figure)
+
+
+def test_default_eval_every_is_a_twentieth_of_the_steps(moons):
+    h = drift.train("supervised", moons, steps=STEPS, progress=False)
+    assert h.step == list(range(2, STEPS + 1, 2))
+    h = drift.train("supervised", moons, steps=7, eval_every=3, progress=False)
+    assert h.step == [3, 6, 7]  # and always the last step
+
+
+def test_user_tensors_of_any_shape_train_with_named_models():
+    g = torch.Generator().manual_seed(0)
+
+    def data(shape):
+        return drift.SemiSupervisedData(
+            x_labeled=torch.randn(12, *shape, generator=g), y_labeled=torch.arange(12) % 3,
+            x_unlabeled=torch.randn(40, *shape, generator=g), y_unlabeled=None,
+            x_test=torch.randn(20, *shape, generator=g), y_test=torch.arange(20) % 3, num_classes=3,
+        )
+
+    h = drift.train("drift", data((3, 5)), model="mlp", steps=10, batch_size=8, progress=False)
+    assert isinstance(h.model, drift.MLP) and h.model(torch.zeros(2, 3, 5)).shape == (2, 3)
+    assert len(h.step) == 10 and all(math.isnan(a) for a in h.pseudo_label_accuracy)
+    assert all(math.isfinite(x) for x in h.loss + h.test_accuracy)
+    h = drift.train("drift", data((16,)), model="cnn", steps=10, batch_size=8, progress=False)
+    assert isinstance(h.model, drift.CNN) and h.model(torch.zeros(2, 16)).shape == (2, 3)
+    assert all(math.isfinite(x) for x in h.loss + h.test_accuracy)
+
+
+def test_cnn_on_digits_images(digits):
+    h = drift.train("drift", digits, model="cnn", steps=5, batch_size=16, progress=False)
+    assert isinstance(h.model, drift.CNN) and len(h.step) == 5
+
+
+def test_module_instance_is_trained_in_place(moons):
+    torch.manual_seed(0)
+    net = drift.MLP((2,), 2, hidden=(8,))
+    before = [p.detach().clone() for p in net.parameters()]
+    h = drift.train("drift", moons, model=net, steps=10, progress=False)
+    assert h.model is net
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+
+
+def test_factory_gets_feature_shape_and_num_classes(digits):
+    calls = []
+
+    def factory(feature_shape, num_classes):
+        calls.append((feature_shape, num_classes))
+        return drift.MLP(feature_shape, num_classes, hidden=(8,))
+
+    h = drift.train("mean_teacher", digits, model=factory, steps=5, progress=False)
+    assert calls == [((8, 8), 10)] and isinstance(h.model, drift.MLP)
+
+
+def test_overrides_reach_the_method(moons):
+    h = drift.train("drift", moons, steps=5, alpha=0.5, name="custom", progress=False)
+    assert h.method == "custom" and h.teacher.alpha == 0.5
+
+
+def test_progress_bar_runs(moons):
+    h = drift.train("supervised", moons, steps=3, progress=True)
+    assert len(h.step) == 3
