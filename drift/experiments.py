@@ -50,9 +50,10 @@ class Results:
         return summarize(self.final(method) - self.final(reference or self.reference))
 
     def stability(self, method: str) -> tuple[Summary, Summary]:
-        """Oscillation of test accuracy and mean student flip rate (%), each over seeds."""
+        """Oscillation of test accuracy (pp) and mean student flip rate (%) between evaluations,
+        over the second half of training, each summarised over seeds."""
         runs = self._runs(method)
-        return summarize([h.oscillation for h in runs]), summarize([100 * np.mean(h.flip_rate) for h in runs])
+        return summarize([h.oscillation for h in runs]), summarize([100 * np.mean(h.settled("flip_rate")) for h in runs])
 
     def table(self, reference: str | None = None) -> str:
         """A markdown table: accuracy, paired difference against `reference`, stability."""
@@ -61,7 +62,7 @@ class Results:
         n = len(next(iter(self.histories.values())))
         head = f"| method | test acc. (%) over {n} seeds |"
         head += f" Δ vs {reference} | seeds Δ > 0 |" if has_ref else ""
-        head += " oscillation (pp) | flip rate (%) |"
+        head += " oscillation (pp) | flip rate (%) |"  # second half of training
         rows = [head, "|" + "---|" * (head.count("|") - 1)]
         for m in self.methods:
             osc, flips = self.stability(m)

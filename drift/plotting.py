@@ -23,8 +23,9 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES), a
     unknown = [m for m in metrics if m not in CURVES]
     if unknown:
         raise ValueError(f"metrics must be among {', '.join(CURVES)}; got {unknown}")
-    if axes is None:
-        _, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.0), squeeze=False, layout="constrained")
+    own_figure = axes is None
+    if own_figure:
+        _, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics) + 1.5, 3.0), squeeze=False, layout="constrained")
         axes = axes[0]
     for label, runs in histories.items():
         steps = np.asarray(runs[0].step)
@@ -38,5 +39,11 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES), a
         ax.set_xlabel("step")
         ax.set_ylabel(CURVES[metric])
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize="small")
-    return axes[0].figure
+        if metric == "flip_rate":  # from ~1 after the first steps down to a few in a thousand
+            ax.set_yscale("log")
+    fig = axes[0].figure
+    if own_figure:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
+    else:
+        axes[0].legend(fontsize="small")
+    return fig

@@ -67,10 +67,17 @@ class History:
     def final_test_accuracy(self) -> float:
         return self.test_accuracy[-1]
 
+    def settled(self, series: str) -> list[float]:
+        """The second half of a series: after the ramp-up, where changes are instability rather
+        than learning."""
+        values = getattr(self, series)
+        return values[len(values) // 2:]
+
     @property
     def oscillation(self) -> float:
-        """Mean absolute change of test accuracy between evaluations (percentage points)."""
-        return oscillation(self.test_accuracy)
+        """Mean absolute change of test accuracy between evaluations over the second half of
+        training (percentage points)."""
+        return oscillation(self.settled("test_accuracy"))
 
     def to_dict(self) -> dict:
         return {"method": self.method, "seed": self.seed, **{k: list(getattr(self, k)) for k in _SERIES}}
