@@ -178,12 +178,16 @@ def train(
     """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
     settings, e.g. alpha=0.99) on `data` and return its `History`.
 
-    model: "mlp", "cnn", an `nn.Module` (trained in place) or a factory
+    model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
         `factory(feature_shape, num_classes)`. Named models size themselves from the data.
-    batch_size, unlabeled_batch_size: examples per step (the unlabeled default is 2 * batch_size).
+    batch_size, unlabeled_batch_size: examples per step, drawn with replacement (the unlabeled
+        default is 2 * batch_size). lr: Adam's learning rate.
     input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs.
-    eval_every: steps between evaluations (default: steps // 20).
+    seed: seeds torch's global generator, which draws the initial model, batches and noise.
+    device: "auto" (CUDA when present), "cpu", "cuda", ...
+    eval_every: steps between evaluations (default: steps // 20). progress: a tqdm bar.
     checkpoint: a file path; written at every evaluation and resumed from when it exists.
+    callback: called with the History after every evaluation (`history.model` is the student).
     """
     method = get_method(method, **overrides)
     if not isinstance(data, SemiSupervisedData):
