@@ -1,4 +1,4 @@
-# Two commands do all the set-up: `make test` and `make compare` (see README.md).
+# Set-up is part of every target: `make test`, `make book`, `make compare` (see README.md).
 PYTHON ?= python3
 VENV ?= .venv
 # torch for a fresh venv. The default is the CPU build on the project's CI machines; on a GPU
@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.drift-installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install test compare bench clean
+.PHONY: install test book execute compare bench clean
 
 install: $(STAMP)
 
@@ -18,8 +18,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# MathJax, require.js and the widget manager, from npm, served by the book itself (offline).
+vendor/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	rm -rf vendor && mkdir -p vendor/html-manager
+	cp -r node_modules/mathjax/es5 vendor/mathjax
+	cp -r node_modules/@jupyter-widgets/html-manager/dist/. vendor/html-manager/
+	cp node_modules/requirejs/require.js vendor/require.js
+	touch $@
+
+# The HTML book from the committed notebook outputs; any warning or broken reference fails it.
+book: $(STAMP) vendor/.stamp
+	rm -rf _build  # a fresh build: Sphinx keeps stale copies of changed static files
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Re-execute every chapter in place, refreshing the committed outputs.
+execute: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 book/*.ipynb
+
+# The package's tests, every chapter under nbval (strict), and the built book in a browser.
+test: book
+	$(BIN)/python -m pytest tests book --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg
 
 compare: $(STAMP)
 	$(BIN)/python -m drift compare --data digits --labels-per-class 5 --seeds 5 --out runs/compare
@@ -28,4 +47,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/step_cost.py
 
 clean:
-	rm -rf runs build *.egg-info .pytest_cache
+	rm -rf _build runs build *.egg-info .pytest_cache

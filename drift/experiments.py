@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -130,7 +131,8 @@ def compare(
     """Train every method with every seed and collect the histories.
 
     methods: preset names or `Method`s (None: all six presets). data: one split shared by all
-    seeds, or `data(seed=...)` returning each seed's split. seeds: a count or a list.
+    seeds, or `data(seed=...)` returning each seed's split (picklable for workers > 1, e.g.
+    `functools.partial(drift.load_data, "digits", labels_per_class=5)`). seeds: a count or a list.
     workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU);
     each worker uses one thread, so a run's result does not depend on `workers` when the
     caller also pins one thread. train_kwargs go to `drift.train`.
@@ -158,6 +160,14 @@ def compare(
             out.append(_run(m, data, s, train_kwargs))
             bar.update()
     else:
+        try:
+            pickle.dumps((methods, data, train_kwargs))
+        except (pickle.PicklingError, AttributeError, TypeError) as err:
+            raise TypeError(
+                "data and train_kwargs must be picklable to run in worker processes: use e.g. "
+                "functools.partial(drift.load_data, 'digits', labels_per_class=5) rather than a lambda, "
+                f"or pass workers=1 ({err})"
+            ) from err
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
             futures = [pool.submit(_run, m, data, s, train_kwargs) for m, s in jobs]
             for f in futures:

@@ -105,3 +105,8 @@ def test_compare_bad_arguments(moons):
         drift.compare(["dirft"], moons, seeds=1, workers=1, **TRAIN)
     with pytest.raises(TypeError, match="data must be a drift.SemiSupervisedData"):
         drift.compare(["drift"], "digits", seeds=1, workers=1, **TRAIN)
+
+
+def test_unpicklable_data_with_workers_names_the_fix(moons):
+    with pytest.raises(TypeError, match="picklable.*functools.partial"):
+        drift.compare(["supervised"], lambda seed: moons, seeds=2, steps=5, workers=2, progress=False)

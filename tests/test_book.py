@@ -1,0 +1,84 @@
+"""Every chapter notebook follows the book's conventions (CONTRIBUTING.md)."""
+import re
+
+import pytest
+
+from book_files import INSTALL_CELL, ROOT, chapters, colab_url, load, source
+
+CHAPTERS = chapters()
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 3, [p.name for p in CHAPTERS]
+
+
+@pytest.fixture(params=CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def notebook(request):
+    return request.param, load(request.param)
+
+
+def test_opens_with_title_badge_objectives_and_time(notebook):
+    path, nb = notebook
+    first = nb["cells"][0]
+    assert first["cell_type"] == "markdown"
+    text = source(first)
+    assert text.startswith("# "), "the first cell starts with the chapter title"
+    assert f"[![Open in Colab](images/colab-badge.svg)]({colab_url(path)})" in text
+    assert "Learning objectives" in text and "Estimated time" in text
+
+
+def test_install_cell_comes_first_and_is_exact(notebook):
+    _, nb = notebook
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert source(code[0]) == INSTALL_CELL
+
+
+def test_has_scale_knob_and_seeds_through_drift(notebook):
+    _, nb = notebook
+    code = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "code")
+    assert re.search(r'^SCALE = "cpu"', code, re.M), "a visible SCALE knob"
+    assert "drift.seed_everything(" in code
+
+
+def test_is_executed_without_errors(notebook):
+    _, nb = notebook
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or not source(cell).strip():
+            continue
+        assert cell["execution_count"] is not None, source(cell)[:80]
+        assert not [o for o in cell["outputs"] if o["output_type"] == "error"], source(cell)[:80]
+
+
+def test_has_at_least_two_figures_and_asserts_claims(notebook):
+    _, nb = notebook
+    figures = sum("image/png" in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"])
+    assert figures >= 2
+    assert any(re.search(r"^\s*assert ", source(c), re.M) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_every_exercise_has_a_hidden_solution_that_runs(notebook):
+    _, nb = notebook
+    exercises = [int(m.group(1)) for c in nb["cells"] if c["cell_type"] == "markdown"
+                 for m in re.finditer(r"^### Exercise (\d+)", source(c), re.M)]
+    assert len(exercises) >= 2
+    solutions = {}
+    for c in nb["cells"]:
+        m = re.match(r"# Solution to exercise (\d+)", source(c))
+        if c["cell_type"] == "code" and m:
+            assert {"hide-cell", "solution"} <= set(c["metadata"].get("tags", [])), source(c)[:40]
+            assert c["execution_count"] is not None  # nbval runs it with the rest
+            solutions[int(m.group(1))] = c
+    assert sorted(solutions) == sorted(exercises)
+
+
+def test_masked_cells_give_a_reason_and_assert_nothing(notebook):
+    _, nb = notebook
+    for c in nb["cells"]:
+        if "nbval-ignore-output" in c.get("metadata", {}).get("tags", []):
+            text = source(c)
+            assert text.startswith("# nbval-ignore-output:"), text[:80]
+            assert not re.search(r"^\s*assert ", text, re.M), "no claim may hide in a masked cell"
+
+
+def test_colab_badge_image_is_local():
+    assert (ROOT / "book" / "images" / "colab-badge.svg").exists()

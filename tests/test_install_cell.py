@@ -1,0 +1,71 @@
+"""The chapters' install cell: a no-op outside Colab, and on Colab an install that works.
+
+The fresh-environment test installs the project the way the cell does (pip, from a git URL),
+with the repository's committed HEAD standing in for the GitHub URL and torch preinstalled as
+on Colab, then runs every chapter's imports there.
+"""
+import re
+import subprocess
+import sys
+import types
+import venv
+from unittest import mock
+
+import pytest
+import torch
+
+from book_files import INSTALL_CELL, REPOSITORY, ROOT, chapters, load, source
+
+
+def run_install_cell(on_colab: bool) -> list[list[str]]:
+    """Execute the cell with subprocess.run recorded instead of run; return the commands."""
+    saved = sys.modules.pop("google.colab", None)
+    if on_colab:
+        sys.modules["google.colab"] = types.ModuleType("google.colab")
+    try:
+        with mock.patch("subprocess.run") as run:
+            exec(INSTALL_CELL, {})
+    finally:
+        sys.modules.pop("google.colab", None)
+        if saved is not None:
+            sys.modules["google.colab"] = saved
+    return [call.args[0] for call in run.call_args_list]
+
+
+def test_install_cell_does_nothing_outside_colab():
+    assert run_install_cell(on_colab=False) == []
+
+
+def test_install_cell_installs_the_repository_on_colab():
+    assert run_install_cell(on_colab=True) == [
+        [sys.executable, "-m", "pip", "install", "-q", f"drift-book[book] @ git+{REPOSITORY}"]
+    ]
+
+
+def chapter_imports() -> list[str]:
+    lines = set()
+    for path in chapters():
+        for cell in load(path)["cells"]:
+            if cell["cell_type"] == "code":
+                lines |= {ln for ln in source(cell).splitlines() if re.match(r"(import|from) [\w.]+", ln)}
+    return sorted(lines)
+
+
+def test_fresh_environment_installs_like_the_cell_and_imports_every_chapter(tmp_path):
+    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("needs the project as a git repository with a commit (a clone)")
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # Colab comes with a current pip and with torch: the same release as this environment's.
+    subprocess.run([*pip, "--upgrade", "pip"], check=True, timeout=900)
+    subprocess.run([*pip, f"torch=={torch.__version__.split('+')[0]}"], check=True, timeout=900)
+    (command,) = run_install_cell(on_colab=True)
+    requirement = command[-1].replace(REPOSITORY, f"file://{ROOT}")
+    subprocess.run([*pip, requirement], check=True, timeout=900)
+    imports = chapter_imports()
+    assert "import drift" in imports
+    script = "\n".join(imports + ["import drift.widgets", "drift.widgets._ipywidgets()", "print('ok')"])
+    r = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
