@@ -10,10 +10,13 @@ CURVES = {
     "pseudo_label_accuracy": "pseudo-label accuracy (%)",
     "mean_weight": "mean weight",
     "flip_rate": "student flip rate",
+    "label_flip_rate": "teacher label flip rate",
+    "loss": "leader objective F",
 }
+"""Series of a History that `plot_histories` can draw; the first four are the default."""
 
 
-def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES), axes=None):
+def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES)[:4], axes=None):
     """Mean curve over seeds with a ±1 std band, one panel per metric.
 
     histories: {label: [History, ...]} (one list of seeds per method). Returns the figure.
@@ -39,7 +42,7 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES), a
         ax.set_xlabel("step")
         ax.set_ylabel(CURVES[metric])
         ax.grid(alpha=0.3)
-        if metric == "flip_rate":  # from ~1 after the first steps down to a few in a thousand
+        if metric.endswith("flip_rate"):  # from ~1 after the first steps down to a few in a thousand
             ax.set_yscale("log")
     fig = axes[0].figure
     if own_figure:

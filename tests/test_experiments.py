@@ -110,3 +110,14 @@ def test_compare_bad_arguments(moons):
 def test_unpicklable_data_with_workers_names_the_fix(moons):
     with pytest.raises(TypeError, match="picklable.*functools.partial"):
         drift.compare(["supervised"], lambda seed: moons, seeds=2, steps=5, workers=2, progress=False)
+
+
+def test_plot_histories_draws_any_listed_series(moons):
+    h = drift.train("alternating", moons, steps=20, eval_every=5, refresh_every=10, progress=False)
+    from drift.plotting import plot_histories
+
+    fig = plot_histories({"alt": [h]}, metrics=["label_flip_rate", "loss"])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["teacher label flip rate", "leader objective F"]
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(ValueError, match="metrics must be among"):
+        plot_histories({"alt": [h]}, metrics=["nope"])
