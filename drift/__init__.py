@@ -12,6 +12,7 @@ from .metrics import Summary, accuracy, flip_rate, oscillation, summarize
 from .models import CNN, MLP, MODELS, build_model
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
+from . import plotting
 from .runtime import resolve_device, seed_everything
 from .teacher import CopyTeacher, EMATeacher, make_teacher
 from .trainer import History, train

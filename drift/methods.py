@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
+from .weights import NORMALIZATIONS
+
 TEACHERS = ("ema", "copy")
 LABELS = ("hard", "soft", "straight_through")
 WEIGHTS = ("uniform", "threshold", "entropy")
@@ -29,7 +31,9 @@ class Method:
         (a frozen copy of the student, refreshed every `refresh_every` steps).
     labels: "hard" (one-hot argmax), "soft" (softmax(g / tau)) or "straight_through".
     weights: "uniform", "threshold" (max p >= threshold) or "entropy" (1 - H(p) / log C).
-    normalize_weights: divide weights by their stop-gradient batch mean.
+    normalize_weights: False; True or "detached" (divide weights by their stop-gradient batch
+        mean); "batch" (divide by the batch mean with gradient through it). See
+        `drift.sample_weights`.
     grad_labels, grad_weights: let gradient flow from F through the labels / the weights and
         the teacher phi(theta) into the student (the Stackelberg term). Both off is mean teacher.
     lam: weight of the unlabeled loss, reached after a ramp-up over the first `rampup`
@@ -44,7 +48,7 @@ class Method:
     tau: float = 1.0
     threshold: float = 0.8
     weights: str = "entropy"
-    normalize_weights: bool = False
+    normalize_weights: bool | str = False
     grad_labels: bool = True
     grad_weights: bool = True
     lam: float = 1.0
@@ -56,6 +60,12 @@ class Method:
         _check_choice("labels", self.labels, LABELS)
         _check_choice("weights", self.weights, WEIGHTS)
         _check_choice("rampup_shape", self.rampup_shape, RAMPUPS)
+        if not any(self.normalize_weights is v or (isinstance(self.normalize_weights, str) and self.normalize_weights == v)
+                   for v in NORMALIZATIONS):
+            raise ValueError(
+                "normalize_weights must be one of False, True, 'detached' or 'batch' (True and 'detached' "
+                f"divide by the stop-gradient batch mean, 'batch' by the mean with gradient); got {self.normalize_weights!r}"
+            )
         if not 0.0 <= self.alpha < 1.0:
             raise ValueError(f"alpha must be in [0, 1) (the EMA decay of the teacher); got {self.alpha}")
         if not self.tau > 0.0:

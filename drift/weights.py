@@ -26,12 +26,22 @@ def threshold_weights(probs: Tensor, threshold: float) -> Tensor:
     return (probs.max(dim=-1).values >= threshold).to(probs.dtype)
 
 
-def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool = False) -> Tensor:
+NORMALIZATIONS = (False, True, "detached", "batch")
+"""Values of `sample_weights(normalize=...)`: False (none), True or "detached" (w_j / sg(mean w)),
+"batch" (w_j / mean w, with gradient through the mean)."""
+
+
+def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool | str = False) -> Tensor:
     """Weights (N,) of kind "uniform", "threshold" or "entropy".
 
-    normalize divides by the stop-gradient batch mean, w_j / sg(mean_k w_k), so the scale of the
-    unlabeled loss stays fixed (a batch with all weights zero keeps zero weights).
+    normalize: False leaves w as is; True or "detached" divides by the stop-gradient batch mean,
+    w_j / sg(mean_k w_k), so the scale of the unlabeled loss stays fixed; "batch" divides by the
+    batch mean with gradient through it, w_j / mean_k w_k, so the weights only redistribute
+    (they sum to N) and lowering them all together changes nothing. A batch with all weights
+    zero keeps zero weights.
     """
+    if not any(normalize is v or (isinstance(normalize, str) and normalize == v) for v in NORMALIZATIONS):
+        raise ValueError(f"normalize must be one of False, True, 'detached' or 'batch'; got {normalize!r}")
     if kind == "uniform":
         w = torch.ones(probs.shape[:-1], dtype=probs.dtype, device=probs.device)
     elif kind == "threshold":
@@ -40,6 +50,7 @@ def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0
         w = entropy_weights(probs)
     else:
         raise ValueError(f"kind must be 'uniform', 'threshold' or 'entropy'; got {kind!r}")
-    if normalize:
-        w = w / w.mean().detach().clamp_min(torch.finfo(w.dtype).tiny)
+    if normalize is not False:
+        mean = w.mean() if normalize == "batch" else w.mean().detach()
+        w = w / mean.clamp_min(torch.finfo(w.dtype).tiny)
     return w

@@ -182,3 +182,178 @@ def self_training_explorer(*, seed: int = 0, steps: int = 100, max_labels: int =
         threshold=widgets.FloatSlider(value=0.8, min=0.5, max=0.99, step=0.01, description="threshold γ",
                                       readout_format=".2f", continuous_update=False),
     )
+
+
+def weight_path_explorer(*, num_classes: int = 10):
+    """Chapter 5: one unlabeled example whose teacher logits are g = (m, 0, ..., 0) (margin m).
+
+    Sliders for the margin m and the threshold gamma. Left: threshold weight 1[max p >= gamma]
+    and entropy weight 1 - H(p)/log C against m, with the current m marked. Right: the teacher
+    probabilities p and the descent direction of the weight path on the logits, -dw/dg (for a
+    positive cross-entropy CE_j the leader's gradient on g_j is lam/|B_u| * CE_j * dw/dg, so one
+    step moves g along -dw/dg: the top logit down, the others up, i.e. toward uncertainty); the
+    threshold weight has no such direction (its gradient is zero). Pure torch on one vector:
+    an update takes milliseconds plus the drawing. Returns an `ipywidgets.interactive`.
+    """
+    widgets = _ipywidgets()
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    from .weights import entropy_weights, threshold_weights
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
+    margins = torch.linspace(0.0, 10.0, 201, dtype=torch.float64)
+    curve_logits = torch.zeros(len(margins), num_classes, dtype=torch.float64)
+    curve_logits[:, 0] = margins
+    curve_probs = torch.softmax(curve_logits, -1)
+    entropy_curve = entropy_weights(curve_probs).numpy()
+
+    def update(margin=3.0, threshold=0.8):
+        g = torch.zeros(num_classes, dtype=torch.float64)
+        g[0] = margin
+        g.requires_grad_(True)
+        p = torch.softmax(g, -1)
+        w_entropy = entropy_weights(p[None])[0]
+        (grad,) = torch.autograd.grad(w_entropy, g)
+        w_threshold = threshold_weights(p[None].detach(), threshold)[0].item()
+        descent = (-grad).numpy()
+
+        fig, (ax_w, ax_g) = plt.subplots(1, 2, figsize=(9.5, 3.6), layout="constrained")
+        ax_w.plot(margins, entropy_curve, label="entropy weight $1 - H(p)/\\log C$")
+        ax_w.plot(margins, threshold_weights(curve_probs, threshold).numpy(), label=f"threshold weight, γ = {threshold:.2f}")
+        ax_w.axvline(margin, color="k", lw=0.8, ls="--")
+        ax_w.set_xlabel("teacher logit margin m")
+        ax_w.set_ylabel("weight w")
+        ax_w.set_ylim(-0.05, 1.05)
+        ax_w.grid(alpha=0.3)
+        ax_w.legend(fontsize="small", loc="lower right")
+        k = np.arange(num_classes)
+        ax_g.bar(k - 0.2, p.detach().numpy(), width=0.4, label="teacher probability $p_c$")
+        ax_g.bar(k + 0.2, descent, width=0.4, color="tab:red", label="weight-path step on $g_c$ ($-\\partial w/\\partial g_c$)")
+        ax_g.axhline(0, color="k", lw=0.8)
+        ax_g.set_xticks(k)
+        ax_g.set_xlabel("class c (class 0 is the teacher's pick)")
+        ax_g.legend(fontsize="small", loc="upper right")
+        ax_g.set_title(f"w_entropy = {w_entropy.item():.2f}, w_threshold = {w_threshold:.0f}", fontsize="medium")
+        plt.show()
+        return {"entropy_weight": w_entropy.item(), "threshold_weight": w_threshold, "descent": descent}
+
+    return widgets.interactive(
+        update,
+        margin=widgets.FloatSlider(value=3.0, min=0.0, max=10.0, step=0.1, description="margin m",
+                                   readout_format=".1f", continuous_update=False),
+        threshold=widgets.FloatSlider(value=0.8, min=0.5, max=0.99, step=0.01, description="threshold γ",
+                                      readout_format=".2f", continuous_update=False),
+    )
+
+
+def label_temperature_explorer(logits=None, *, taus=None):
+    """Chapter 4: a temperature slider for soft pseudo-labels softmax(g / tau).
+
+    logits: a few rows of teacher logits, (R, C) (default: three fixed rows of 4 classes, from
+    confident to unsure). For the slider's tau it draws each row's soft label (bars) next to its
+    hard label (outlined), and the Frobenius norm of the Jacobian d softmax(g / tau) / d g
+    (autograd through `drift.soft_labels`) against tau, precomputed on a grid (log axes), with the
+    current tau marked. Hard labels have a zero Jacobian; straight-through labels share the soft
+    one. Each update returns {"labels": (R, C) array, "jacobian_norms": (R,) array}, readable as
+    `widget.result`. Returns an `ipywidgets.interactive`.
+    """
+    widgets = _ipywidgets()
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+    from torch.func import jacrev, vmap
+
+    from .pseudo_labels import hard_labels, soft_labels
+
+    g = torch.tensor([[3.0, 1.0, 0.5, 0.0], [1.2, 1.0, 0.2, 0.0], [0.3, 0.2, 0.1, 0.0]], dtype=torch.float64) \
+        if logits is None else torch.as_tensor(logits, dtype=torch.float64)
+    if g.ndim != 2 or g.shape[1] < 2:
+        raise ValueError(f"logits must have shape (rows, classes) with >= 2 classes; got {tuple(g.shape)}")
+    taus = np.round(np.geomspace(0.1, 10.0, 41), 3) if taus is None else np.asarray(taus, dtype=float)
+
+    def jacobian_norms(tau: float) -> np.ndarray:
+        jac = vmap(jacrev(lambda row: soft_labels(row, tau)))(g)  # (R, C, C)
+        return jac.flatten(1).norm(dim=1).numpy()
+
+    norms = np.stack([jacobian_norms(float(t)) for t in taus])  # (len(taus), R)
+    hard = hard_labels(g).numpy()
+
+    def update(tau=1.0):
+        labels = soft_labels(g, tau).numpy()  # (R, C)
+        current = jacobian_norms(tau)
+        fig, (ax_bar, ax_jac) = plt.subplots(1, 2, figsize=(10, 3.4))
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.88, wspace=0.28)
+        n_rows, n_classes = labels.shape
+        width = 0.8 / n_rows
+        for r in range(n_rows):
+            x = np.arange(n_classes) + (r - (n_rows - 1) / 2) * width
+            ax_bar.bar(x, labels[r], width, color=f"C{r}", label=f"row {r}: g = {np.round(g[r].numpy(), 1).tolist()}")
+            ax_bar.bar(x, hard[r], width, fill=False, edgecolor=f"C{r}", lw=1, ls="--")
+        ax_bar.set(xticks=range(n_classes), xlabel="class c", ylabel=r"soft label $\tilde y_c$", ylim=(0, 1.05))
+        ax_bar.set_title(f"τ = {tau:.2f} (dashed: hard labels)", fontsize="medium")
+        ax_bar.legend(fontsize="x-small")
+        for r in range(n_rows):
+            ax_jac.loglog(taus, norms[:, r], color=f"C{r}", label=f"row {r}")
+            ax_jac.plot(tau, current[r], "o", color=f"C{r}")
+        ax_jac.axvline(tau, color="0.5", lw=0.8, ls=":")
+        ax_jac.set(xlabel="temperature τ", ylabel=r"$\|\partial \tilde y / \partial g\|_F$")
+        ax_jac.set_title("Jacobian norm (hard labels: 0)", fontsize="medium")
+        ax_jac.grid(alpha=0.3, which="both")
+        ax_jac.legend(fontsize="x-small")
+        plt.show()
+        return {"labels": labels, "jacobian_norms": current}
+
+    slider = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05, description="τ",
+                                    readout_format=".2f", continuous_update=False)
+    return widgets.interactive(update, tau=slider)
+
+
+def method_comparison_explorer(results, *, references: dict | None = None):
+    """Chapter 6: pick methods and a metric of a precomputed `drift.Results` to compare.
+
+    results: a `drift.Results` (e.g. from `drift.compare`). references: optional
+    {label: per-seed final test accuracies} (e.g. scikit-learn rows) drawn as dots in the
+    right panel. The left panel draws the chosen metric against step (mean ± std over seeds,
+    `drift.plotting.plot_histories`); the right one each seed's final test accuracy, with lines
+    joining the same seed across methods (the pairing behind `Results.paired`). An update only
+    redraws precomputed numbers. Returns an `ipywidgets.interactive`.
+    """
+    widgets = _ipywidgets()
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .plotting import CURVES, plot_histories
+
+    methods = list(getattr(results, "methods", []))
+    if not methods:
+        raise ValueError("results must be a drift.Results with at least one method (e.g. from drift.compare)")
+    references = dict(references or {})
+
+    def update(chosen=tuple(methods), metric="test_accuracy"):
+        chosen = [m for m in methods if m in chosen] or methods[:1]
+        fig, (ax_curve, ax_final) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": (3, 2)})
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.28, top=0.92, wspace=0.3)
+        plot_histories({m: results.histories[m] for m in chosen}, metrics=[metric], axes=[ax_curve])
+        finals = [results.final(m) for m in chosen] + [np.asarray(v, dtype=float) for v in references.values()]
+        labels = chosen + list(references)
+        for i, values in enumerate(finals):
+            ax_final.scatter(np.full(len(values), i), values, s=14, color=f"C{i % 10}", zorder=3)
+            ax_final.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=1.5)
+        seeds = min(len(v) for v in finals[:len(chosen)])
+        if len(chosen) > 1:
+            ax_final.plot(range(len(chosen)), np.array([v[:seeds] for v in finals[:len(chosen)]]), color="0.75", lw=0.7, zorder=1)
+        ax_final.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize="small")
+        ax_final.set_ylabel("final test accuracy (%)")
+        ax_final.grid(alpha=0.3, axis="y")
+        ax_curve.set_title(CURVES[metric], fontsize="medium")
+        plt.show()
+        return {m: float(results.final(m).mean()) for m in chosen}
+
+    return widgets.interactive(
+        update,
+        chosen=widgets.SelectMultiple(options=methods, value=tuple(methods), description="methods", rows=min(6, len(methods))),
+        metric=widgets.Dropdown(options=[(v, k) for k, v in CURVES.items()], value="test_accuracy", description="metric"),
+    )
