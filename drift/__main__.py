@@ -1,7 +1,7 @@
 """Command line: `python -m drift compare ...` and `python -m drift train ...`.
 
     python -m drift compare --data digits --labels-per-class 5 --seeds 5 [--methods drift mean_teacher]
-                            [--steps N] [--model mlp|cnn] [--out DIR]
+                            [--steps N] [--model mlp|cnn] [--references] [--out DIR]
     python -m drift train --data digits --labels-per-class 5 --method drift [--steps N]
 
 `compare` prints a markdown table (mean ± std over seeds, paired differences against mean
@@ -18,6 +18,9 @@ import time
 from .data import DATASETS, load_data
 from .methods import METHODS
 from .runtime import seed_everything
+
+
+REFERENCES = {"label_spreading": "sklearn LabelSpreading", "self_training": "sklearn SelfTraining (LR)"}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -38,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=5, help="number of seeds (default: 5)")
     c.add_argument("--workers", type=int, default=None, help="processes (default: CPU count on a CPU, 1 on a GPU)")
     c.add_argument("--out", default="runs/compare", help="folder for results.json and curves.png (default: runs/compare)")
+    c.add_argument("--references", action="store_true",
+                   help="add scikit-learn LabelSpreading and SelfTraining (LR) rows on the same splits, as in chapter 6")
     t = sub.add_parser("train", help="train one method and print its final test accuracy")
     _common(t)
     t.add_argument("--method", choices=list(METHODS), default="drift", help="method (default: drift)")
@@ -74,9 +79,15 @@ def _run(args: argparse.Namespace) -> int:
     data = functools.partial(load_data, args.data, labels_per_class=args.labels_per_class)
     data(seed=0)  # fail fast on bad arguments, before any worker starts
     results = compare(args.methods, data, seeds=args.seeds, workers=args.workers, **train_kwargs)
+    references = None
+    if args.references:
+        from .baselines import reference_accuracies
+
+        references = {label: reference_accuracies(data, seeds=range(args.seeds), method=method)
+                      for method, label in REFERENCES.items()}
     print(f"{args.data}, {args.labels_per_class} labels/class, {args.model}, {args.seeds} seeds "
           f"({time.perf_counter() - tic:.1f} s)\n")
-    print(results.table())
+    print(results.table(references=references))
     os.makedirs(args.out, exist_ok=True)
     results.save(os.path.join(args.out, "results.json"))
     results.plot().savefig(os.path.join(args.out, "curves.png"), dpi=120)

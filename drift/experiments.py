@@ -56,8 +56,12 @@ class Results:
         runs = self._runs(method)
         return summarize([h.oscillation for h in runs]), summarize([100 * np.mean(h.settled("flip_rate")) for h in runs])
 
-    def table(self, reference: str | None = None) -> str:
-        """A markdown table: accuracy, paired difference against `reference`, stability."""
+    def table(self, reference: str | None = None, *, references: dict[str, Sequence[float]] | None = None) -> str:
+        """A markdown table: accuracy, paired difference against `reference`, stability.
+
+        references: extra rows {label: per-seed test accuracies (%)} from other learners on the
+        same seeds and splits (e.g. `drift.baselines.reference_accuracies`), paired the same way.
+        """
         reference = reference or self.reference
         has_ref = reference in self.histories
         n = len(next(iter(self.histories.values())))
@@ -65,13 +69,21 @@ class Results:
         head += f" Δ vs {reference} | seeds Δ > 0 |" if has_ref else ""
         head += " oscillation (pp) | flip rate (%) |"  # second half of training
         rows = [head, "|" + "---|" * (head.count("|") - 1)]
+
+        def paired(values) -> str:
+            if not has_ref:
+                return ""
+            d = summarize(np.asarray(values) - self.final(reference))
+            return f" {d.mean:+.2f} ± {d.std:.2f} | {d.wins}/{d.n} |"
+
         for m in self.methods:
             osc, flips = self.stability(m)
-            row = f"| {m} | {self.summary(m)} |"
-            if has_ref:
-                d = self.paired(m, reference)
-                row += " - | - |" if m == reference else f" {d.mean:+.2f} ± {d.std:.2f} | {d.wins}/{d.n} |"
-            rows.append(row + f" {osc} | {flips} |")
+            ref_cells = " - | - |" if has_ref and m == reference else paired(self.final(m))
+            rows.append(f"| {m} | {self.summary(m)} |{ref_cells} {osc} | {flips} |")
+        for label, values in (references or {}).items():
+            if len(values) != n:
+                raise ValueError(f"references[{label!r}] must hold one accuracy per seed ({n}); got {len(values)}")
+            rows.append(f"| {label} | {summarize(values)} |{paired(values)} - | - |")
         return "\n".join(rows)
 
     def plot(self, **kwargs):

@@ -16,9 +16,10 @@ def run_cli(*args, cwd=None):
 def test_compare_prints_table_and_writes_json_and_png(tmp_path):
     out = tmp_path / "out"
     r = run_cli("compare", "--data", "two_moons", "--labels-per-class", "5", "--seeds", "2",
-                "--methods", "mean_teacher", "drift", "--steps", "20", "--workers", "1", "--out", str(out))
+                "--methods", "mean_teacher", "drift", "--steps", "20", "--workers", "1", "--references", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "| mean_teacher |" in r.stdout and "| drift |" in r.stdout and "Δ vs mean_teacher" in r.stdout
+    assert "| sklearn LabelSpreading |" in r.stdout and "| sklearn SelfTraining (LR) |" in r.stdout
     saved = json.loads((out / "results.json").read_text())
     assert set(saved["histories"]) == {"mean_teacher", "drift"}
     assert [h["seed"] for h in saved["histories"]["drift"]] == [0, 1]

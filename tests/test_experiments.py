@@ -121,3 +121,12 @@ def test_plot_histories_draws_any_listed_series(moons):
     assert fig.axes[0].get_yscale() == "log"
     with pytest.raises(ValueError, match="metrics must be among"):
         plot_histories({"alt": [h]}, metrics=["nope"])
+
+
+def test_table_adds_reference_rows_paired_by_seed(moons):
+    r = drift.compare(["mean_teacher", "drift"], moons, seeds=2, steps=10, workers=1, progress=False)
+    accs = r.final("mean_teacher") + np.array([1.0, 3.0])
+    row = r.table(references={"other": accs}).splitlines()[-1]
+    assert row.startswith("| other | ") and "| +2.00 ± 1.41 | 2/2 | - | - |" in row
+    with pytest.raises(ValueError, match="one accuracy per seed"):
+        r.table(references={"other": [1.0]})
