@@ -42,7 +42,7 @@ def reference_accuracy(
     method: "label_spreading" (`sklearn.semi_supervised.LabelSpreading` with scikit-learn's
     defaults: RBF kernel, gamma 20, alpha 0.2) or "self_training" (`SelfTrainingClassifier`
     around a `LogisticRegression`, threshold 0.8, at most 5 rounds; pass `estimator=` for
-    another base model, e.g. `SVC(probability=True)`). kwargs replace the estimator's settings. Features are flattened
+    another base model with predict_proba, e.g. `KNeighborsClassifier()`). kwargs replace the estimator's settings. Features are flattened
     to (N, prod(feature_shape)); unlabeled rows get the label -1; `random_state` is fixed.
     threads: BLAS/OpenMP threads for the fit (1, like `drift.seed_everything`, is fast on shared
     small CPUs where threads contend; None leaves the libraries' default).
