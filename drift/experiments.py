@@ -172,6 +172,8 @@ def compare(
             out.append(_run(m, data, s, train_kwargs))
             bar.update()
     else:
+        if callable(data):  # fail fast, and forked workers inherit what load_data caches (MNIST-1D)
+            data(seed=seeds[0])
         try:
             pickle.dumps((methods, data, train_kwargs))
         except (pickle.PicklingError, AttributeError, TypeError) as err:
