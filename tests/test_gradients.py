@@ -140,7 +140,9 @@ class ReferenceF:
         g = self.teacher_logits()
         labels = self.labels0 if freeze_labels else self.labels(g)
         weights = self.weights0 if freeze_weights else self.raw_weights(g)
-        if self.method.normalize_weights:
+        if self.method.normalize_weights == "batch":
+            weights = weights / weights.mean()  # the mean keeps its gradient
+        elif self.method.normalize_weights:
             weights = weights / self.mean0  # stop-gradient in the mean
         ce = -(labels * torch.log_softmax(logits[n_l:], -1)).sum(-1)
         return supervised + LAM * (weights * ce).mean()
