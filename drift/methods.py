@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
-from .weights import NORMALIZATIONS
+from .weights import check_normalize
 
 TEACHERS = ("ema", "copy")
 LABELS = ("hard", "soft", "straight_through")
@@ -60,12 +60,7 @@ class Method:
         _check_choice("labels", self.labels, LABELS)
         _check_choice("weights", self.weights, WEIGHTS)
         _check_choice("rampup_shape", self.rampup_shape, RAMPUPS)
-        if not any(self.normalize_weights is v or (isinstance(self.normalize_weights, str) and self.normalize_weights == v)
-                   for v in NORMALIZATIONS):
-            raise ValueError(
-                "normalize_weights must be one of False, True, 'detached' or 'batch' (True and 'detached' "
-                f"divide by the stop-gradient batch mean, 'batch' by the mean with gradient); got {self.normalize_weights!r}"
-            )
+        check_normalize("normalize_weights", self.normalize_weights)
         if not 0.0 <= self.alpha < 1.0:
             raise ValueError(f"alpha must be in [0, 1) (the EMA decay of the teacher); got {self.alpha}")
         if not self.tau > 0.0:

@@ -31,6 +31,15 @@ NORMALIZATIONS = (False, True, "detached", "batch")
 "batch" (w_j / mean w, with gradient through the mean)."""
 
 
+def check_normalize(name: str, value) -> None:
+    """Raise ValueError naming `name` unless `value` is one of NORMALIZATIONS (exactly: not 1 or 0)."""
+    if not any(value is v or (isinstance(value, str) and value == v) for v in NORMALIZATIONS):
+        raise ValueError(
+            f"{name} must be one of False, True, 'detached' or 'batch' (True and 'detached' divide by the "
+            f"stop-gradient batch mean, 'batch' by the mean with gradient); got {value!r}"
+        )
+
+
 def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool | str = False) -> Tensor:
     """Weights (N,) of kind "uniform", "threshold" or "entropy".
 
@@ -40,8 +49,7 @@ def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0
     (they sum to N) and lowering them all together changes nothing. A batch with all weights
     zero keeps zero weights.
     """
-    if not any(normalize is v or (isinstance(normalize, str) and normalize == v) for v in NORMALIZATIONS):
-        raise ValueError(f"normalize must be one of False, True, 'detached' or 'batch'; got {normalize!r}")
+    check_normalize("normalize", normalize)
     if kind == "uniform":
         w = torch.ones(probs.shape[:-1], dtype=probs.dtype, device=probs.device)
     elif kind == "threshold":
