@@ -20,9 +20,6 @@ from .methods import METHODS
 from .runtime import seed_everything
 
 
-REFERENCES = {"label_spreading": "sklearn LabelSpreading", "self_training": "sklearn SelfTraining (LR)"}
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", choices=DATASETS, default="digits", help="built-in data set (default: digits)")
     p.add_argument("--labels-per-class", type=int, default=5, help="labeled examples per class (default: 5)")
@@ -81,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     results = compare(args.methods, data, seeds=args.seeds, workers=args.workers, **train_kwargs)
     references = None
     if args.references:
-        from .baselines import reference_accuracies
+        from .baselines import REFERENCES, reference_accuracies
 
         references = {label: reference_accuracies(data, seeds=range(args.seeds), method=method)
                       for method, label in REFERENCES.items()}

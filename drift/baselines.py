@@ -13,8 +13,8 @@ import numpy as np
 
 from .data import SemiSupervisedData
 
-REFERENCES = ("label_spreading", "self_training")
-"""Names accepted by `reference_accuracy`."""
+REFERENCES = {"label_spreading": "sklearn LabelSpreading", "self_training": "sklearn SelfTraining (LR)"}
+"""Names accepted by `reference_accuracy`, with the labels tables give their rows."""
 
 
 def _flat(x) -> np.ndarray:
@@ -42,8 +42,9 @@ def reference_accuracy(
     method: "label_spreading" (`sklearn.semi_supervised.LabelSpreading` with scikit-learn's
     defaults: RBF kernel, gamma 20, alpha 0.2) or "self_training" (`SelfTrainingClassifier`
     around a `LogisticRegression`, threshold 0.8, at most 5 rounds; pass `estimator=` for
-    another base model with predict_proba, e.g. `KNeighborsClassifier()`). kwargs replace the estimator's settings. Features are flattened
-    to (N, prod(feature_shape)); unlabeled rows get the label -1; `random_state` is fixed.
+    another base model with predict_proba, e.g. `KNeighborsClassifier()`). kwargs replace the
+    estimator's settings. Features are flattened to (N, prod(feature_shape)); unlabeled rows get
+    the label -1; `random_state` is fixed.
     threads: BLAS/OpenMP threads for the fit (1, like `drift.seed_everything`, is fast on shared
     small CPUs where threads contend; None leaves the libraries' default).
     """
