@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-DATASETS = ("two_moons", "digits", "mnist1d")
+DATASETS = ("two_moons", "digits", "mnist1d", "tokens")
 
 
 def _as_tensor(name: str, value) -> Tensor:
@@ -89,6 +89,28 @@ class SemiSupervisedData:
         moved = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in moved.items()}
         return SemiSupervisedData(**moved)
 
+    def with_validation(self, fraction: float = 0.25, *, seed: int = 0) -> "SemiSupervisedData":
+        """A split for tuning: a random `fraction` of the unlabeled set, with its hidden labels,
+        takes the test set's place, and the rest stays unlabeled. The test split is never read.
+
+        Needs `y_unlabeled`. With real few-label data such a validation set counts against the
+        labeling budget.
+        """
+        if self.y_unlabeled is None:
+            raise ValueError("with_validation needs y_unlabeled (the hidden labels of the unlabeled set) to score on")
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"fraction must be in (0, 1) (the share of the unlabeled set held out); got {fraction}")
+        n_val = int(fraction * len(self.x_unlabeled))
+        if not 0 < n_val < len(self.x_unlabeled):
+            raise ValueError(f"fraction={fraction} of {len(self.x_unlabeled)} unlabeled examples leaves an empty part; change fraction")
+        order = torch.randperm(len(self.x_unlabeled), generator=torch.Generator().manual_seed(seed)).to(self.x_unlabeled.device)
+        val, rest = order[:n_val], order[n_val:]
+        return SemiSupervisedData(
+            x_labeled=self.x_labeled, y_labeled=self.y_labeled,
+            x_unlabeled=self.x_unlabeled[rest], y_unlabeled=self.y_unlabeled[rest],
+            x_test=self.x_unlabeled[val], y_test=self.y_unlabeled[val], num_classes=self.num_classes,
+        )
+
     def __repr__(self) -> str:
         return (
             f"SemiSupervisedData(labeled={len(self.y_labeled)}, unlabeled={len(self.x_unlabeled)}, "
@@ -130,18 +152,58 @@ def _digits(test_fraction=0.3):
     return x_tr, y_tr, x_te, y_te
 
 
-_BUILDERS = {"two_moons": _two_moons, "digits": _digits, "mnist1d": _mnist1d}
-_OPTIONS = {"two_moons": ("n_samples", "noise", "test_fraction"), "digits": ("test_fraction",), "mnist1d": ("num_samples",)}
+def token_sequences(
+    num_samples: int, *, seq_len: int = 12, vocab_size: int = 16, num_classes: int = 3, seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A token-sequence classification task whose class is order-dependent: x (N, L) int64, y (N,).
+
+    Tokens 0..num_classes-1 are markers; every sequence holds each marker exactly once, at random
+    positions, and filler tokens drawn uniformly from [num_classes, vocab_size) elsewhere. The
+    class is the marker that comes first. Token counts are the same for every class, so a
+    bag-of-tokens model is at chance; reading positions (attention) solves it. Classes are
+    balanced (they differ by at most one example); the same seed gives the same arrays.
+    """
+    for name, value, low in (("num_samples", num_samples, 1), ("num_classes", num_classes, 2)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    if not isinstance(seq_len, (int, np.integer)) or seq_len < num_classes:
+        raise ValueError(f"seq_len must be an integer >= num_classes={num_classes} (each marker appears once); got {seq_len!r}")
+    if not isinstance(vocab_size, (int, np.integer)) or vocab_size <= num_classes:
+        raise ValueError(f"vocab_size must be an integer > num_classes={num_classes} (room for filler tokens); got {vocab_size!r}")
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(num_samples) % num_classes)  # (N,) balanced
+    x = rng.integers(num_classes, vocab_size, size=(num_samples, seq_len))  # (N, L) fillers
+    slots = np.sort(rng.random((num_samples, seq_len)).argsort(axis=1)[:, :num_classes], axis=1)  # (N, C) marker positions
+    others = rng.random((num_samples, num_classes)).argsort(axis=1)  # (N, C) a random order of the markers
+    others = np.where(others == y[:, None], others[:, :1], others)  # swap y to the front ...
+    others[:, 0] = y  # ... so the first slot holds the class marker
+    np.put_along_axis(x, slots, others, axis=1)
+    return x.astype(np.int64), y.astype(np.int64)
+
+
+def _tokens(num_samples=3000, seq_len=12, vocab_size=16, num_classes=3, test_fraction=0.3):
+    x, y = token_sequences(num_samples, seq_len=seq_len, vocab_size=vocab_size, num_classes=num_classes, seed=0)
+    n_test = int(test_fraction * num_samples)
+    return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
+
+
+_BUILDERS = {"two_moons": _two_moons, "digits": _digits, "mnist1d": _mnist1d, "tokens": _tokens}
+_OPTIONS = {
+    "two_moons": ("n_samples", "noise", "test_fraction"), "digits": ("test_fraction",), "mnist1d": ("num_samples",),
+    "tokens": ("num_samples", "seq_len", "vocab_size", "num_classes", "test_fraction"),
+}
 
 
 def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> SemiSupervisedData:
     """A built-in data set split into labeled / unlabeled / test.
 
     The test split is fixed; `seed` draws a class-balanced labeled subset of `labels_per_class`
-    examples per class from the rest, and the remainder is the unlabeled set. Inputs are
-    standardised with the training pool's mean and std. Shapes: two_moons (N, 2), digits
-    (N, 8, 8), mnist1d (N, 40). Options: two_moons n_samples=1000, noise=0.15,
-    test_fraction=0.3; digits test_fraction=0.3; mnist1d num_samples=5000.
+    examples per class from the rest, and the remainder is the unlabeled set. Float inputs are
+    standardised with the training pool's mean and std; token ids stay long. Shapes: two_moons
+    (N, 2), digits (N, 8, 8), mnist1d (N, 40), tokens (N, 12) ids (see `token_sequences`).
+    Options: two_moons n_samples=1000, noise=0.15, test_fraction=0.3; digits test_fraction=0.3;
+    mnist1d num_samples=5000; tokens num_samples=3000, seq_len=12, vocab_size=16, num_classes=3,
+    test_fraction=0.3.
     """
     if name not in DATASETS:
         raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
@@ -168,6 +230,8 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
     mean, std = x_pool.mean(), x_pool.std()
 
     def x(a):
+        if np.issubdtype(a.dtype, np.integer):  # token ids stay ids
+            return torch.as_tensor(a, dtype=torch.long)
         return torch.as_tensor((a - mean) / std, dtype=torch.float32)
 
     def y(a):

@@ -109,3 +109,28 @@ def test_user_data_from_numpy_and_int_labels():
     d = drift.SemiSupervisedData(**t)
     assert isinstance(d.x_labeled, torch.Tensor) and d.y_labeled.dtype == torch.long
     assert d.num_classes == 3 and type(d.num_classes) is int
+
+
+def test_with_validation_holds_out_part_of_the_unlabeled_set_and_never_reads_the_test_split(digits):
+    tuned = digits.with_validation(0.25, seed=3)
+    n_u = len(digits.x_unlabeled)
+    assert len(tuned.x_test) == int(0.25 * n_u) and len(tuned.x_unlabeled) == n_u - int(0.25 * n_u)
+    assert torch.equal(tuned.x_labeled, digits.x_labeled) and torch.equal(tuned.y_labeled, digits.y_labeled)
+    # validation and remaining unlabeled rows partition the old unlabeled set, labels travel with them
+    rows = {tuple(x.flatten().tolist()): int(y) for x, y in zip(digits.x_unlabeled, digits.y_unlabeled)}
+    moved = [(tuple(x.flatten().tolist()), int(y)) for x, y in zip(torch.cat([tuned.x_test, tuned.x_unlabeled]),
+                                                                 torch.cat([tuned.y_test, tuned.y_unlabeled]))]
+    assert len(set(k for k, _ in moved)) == len(rows) and all(rows[k] == y for k, y in moved)
+    test_rows = {tuple(x.flatten().tolist()) for x in digits.x_test}
+    assert not test_rows & {k for k, _ in moved}
+    assert torch.equal(digits.with_validation(0.25, seed=3).x_test, tuned.x_test)
+    assert not torch.equal(digits.with_validation(0.25, seed=4).x_test, tuned.x_test)
+
+
+def test_with_validation_bad_input(digits):
+    with pytest.raises(ValueError, match="fraction"):
+        digits.with_validation(1.0)
+    unlabeled_only = drift.SemiSupervisedData(digits.x_labeled, digits.y_labeled, digits.x_unlabeled, None,
+                                              digits.x_test, digits.y_test, digits.num_classes)
+    with pytest.raises(ValueError, match="y_unlabeled"):
+        unlabeled_only.with_validation()
