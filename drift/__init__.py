@@ -7,6 +7,8 @@ the total (Stackelberg) gradient. Every method here, from supervised training to
 """
 from .data import DATASETS, SemiSupervisedData, load_data
 from .experiments import Results, compare
+from .data import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
+from .experiments import Pretrained, compare_after_pretraining
 from .methods import METHODS, Method, get_method
 from .metrics import Summary, accuracy, flip_rate, oscillation, summarize
 from .models import CNN, MLP, MODELS, build_model
@@ -26,4 +28,6 @@ __all__ = [
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
     "make_teacher", "History", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
+    "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
+    "majority_vote", "Pretrained", "compare_after_pretraining",
 ]

@@ -192,3 +192,42 @@ def compare(
     for h in out:
         histories[h["method"]].append(History.from_dict(h))
     return Results(histories, reference)
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """A model factory for `train`/`compare`: the student after `steps` of "supervised" training
+    on `data`'s labeled part (e.g. weak labels), so that self-training starts from it and the
+    teacher starts as its copy. Stage 1 uses the seed `train` has just set (`torch.initial_seed()`),
+    so each run of `compare` pre-trains with its own seed. train_kwargs (model, lr, batch_size,
+    input_noise, device) go to stage 1's `train`."""
+
+    data: SemiSupervisedData
+    steps: int
+    train_kwargs: dict
+
+    def __call__(self, feature_shape: tuple[int, ...], num_classes: int) -> torch.nn.Module:
+        if tuple(feature_shape) != self.data.feature_shape or num_classes != self.data.num_classes:
+            raise ValueError(
+                f"Pretrained was built for features {self.data.feature_shape} and {self.data.num_classes} classes; "
+                f"the run asks for {tuple(feature_shape)} and {num_classes}: pass the same data to both stages"
+            )
+        first = train("supervised", self.data, steps=self.steps, seed=torch.initial_seed(), progress=False, **self.train_kwargs)
+        return first.model
+
+
+def compare_after_pretraining(
+    methods: Sequence[str | Method] | None, data: SemiSupervisedData, *, pretrain_steps: int, model="mlp", **kwargs,
+) -> Results:
+    """`compare` where every run first trains its student with "supervised" for `pretrain_steps`
+    on `data`'s labeled part, then runs its method for `steps` more (chapter 7: weak labels, then
+    self-training). The student's lr, batch_size, input_noise and device are shared by both stages;
+    other kwargs go to `compare`."""
+    if isinstance(pretrain_steps, bool) or not isinstance(pretrain_steps, int) or pretrain_steps < 1:
+        raise ValueError(f"pretrain_steps must be an integer >= 1; got {pretrain_steps!r}")
+    if not isinstance(data, SemiSupervisedData):
+        raise TypeError(f"data must be one drift.SemiSupervisedData shared by both stages; got {type(data).__name__}")
+    if isinstance(model, torch.nn.Module):
+        raise TypeError("model must be a name or a factory, so that every run starts from a fresh model")
+    shared = {k: kwargs[k] for k in ("lr", "batch_size", "input_noise", "device") if k in kwargs}
+    return compare(methods, data, model=Pretrained(data, pretrain_steps, {"model": model, **shared}), **kwargs)
