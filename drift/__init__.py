@@ -5,13 +5,13 @@ and sample weights are differentiable functions of the teacher, so the student c
 the total (Stackelberg) gradient. Every method here, from supervised training to DRIFT, is one
 `Method` run by one `train` loop.
 """
-from .data import DATASETS, SemiSupervisedData, load_data
+from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
 from .experiments import Results, compare
 from .data import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 from .experiments import Pretrained, compare_after_pretraining
 from .methods import METHODS, Method, get_method
 from .metrics import Summary, accuracy, flip_rate, oscillation, summarize
-from .models import CNN, MLP, MODELS, build_model
+from .models import CNN, MLP, MODELS, TransformerClassifier, build_model
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
 from . import plotting
@@ -23,8 +23,8 @@ from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "DATASETS", "SemiSupervisedData", "load_data", "Results", "compare", "METHODS", "Method", "get_method",
-    "Summary", "accuracy", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "build_model",
+    "DATASETS", "SemiSupervisedData", "load_data", "token_sequences", "Results", "compare", "METHODS", "Method", "get_method",
+    "Summary", "accuracy", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
     "make_teacher", "History", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",

@@ -16,8 +16,9 @@ DATASETS = ("two_moons", "digits", "mnist1d", "tokens")
 
 
 def _as_tensor(name: str, value) -> Tensor:
-    if isinstance(value, np.ndarray):
+    if isinstance(value, np.ndarray):  # NumPy's float64 default becomes torch's float32 default
         value = torch.from_numpy(value)
+        value = value.to(torch.get_default_dtype()) if value.is_floating_point() else value
     if not isinstance(value, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor or numpy array; got {type(value).__name__}")
     return value
@@ -27,7 +28,8 @@ def _as_tensor(name: str, value) -> Tensor:
 class SemiSupervisedData:
     """A labeled / unlabeled / test split.
 
-    x_*: (N, *feature_shape), floating point (or integer token ids); y_*: (N,) class indices
+    x_*: (N, *feature_shape), floating point (or integer token ids; NumPy float arrays become
+    torch's default dtype, float32, to match the models; pass tensors to keep float64); y_*: (N,) class indices
     in [0, num_classes), stored as torch.long. `y_unlabeled` holds the true labels of the
     unlabeled set for analysis only (pseudo-label accuracy); training never reads it, and it
     may be None for a user's own data.
@@ -181,7 +183,7 @@ def token_sequences(
     return x.astype(np.int64), y.astype(np.int64)
 
 
-def _tokens(num_samples=3000, seq_len=12, vocab_size=16, num_classes=3, test_fraction=0.3):
+def _tokens(num_samples=3000, seq_len=8, vocab_size=5, num_classes=3, test_fraction=0.3):
     x, y = token_sequences(num_samples, seq_len=seq_len, vocab_size=vocab_size, num_classes=num_classes, seed=0)
     n_test = int(test_fraction * num_samples)
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
@@ -200,9 +202,9 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
     The test split is fixed; `seed` draws a class-balanced labeled subset of `labels_per_class`
     examples per class from the rest, and the remainder is the unlabeled set. Float inputs are
     standardised with the training pool's mean and std; token ids stay long. Shapes: two_moons
-    (N, 2), digits (N, 8, 8), mnist1d (N, 40), tokens (N, 12) ids (see `token_sequences`).
+    (N, 2), digits (N, 8, 8), mnist1d (N, 40), tokens (N, 8) ids (see `token_sequences`).
     Options: two_moons n_samples=1000, noise=0.15, test_fraction=0.3; digits test_fraction=0.3;
-    mnist1d num_samples=5000; tokens num_samples=3000, seq_len=12, vocab_size=16, num_classes=3,
+    mnist1d num_samples=5000; tokens num_samples=3000, seq_len=8, vocab_size=5, num_classes=3,
     test_fraction=0.3.
     """
     if name not in DATASETS:

@@ -1,8 +1,9 @@
-"""Small students that size themselves from the data: `MLP` and `CNN`.
+"""Small students that size themselves from the data: `MLP`, `CNN` and `TransformerClassifier`.
 
 Each takes (feature_shape, num_classes), so `MODELS[name](data.feature_shape, data.num_classes)`
 builds a student for any tensors: the MLP flattens any feature shape; the CNN reads (L,) features
-as 1-D signals (MNIST-1D) and (H, W) or (C, H, W) as images (digits).
+as 1-D signals (MNIST-1D) and (H, W) or (C, H, W) as images (digits); the Transformer reads (L,)
+integer token ids (the "tokens" data set).
 """
 from __future__ import annotations
 
@@ -55,7 +56,48 @@ class CNN(nn.Module):
         return self.head(self.features(x))
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN}
+class TransformerClassifier(nn.Module):
+    """A small Transformer encoder over token ids: (N, L) long -> (N, C) logits.
+
+    Token and learned position embeddings (d_model), `num_layers` pre-norm
+    `nn.TransformerEncoderLayer`s, mean pooling over the L positions and a linear head.
+    Ids must lie in [0, vocab_size); for a larger vocabulary pass a factory such as
+    `functools.partial(TransformerClassifier, vocab_size=1000)`.
+    """
+
+    def __init__(
+        self, feature_shape: tuple[int, ...], num_classes: int, *, vocab_size: int = 64, d_model: int = 32,
+        nhead: int = 2, num_layers: int = 1, dim_feedforward: int = 64, dropout: float = 0.0,
+    ):
+        super().__init__()
+        if len(feature_shape) != 1:
+            raise ValueError(
+                f"model='transformer' needs token ids of shape (N, L), i.e. feature_shape (L,); got "
+                f"{tuple(feature_shape)}: use model='mlp'/'cnn' for other inputs"
+            )
+        self.vocab_size = vocab_size
+        self.tokens = nn.Embedding(vocab_size, d_model)
+        self.positions = nn.Parameter(0.02 * torch.randn(feature_shape[0], d_model))  # (L, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, nhead, dim_feedforward, dropout, batch_first=True, norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, num_classes)
+
+    def forward(self, x):
+        if x.is_floating_point():
+            raise TypeError(f"TransformerClassifier reads integer token ids; got {x.dtype} inputs (use .long())")
+        if x.numel() and (x.min() < 0 or x.max() >= self.vocab_size):
+            raise ValueError(
+                f"token ids must lie in [0, {self.vocab_size}); got {int(x.min())}..{int(x.max())}: pass "
+                "functools.partial(drift.TransformerClassifier, vocab_size=...) as the model"
+            )
+        h = self.encoder(self.tokens(x) + self.positions)  # (N, L, d_model)
+        return self.head(self.norm(h.mean(dim=1)))  # (N, C)
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "transformer": TransformerClassifier}
 
 
 def build_model(model, feature_shape: tuple[int, ...], num_classes: int) -> nn.Module:

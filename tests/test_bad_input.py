@@ -107,8 +107,8 @@ def test_unknown_override_in_train(moons):
     (dict(eval_every=0), ValueError, r"eval_every must be an integer >= 1"),
     (dict(lr=0.0), ValueError, r"lr must be > 0"),
     (dict(input_noise=-0.1), ValueError, r"input_noise must be >= 0"),
-    (dict(model="resnet"), ValueError, r"model must be one of mlp, cnn, an nn.Module or a factory; got 'resnet'"),
-    (dict(model=3), TypeError, r"model must be a name \(mlp, cnn\), an nn.Module or a factory"),
+    (dict(model="resnet"), ValueError, r"model must be one of mlp, cnn, transformer, an nn.Module or a factory; got 'resnet'"),
+    (dict(model=3), TypeError, r"model must be a name \(mlp, cnn, transformer\), an nn.Module or a factory"),
     (dict(model=lambda shape, c: "not a module"), TypeError, r"the model factory must return an nn.Module; got str"),
     (dict(model="cnn"), ValueError, r"model='cnn' needs features of shape .*got \(2,\)"),
     (dict(device="tpu-ish"), ValueError, r"device must be 'auto', 'cpu', 'cuda'"),
@@ -146,7 +146,7 @@ def test_load_data_labels_that_leave_no_unlabeled_set():
 
 
 def test_load_data_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"name must be one of two_moons, digits, mnist1d; got 'mnist'"):
+    with pytest.raises(ValueError, match=r"name must be one of two_moons, digits, mnist1d, tokens; got 'mnist'"):
         drift.load_data("mnist", labels_per_class=5)
 
 
