@@ -14,10 +14,10 @@ from .metrics import Summary, accuracy, flip_rate, oscillation, summarize
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
-from . import plotting
+from . import distributed, plotting
 from .runtime import resolve_device, seed_everything
 from .teacher import CopyTeacher, EMATeacher, make_teacher
-from .trainer import History, train
+from .trainer import PRECISIONS, History, train
 from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 
 __version__ = "0.1.0"
@@ -27,7 +27,7 @@ __all__ = [
     "Summary", "accuracy", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
-    "make_teacher", "History", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
+    "make_teacher", "History", "PRECISIONS", "train", "distributed", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
     "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
     "majority_vote", "Pretrained", "compare_after_pretraining",
 ]

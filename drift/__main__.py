@@ -3,21 +3,28 @@
     python -m drift compare --data digits --labels-per-class 5 --seeds 5 [--methods drift mean_teacher]
                             [--steps N] [--model mlp|cnn] [--references] [--out DIR]
     python -m drift train --data digits --labels-per-class 5 --method drift [--steps N]
+                          [--batch-size B] [--precision fp32|bf16|fp16] [--out DIR]
+    torchrun --standalone --nproc_per_node=N -m drift train ...   (data-parallel on N processes)
 
 `compare` prints a markdown table (mean ± std over seeds, paired differences against mean
 teacher) and writes results.json and curves.png to --out. Seed s draws labeled subset s.
+`train` prints the final test accuracy and, with --out, writes history.json there. Under
+torchrun (`train` only) every process trains its shard of each global batch; rank 0 prints
+and writes.
 """
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 import time
 
 from .data import DATASETS, load_data
+from . import distributed
 from .methods import METHODS
-from .runtime import seed_everything
+from .runtime import resolve_device, seed_everything
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -44,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     _common(t)
     t.add_argument("--method", choices=list(METHODS), default="drift", help="method (default: drift)")
     t.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    t.add_argument("--batch-size", type=int, default=None,
+                   help="global labeled batch size, split over the processes (default: drift.train's)")
+    t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="autocast dtype of the forward passes (default: fp32, no autocast)")
+    t.add_argument("--out", default=None, help="folder to write history.json to (default: none)")
     return parser
 
 
@@ -63,13 +75,12 @@ def _run(args: argparse.Namespace) -> int:
         train_kwargs["steps"] = args.steps
     tic = time.perf_counter()
     if args.command == "train":
-        data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
-        from .trainer import train
+        with distributed.process_group(distributed.local_device(resolve_device(args.device))):
+            return _train(args, train_kwargs, tic)
 
-        history = train(args.method, data, seed=args.seed, **train_kwargs)
-        print(f"{args.method} on {args.data} ({args.labels_per_class} labels/class, seed {args.seed}): "
-              f"final test accuracy {history.final_test_accuracy:.2f}% in {time.perf_counter() - tic:.1f} s")
-        return 0
+    if distributed.launched():
+        raise ValueError("compare runs its seeds in worker processes of its own; run it with python -m drift, "
+                         "not under torchrun (torchrun is for train)")
 
     from .experiments import compare
 
@@ -89,6 +100,27 @@ def _run(args: argparse.Namespace) -> int:
     results.save(os.path.join(args.out, "results.json"))
     results.plot().savefig(os.path.join(args.out, "curves.png"), dpi=120)
     print(f"\nwrote {os.path.join(args.out, 'results.json')} and {os.path.join(args.out, 'curves.png')}")
+    return 0
+
+
+def _train(args: argparse.Namespace, train_kwargs: dict, tic: float) -> int:
+    """`train`: every process trains; rank 0 prints and writes history.json to --out."""
+    from .trainer import train
+
+    data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
+    if args.batch_size is not None:
+        train_kwargs["batch_size"] = args.batch_size
+    history = train(args.method, data, seed=args.seed, precision=args.precision, **train_kwargs)
+    if not distributed.is_main():
+        return 0
+    processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+    print(f"{args.method} on {args.data} ({args.labels_per_class} labels/class, seed {args.seed}{processes}): "
+          f"final test accuracy {history.final_test_accuracy:.2f}% in {time.perf_counter() - tic:.1f} s")
+    if args.out is not None:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "history.json"), "w") as f:
+            json.dump(history.to_dict(), f)
+        print(f"wrote {os.path.join(args.out, 'history.json')}")
     return 0
 
 

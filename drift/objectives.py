@@ -49,25 +49,35 @@ def _check_device(student: nn.Module, **tensors: Tensor) -> None:
             )
 
 
+def _loss_precision(logits: Tensor) -> Tensor:
+    """Half-precision logits (from autocast) in float32, so losses and softmaxes are computed in
+    float32; float32 and float64 logits unchanged."""
+    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+
+
 def leader_terms(
     method: Method, student: nn.Module, teacher: EMATeacher, x_l: Tensor, y_l: Tensor, x_u: Tensor,
-    *, lam: float, student_x_u: Tensor | None = None,
+    *, lam: float, student_x_u: Tensor | None = None, student_forward: nn.Module | None = None,
 ) -> LeaderTerms:
     """F(theta) and its parts; see `leader_objective`. `student_x_u` is what the student sees of
-    the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees."""
+    the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees.
+    `student_forward` runs the student's own forward pass (default `student`; the trainer passes
+    a `DistributedDataParallel` wrapper of it); the teacher always runs on `student` itself.
+    Under `torch.autocast` the logits are cast to float32 before the losses."""
     _check_device(student, x_l=x_l, y_l=y_l, x_u=x_u)
     student_x_u = x_u if student_x_u is None else student_x_u
+    forward = student if student_forward is None else student_forward
     if lam == 0.0:
-        supervised = nn.functional.cross_entropy(student(x_l), y_l)
+        supervised = nn.functional.cross_entropy(_loss_precision(forward(x_l)), y_l)
         zero = supervised.new_zeros(())
         return LeaderTerms(supervised, supervised, zero, None, None)
 
     n_l = x_l.shape[0]
-    logits = student(torch.cat([x_l, student_x_u]))  # (N_l + N_u, C)
+    logits = _loss_precision(forward(torch.cat([x_l, student_x_u])))  # (N_l + N_u, C)
     supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
 
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
-        g = teacher.logits(student, x_u, teacher.follow(student))  # (N_u, C)
+        g = _loss_precision(teacher.logits(student, x_u, teacher.follow(student)))  # (N_u, C)
     g_labels = g if method.grad_labels else g.detach()
     g_weights = g if method.grad_weights else g.detach()
     labels = pseudo_labels(g_labels, method.labels, method.tau)

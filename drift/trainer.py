@@ -6,6 +6,11 @@ student and lets the teacher follow. Every `eval_every` steps it records test ac
 pseudo-label accuracy, mean weight, flip rates and the loss parts in a `History`, saves a
 checkpoint if asked (a rerun with the same arguments resumes from it: Colab disconnects) and
 calls `callback(history)`.
+
+Mixed precision (`precision="bf16"` or `"fp16"`) runs the forward passes of F under
+`torch.autocast`; parameters, optimizer state and the teacher stay float32. Under `torchrun`
+the student's forward pass is wrapped in `DistributedDataParallel` and every process trains on
+its shard of the same global batch (see `drift.distributed`).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .data import SemiSupervisedData
 from .methods import Method, get_method
 from .metrics import accuracy, flip_rate, oscillation
@@ -28,6 +34,9 @@ from .objectives import leader_terms
 from .runtime import resolve_device
 from .teacher import EMATeacher, eval_mode, make_teacher
 from .weights import sample_weights
+
+PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""`train`'s precision choices and their autocast dtypes (None: no autocast)."""
 
 _SERIES = (
     "step", "test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
@@ -128,31 +137,47 @@ def _noisy(x: Tensor, scale: float) -> Tensor:
 def training_step(
     method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
     data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
-    input_noise: float,
+    input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
+    forward: nn.Module | None = None,
 ) -> list[float]:
-    """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled].
+    """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
+    (means over the processes when distributed).
 
-    Draws batches with replacement, adds input noise to the student's view, backpropagates
-    F with the method's routing, steps the optimizer and lets the teacher follow. Raises
+    Draws a global batch with replacement, adds input noise to the student's view and keeps this
+    process's shard of it (all of it in a single process): every process draws the same indices
+    and noise from the same generator state. Backpropagates F (forward passes under autocast
+    unless precision is "fp32"; through `scaler` if given) with the method's routing, steps the
+    optimizer, copies rank 0's buffers to every rank and lets the teacher follow. `forward` is
+    the student's forward pass (default `student`; a DDP wrapper of it under torchrun). Raises
     FloatingPointError, naming the step, if F is not finite.
     """
     device = data.x_labeled.device
     i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
     i_u = torch.randint(len(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
+    x_l = _noisy(data.x_labeled[i_l], input_noise)
     x_u = data.x_unlabeled[i_u]
-    terms = leader_terms(
-        method, student, teacher, _noisy(data.x_labeled[i_l], input_noise), data.y_labeled[i_l], x_u,
-        lam=method.lam_at(step, steps), student_x_u=_noisy(x_u, input_noise),
-    )
-    parts = torch.stack([terms.total, terms.supervised, terms.unlabeled]).tolist()
+    student_x_u = _noisy(x_u, input_noise)
+    shard = distributed.shard
+    with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+        terms = leader_terms(
+            method, student, teacher, shard(x_l), shard(data.y_labeled[i_l]), shard(x_u),
+            lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
+        )
+    parts = distributed.mean_over_ranks(torch.stack([terms.total, terms.supervised, terms.unlabeled]).detach()).tolist()
     if not math.isfinite(parts[0]):
         raise FloatingPointError(
             f"training stopped at step {step + 1}: the loss is {parts[0]} (supervised {parts[1]}, "
             f"unlabeled {parts[2]}); lower lr or check the inputs"
         )
     optimizer.zero_grad(set_to_none=True)
-    terms.total.backward()
-    optimizer.step()
+    if scaler is None:
+        terms.total.backward()
+        optimizer.step()
+    else:
+        scaler.scale(terms.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    distributed.broadcast_buffers(student)
     teacher.update(student, step)
     return parts
 
@@ -169,6 +194,7 @@ def train(
     input_noise: float = 0.1,
     seed: int = 0,
     device="auto",
+    precision: str = "fp32",
     eval_every: int | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
@@ -181,13 +207,30 @@ def train(
     model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
         `factory(feature_shape, num_classes)`. Named models size themselves from the data.
     batch_size, unlabeled_batch_size: examples per step, drawn with replacement (the unlabeled
-        default is 2 * batch_size). lr: Adam's learning rate.
+        default is 2 * batch_size). Both are global: under torchrun each process takes an equal
+        shard, so they must be divisible by the number of processes. lr: Adam's learning rate.
     input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs.
     seed: seeds torch's global generator, which draws the initial model, batches and noise.
-    device: "auto" (CUDA when present), "cpu", "cuda", ...
+    device: "auto" (CUDA when present), "cpu", "cuda", ... Under torchrun a CUDA device is
+        cuda:LOCAL_RANK.
+    precision: "fp32" (no autocast), "bf16" or "fp16": the forward passes of F (student and
+        teacher) run under `torch.autocast` in that dtype and the losses in float32; fp16 scales
+        the loss with a `torch.amp.GradScaler` (on CUDA and on the CPU; its state is
+        checkpointed). Parameters, Adam's state and the EMA teacher stay float32, and
+        evaluation runs in float32.
     eval_every: steps between evaluations (default: steps // 20). progress: a tqdm bar.
     checkpoint: a file path; written at every evaluation and resumed from when it exists.
     callback: called with the History after every evaluation (`history.model` is the student).
+
+    Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
+    group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
+    data-parallel: every process draws the same global batch and noise from `seed` and takes its
+    shard; the student's forward pass goes through `DistributedDataParallel`, whose all-reduce
+    averages the whole gradient, from the student path and the teacher path phi(theta) alike;
+    the teacher runs on the unwrapped student. After each step rank 0's buffers (BatchNorm
+    statistics, computed on its shard) are copied to every rank, so the EMA teacher is the same
+    on all ranks. Only rank 0 shows progress and writes the checkpoint (a shared file system is
+    assumed for resuming); every rank evaluates and returns the same History.
     """
     method = get_method(method, **overrides)
     if not isinstance(data, SemiSupervisedData):
@@ -204,19 +247,39 @@ def train(
         raise ValueError(f"lr must be > 0; got {lr}")
     if not input_noise >= 0:
         raise ValueError(f"input_noise must be >= 0 (a standard deviation); got {input_noise}")
-    device = resolve_device(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r}")
+    device = distributed.local_device(resolve_device(device))
+    with distributed.process_group(device):
+        for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
+            distributed.check_divisible(name, value)
+        return _fit(
+            method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
+            lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
+            progress=progress, checkpoint=checkpoint, callback=callback,
+        )
 
+
+def _fit(
+    method: Method, data: SemiSupervisedData, *, model, steps: int, batch_size: int, unlabeled_batch_size: int,
+    lr: float, input_noise: float, seed: int, device: torch.device, precision: str, eval_every: int,
+    progress: bool, checkpoint, callback,
+) -> History:
+    """`train` after its arguments are checked and the process group (if any) is set up."""
     torch.manual_seed(seed)
     student = build_model(model, data.feature_shape, data.num_classes).to(device)
     student.train()
+    forward = distributed.wrap(student)  # DDP broadcasts rank 0's parameters and buffers
     data = data.to(device)
     teacher = make_teacher(method, student)
     optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     config = {
         "method": asdict(method), "model": _model_id(model),
         "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
-        "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "data": repr(data),
+        "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
+        "data": repr(data),
     }
     previous = _snapshot(method, student, teacher, data)
     start, elapsed = 0, 0.0
@@ -231,6 +294,8 @@ def train(
         student.load_state_dict(state["student"])
         optimizer.load_state_dict(state["optimizer"])
         teacher.load_state_dict(state["teacher"])
+        if scaler is not None:
+            scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"].cpu())
         if device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
@@ -240,12 +305,13 @@ def train(
         elapsed = history.seconds[-1] if history.seconds else 0.0
 
     sums = [0.0, 0.0, 0.0]  # loss, supervised, unlabeled: sums since the last evaluation
-    bar = tqdm(total=steps, initial=start, desc=method.name, disable=not progress, leave=False)
+    bar = tqdm(total=steps, initial=start, desc=method.name, disable=not (progress and distributed.is_main()), leave=False)
     tic = time.perf_counter()
     for step in range(start, steps):
         parts = training_step(
             method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
-            unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise,
+            unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
+            scaler=scaler, forward=forward,
         )
         sums = [a + b for a, b in zip(sums, parts)]
         bar.update()
@@ -270,10 +336,11 @@ def train(
             getattr(history, k).append(v)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             _save_checkpoint(checkpoint, {
                 "config": config, "step": done, "student": student.state_dict(),
                 "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else {},
                 "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
                 "student_pred": now["student_pred"], "teacher_pred": now["teacher_pred"],

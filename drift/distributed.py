@@ -1,0 +1,125 @@
+"""Data-parallel training on several processes (GPUs or CPU cores) through torch.distributed.
+
+`torchrun` starts one process per device and sets WORLD_SIZE, RANK and LOCAL_RANK; these
+helpers read them, set up the process group (NCCL on CUDA with device cuda:LOCAL_RANK, gloo on
+the CPU) and split a global batch into equal per-process shards. Outside torchrun every helper
+answers as a single process would: rank 0 of 1.
+
+    torchrun --standalone --nproc_per_node=2 -m drift train --data digits --method drift
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+
+def launched() -> bool:
+    """True when this process was started as one of several (WORLD_SIZE > 1, e.g. by torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def is_distributed() -> bool:
+    """True when a process group of more than one process is initialised."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    """This process's rank in the group (0 when not distributed)."""
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    """Number of processes in the group (1 when not distributed)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """True on rank 0, the process that prints, shows progress and writes files."""
+    return rank() == 0
+
+
+def local_device(device: torch.device) -> torch.device:
+    """The device of this process: cuda:LOCAL_RANK for a CUDA device under torchrun, else `device`."""
+    if device.type == "cuda" and launched():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return device
+
+
+def setup(device: torch.device) -> bool:
+    """Initialise the process group from torchrun's environment if it is not yet; returns True
+    when this call initialised it (the caller then tears it down). NCCL for CUDA (and
+    `torch.cuda.set_device(device)`), gloo for the CPU; a no-op outside torchrun."""
+    if not launched() or dist.is_initialized():
+        return False
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl", device_id=device)
+    else:
+        dist.init_process_group("gloo")
+    return True
+
+
+def teardown() -> None:
+    """Destroy the process group, if one is initialised."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextmanager
+def process_group(device: torch.device):
+    """`setup(device)` on entry; on exit tear down the group only if this context set it up."""
+    created = setup(device)
+    try:
+        yield
+    finally:
+        if created:
+            teardown()
+
+
+def check_divisible(name: str, value: int) -> None:
+    """Raise ValueError unless the global batch size `value` splits evenly over the processes."""
+    n = world_size()
+    if value % n:
+        raise ValueError(
+            f"{name} ({value}) is a global batch size and must be divisible by the number of "
+            f"processes ({n}); use a multiple of {n}"
+        )
+
+
+def shard(x: Tensor) -> Tensor:
+    """This rank's equal slice of a global batch along dim 0: (N, ...) -> (N / world_size, ...)."""
+    n = world_size()
+    if n == 1:
+        return x
+    size = x.shape[0] // n
+    return x[rank() * size:(rank() + 1) * size]
+
+
+def mean_over_ranks(x: Tensor) -> Tensor:
+    """The mean of `x` over all processes (a copy; `x` itself when not distributed)."""
+    if not is_distributed():
+        return x
+    x = x.clone()
+    dist.all_reduce(x, op=dist.ReduceOp.SUM)
+    return x / world_size()
+
+
+@torch.no_grad()
+def broadcast_buffers(module: nn.Module) -> None:
+    """Copy rank 0's buffers (e.g. BatchNorm running statistics) to every rank, in place."""
+    if is_distributed():
+        for b in module.buffers():
+            dist.broadcast(b, src=0)
+
+
+def wrap(module: nn.Module) -> nn.Module:
+    """`DistributedDataParallel(module)` when distributed (it broadcasts rank 0's parameters and
+    buffers, then all-reduces gradients in backward); `module` itself otherwise."""
+    if not is_distributed():
+        return module
+    device = next(module.parameters()).device
+    return nn.parallel.DistributedDataParallel(module, device_ids=[device] if device.type == "cuda" else None)

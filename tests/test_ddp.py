@@ -1,0 +1,174 @@
+"""Data-parallel training on 2 CPU processes (gloo).
+
+Three things run side by side:
+- the user's command, `torchrun --standalone --nproc_per_node=2 -m drift train ... --out DIR`
+  (--standalone picks a free port itself), in a subprocess;
+- two workers (`_worker`, below) forked from this process, so they skip importing torch again,
+  in a process group that meets through a file, not a port: each checks one DDP step's gradient
+  against the single-process gradient on the global batch, trains an MLP and a BatchNorm
+  student, gathers their teachers from both ranks, and writes rank{R}.json;
+- the same `train` command in this one process, the reference for the torchrun run.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+import drift
+from drift import distributed
+from drift.__main__ import main as cli
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+TRAIN_ARGS = ["train", "--data", "digits", "--labels-per-class", "5", "--method", "drift", "--steps", "200"]
+# 2 processes against 1, same global batch (measured here: final test accuracy identical, max
+# |difference| of the loss curve 9.5e-8, pseudo-label accuracy identical): the processes add the
+# same gradients in another order, so float rounding is the only difference. Tolerances: one
+# test example (100/540 %) for accuracies, 1e-5 for the mean loss per evaluation.
+ACCURACY_TOL = 100 / 540
+LOSS_TOL = 1e-5
+# One DDP step's gradient against the single-process one, in float64 (measured ~1e-16).
+GRAD_TOL = 1e-10
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Start the torchrun command and the workers, run the 1-process reference meanwhile, collect all."""
+    root = tmp_path_factory.mktemp("ddp")
+    cli_run = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         "-m", "drift", *TRAIN_ARGS, "--out", str(root / "two")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )
+    workers = mp.start_processes(_worker, args=(str(root / "worker"), f"file://{root / 'store'}"), nprocs=2,
+                                 join=False, start_method="fork")
+    assert cli([*TRAIN_ARGS, "--out", str(root / "one")]) == 0
+    one = json.loads((root / "one" / "history.json").read_text())
+    while not workers.join(timeout=300):
+        pass
+    stdout, stderr = cli_run.communicate(timeout=300)
+    assert cli_run.returncode == 0, stderr[-4000:]
+    return {
+        "stdout": stdout, "one": one, "two": json.loads((root / "two" / "history.json").read_text()),
+        "ranks": [json.loads((root / "worker" / f"rank{r}.json").read_text()) for r in range(2)],
+    }
+
+
+def test_torchrun_command_trains_and_only_rank_0_prints(runs):
+    assert runs["stdout"].count("final test accuracy") == 1
+    assert "2 processes" in runs["stdout"]
+    assert runs["two"]["step"][-1] == 200
+
+
+def test_two_processes_match_one_with_the_same_global_batch(runs):
+    one, two = runs["one"], runs["two"]
+    assert one["step"] == two["step"]
+    assert abs(one["test_accuracy"][-1] - two["test_accuracy"][-1]) <= ACCURACY_TOL
+    for series in ("test_accuracy", "pseudo_label_accuracy"):
+        assert max(abs(a - b) for a, b in zip(one[series], two[series])) <= ACCURACY_TOL, series
+    assert max(abs(a - b) for a, b in zip(one["loss"], two["loss"])) <= LOSS_TOL
+
+
+def test_ddp_gradient_is_the_global_stackelberg_gradient(runs):
+    """DDP's all-reduce averages the whole leaf gradient: the student path and the teacher path
+    phi(theta) alike. For DRIFT the teacher path is far from zero (its gradient differs from mean
+    teacher's), and a reducer that all-reduced only the student path would be off by far more
+    than the tolerance."""
+    for r in runs["ranks"]:
+        assert r["drift_error"] <= GRAD_TOL
+        assert r["mean_teacher_error"] <= GRAD_TOL
+        assert r["drift_vs_mean_teacher"] > 1e-2
+    assert max(r["student_path_only_error"] for r in runs["ranks"]) > 1e-4
+
+
+def test_teacher_and_history_are_identical_across_ranks(runs):
+    for name in ("mlp", "batchnorm"):
+        r0, r1 = (r[name] for r in runs["ranks"])
+        assert r0["teacher_equal"] and r0["student_equal"], name
+        assert r0["history"] == r1["history"], name
+    bn = runs["ranks"][0]["batchnorm"]
+    assert bn["running_var_moved"]  # the teacher's BatchNorm buffers were averaged, not left at init
+
+
+def test_batch_size_must_divide_over_the_processes(runs):
+    for r in runs["ranks"]:
+        assert "batch_size (15) is a global batch size and must be divisible by the number of processes (2)" in r["indivisible"]
+
+
+# The workers, one process per rank.
+
+def _flat(tensors) -> torch.Tensor:
+    return torch.cat([t.detach().reshape(-1).double() for t in tensors])
+
+
+def _same_on_all_ranks(x: torch.Tensor) -> bool:
+    gathered = [torch.empty_like(x) for _ in range(distributed.world_size())]
+    dist.all_gather(gathered, x)
+    return all(torch.equal(g, gathered[0]) for g in gathered)
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm()).item()
+
+
+def _gradients(data, method: str, *, ddp: bool, local: bool = False) -> torch.Tensor:
+    """dF/dtheta in float64 of a fixed student and a teacher moved away from it, on the global
+    batch (one process), on this rank's shard through DDP, or on the shard alone (`local`)."""
+    torch.manual_seed(0)
+    student = drift.build_model("mlp", data.feature_shape, data.num_classes).double()
+    teacher = drift.make_teacher(drift.get_method(method), student)
+    teacher.params = {k: v + 0.1 * torch.randn_like(v) for k, v in teacher.params.items()}
+    i_l, i_u = torch.randint(len(data.y_labeled), (16,)), torch.randint(len(data.x_unlabeled), (32,))
+    x_l, y_l, x_u = data.x_labeled[i_l].double(), data.y_labeled[i_l], data.x_unlabeled[i_u].double()
+    if ddp or local:
+        x_l, y_l, x_u = distributed.shard(x_l), distributed.shard(y_l), distributed.shard(x_u)
+    forward = nn.parallel.DistributedDataParallel(student) if ddp else student
+    terms = drift.leader_terms(drift.get_method(method), student, teacher, x_l, y_l, x_u, lam=1.0, student_forward=forward)
+    terms.total.backward()
+    return _flat(p.grad for p in student.parameters())
+
+
+def _bn_student(feature_shape, num_classes):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, num_classes))
+
+
+def _trained(data, model) -> dict:
+    h = drift.train("drift", data, model=model, steps=30, batch_size=16, eval_every=10, progress=False)
+    teacher = h.teacher.state()
+    return {
+        "teacher_equal": _same_on_all_ranks(_flat(teacher.values())),
+        "student_equal": _same_on_all_ranks(_flat(h.model.state_dict().values())),
+        "history": {k: v for k, v in h.to_dict().items() if k != "seconds"},
+        "running_var_moved": any(k.endswith("running_var") and not torch.allclose(v, torch.ones_like(v))
+                                 for k, v in teacher.items()),
+    }
+
+
+def _worker(rank: int, out: str, store: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=store, rank=rank, world_size=2)
+    data = drift.load_data("digits", labels_per_class=5, seed=0)
+    result = {}
+    grads = {m: _gradients(data, m, ddp=False) for m in ("drift", "mean_teacher")}
+    for m in grads:
+        result[f"{m}_error"] = _relative(_gradients(data, m, ddp=True), grads[m])
+    result["drift_vs_mean_teacher"] = _relative(grads["drift"], grads["mean_teacher"])
+    # What a reducer that missed the teacher path would give: averaged student-path gradient
+    # (mean teacher's) plus this rank's own, unreduced teacher-path term.
+    local_drift, local_mt = (_gradients(data, m, ddp=False, local=True) for m in ("drift", "mean_teacher"))
+    result["student_path_only_error"] = _relative(grads["mean_teacher"] + local_drift - local_mt, grads["drift"])
+    result["mlp"] = _trained(data, "mlp")
+    result["batchnorm"] = _trained(data, _bn_student)
+    try:
+        drift.train("drift", data, steps=1, batch_size=15, progress=False)
+    except ValueError as err:
+        result["indivisible"] = str(err)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"rank{distributed.rank()}.json"), "w") as f:
+        json.dump(result, f)
+    dist.destroy_process_group()
