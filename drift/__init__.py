@@ -27,7 +27,7 @@ __all__ = [
     "Summary", "accuracy", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
-    "make_teacher", "History", "PRECISIONS", "train", "distributed", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
+    "make_teacher", "History", "PRECISIONS", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
     "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
     "majority_vote", "Pretrained", "compare_after_pretraining",
 ]
