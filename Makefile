@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.drift-installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install test book execute compare bench clean
+.PHONY: install test book execute compare bench tune record clean
 
 install: $(STAMP)
 
@@ -47,6 +47,13 @@ compare: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/step_cost.py
+
+tune: $(STAMP)
+	$(BIN)/python benchmarks/tune_defaults.py
+	$(BIN)/python benchmarks/tune_defaults.py --confirm
+
+record: $(STAMP)
+	$(BIN)/python benchmarks/record_mnist1d.py
 
 clean:
 	rm -rf _build runs build *.egg-info .pytest_cache

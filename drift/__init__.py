@@ -6,7 +6,7 @@ the total (Stackelberg) gradient. Every method here, from supervised training to
 `Method` run by one `train` loop.
 """
 from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
-from .experiments import Results, compare
+from .experiments import Record, Results, compare, load_record
 from .data import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 from .experiments import Pretrained, compare_after_pretraining
 from .methods import METHODS, Method, get_method
@@ -23,7 +23,7 @@ from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "DATASETS", "SemiSupervisedData", "load_data", "token_sequences", "Results", "compare", "METHODS", "Method", "get_method",
+    "DATASETS", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "METHODS", "Method", "get_method",
     "Summary", "accuracy", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",

@@ -21,16 +21,17 @@ import os
 import sys
 import time
 
-from .data import DATASETS, load_data
 from . import distributed
+from .data import DATASETS, load_data
 from .methods import METHODS
+from .models import MODELS
 from .runtime import resolve_device, seed_everything
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", choices=DATASETS, default="digits", help="built-in data set (default: digits)")
     p.add_argument("--labels-per-class", type=int, default=5, help="labeled examples per class (default: 5)")
-    p.add_argument("--model", default="mlp", help="mlp or cnn (default: mlp)")
+    p.add_argument("--model", choices=list(MODELS), default="mlp", help="student network (default: mlp)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: drift.train's)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
 

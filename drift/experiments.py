@@ -9,6 +9,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -103,6 +104,20 @@ class Results:
         """Write `to_dict()` as standard JSON (NaN, e.g. an unknown pseudo-label accuracy, as null)."""
         with open(path, "w") as f:
             json.dump(_nan_to_none(self.to_dict()), f, allow_nan=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Results":
+        """Read a file written by `save` (null back to NaN)."""
+        with open(path) as f:
+            return cls.from_dict(_none_to_nan(json.load(f)))
+
+
+def _none_to_nan(value):
+    if isinstance(value, dict):
+        return {k: _none_to_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [math.nan if v is None else _none_to_nan(v) for v in value]
+    return value
 
 
 def _nan_to_none(value):
@@ -231,3 +246,38 @@ def compare_after_pretraining(
         raise TypeError("model must be a name or a factory, so that every run starts from a fresh model")
     shared = {k: kwargs[k] for k in ("lr", "batch_size", "input_noise", "device") if k in kwargs}
     return compare(methods, data, model=Pretrained(data, pretrain_steps, {"model": model, **shared}), **kwargs)
+
+
+RECORDS = Path(__file__).with_name("recorded")
+"""Folder of the comparisons shipped with the package (`load_record`)."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A comparison too slow for a CPU notebook, run once by `command` and shipped with the
+    package: its `results`, scikit-learn `references` rows on the same seeds and splits
+    ({label: (seeds,) accuracies in %}) and a one-line description of the `setting`."""
+
+    results: Results
+    references: dict[str, np.ndarray]
+    command: str
+    setting: str
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the record as standard JSON (read back by `load_record`)."""
+        with open(path, "w") as f:
+            json.dump(_nan_to_none({
+                "command": self.command, "setting": self.setting, "results": self.results.to_dict(),
+                "references": {k: np.asarray(v).tolist() for k, v in self.references.items()},
+            }), f, allow_nan=False)
+
+
+def load_record(name: str) -> Record:
+    """A shipped record by name (a file in `RECORDS`, without .json), e.g. "mnist1d_cnn"."""
+    path = RECORDS / f"{name}.json"
+    if not path.is_file():
+        names = sorted(p.stem for p in RECORDS.glob("*.json"))
+        raise ValueError(f"name must be one of {', '.join(map(repr, names))}; got {name!r}")
+    d = _none_to_nan(json.loads(path.read_text()))
+    return Record(Results.from_dict(d["results"]), {k: np.array(v) for k, v in d["references"].items()},
+                  d["command"], d["setting"])

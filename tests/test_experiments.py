@@ -130,3 +130,33 @@ def test_table_adds_reference_rows_paired_by_seed(moons):
     assert row.startswith("| other | ") and "| +2.00 ± 1.41 | 2/2 | - | - |" in row
     with pytest.raises(ValueError, match="one accuracy per seed"):
         r.table(references={"other": [1.0]})
+
+
+def test_results_load_reads_what_save_wrote_nan_included(results, tmp_path):
+    results = drift.Results.from_dict(results.to_dict())  # a copy: the fixture is shared
+    results.histories["drift"][0].pseudo_label_accuracy[0] = float("nan")
+    results.save(tmp_path / "r.json")
+    back = drift.Results.load(tmp_path / "r.json")
+    assert np.isnan(back.histories["drift"][0].pseudo_label_accuracy[0])
+    np.testing.assert_array_equal(back.final("mean_teacher"), results.final("mean_teacher"))
+
+
+def test_record_round_trip_and_unknown_name(results, tmp_path, monkeypatch):
+    record = drift.Record(results, {"sklearn X": np.array([50.0, 60.0])}, command="python x.py", setting="two moons")
+    monkeypatch.setattr(drift.experiments, "RECORDS", tmp_path)
+    record.save(tmp_path / "mine.json")
+    back = drift.load_record("mine")
+    assert (back.command, back.setting) == ("python x.py", "two moons")
+    np.testing.assert_array_equal(back.references["sklearn X"], [50.0, 60.0])
+    np.testing.assert_array_equal(back.results.final("drift"), results.final("drift"))
+    with pytest.raises(ValueError, match="'mine'"):
+        drift.load_record("nope")
+
+
+def test_shipped_mnist1d_record_is_the_recorded_comparison():
+    record = drift.load_record("mnist1d_cnn")
+    assert record.command.startswith("python benchmarks/record_mnist1d.py")
+    assert record.results.methods == ["supervised", "mean_teacher", "drift"]
+    n = len(record.results.final("drift"))
+    assert n >= 5 and all(len(v) == n for v in record.references.values())
+    assert [h.seed for h in record.results.histories["drift"]] == list(range(n))

@@ -66,6 +66,8 @@ def test_fresh_environment_installs_like_the_cell_and_imports_every_chapter(tmp_
     subprocess.run([*pip, requirement], check=True, timeout=900)
     imports = chapter_imports()
     assert "import drift" in imports
-    script = "\n".join(imports + ["import drift.widgets", "drift.widgets._ipywidgets()", "print('ok')"])
+    records = [f"drift.load_record({p.stem!r})" for p in sorted((ROOT / "drift" / "recorded").glob("*.json"))]
+    assert records, "the package ships the records chapter 6 reads"
+    script = "\n".join(imports + ["import drift.widgets", "drift.widgets._ipywidgets()", *records, "print('ok')"])
     r = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
