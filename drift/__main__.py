@@ -26,6 +26,7 @@ from .data import DATASETS, load_data
 from .methods import METHODS
 from .models import MODELS
 from .runtime import resolve_device, seed_everything
+from .trainer import PRECISIONS, train
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     t.add_argument("--batch-size", type=int, default=None,
                    help="global labeled batch size, split over the processes (default: drift.train's)")
-    t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+    t.add_argument("--precision", choices=list(PRECISIONS), default="fp32",
                    help="autocast dtype of the forward passes (default: fp32, no autocast)")
     t.add_argument("--out", default=None, help="folder to write history.json to (default: none)")
     return parser
@@ -106,8 +107,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, train_kwargs: dict, tic: float) -> int:
     """`train`: every process trains; rank 0 prints and writes history.json to --out."""
-    from .trainer import train
-
     data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
     if args.batch_size is not None:
         train_kwargs["batch_size"] = args.batch_size
