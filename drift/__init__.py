@@ -1,4 +1,4 @@
-"""drift: self-training with a differentiable teacher (DRIFT; Zuo et al., Findings of NAACL 2022).
+"""Self-training with a differentiable teacher (DRIFT; Zuo et al., Findings of NAACL 2022).
 
 The student is the leader, the teacher (an EMA of the student) the follower. Pseudo-labels
 and sample weights are differentiable functions of the teacher, so the student can descend
