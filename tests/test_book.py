@@ -1,6 +1,7 @@
 """Every chapter notebook follows the book's conventions (CONTRIBUTING.md)."""
 import re
 
+import nbformat
 import pytest
 
 from book_files import INSTALL_CELL, ROOT, chapters, colab_url, load, source
@@ -38,6 +39,12 @@ def test_has_scale_knob_and_seeds_through_drift(notebook):
     code = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "code")
     assert re.search(r'^SCALE = "cpu"', code, re.M), "a visible SCALE knob"
     assert "drift.seed_everything(" in code
+
+
+def test_is_valid_nbformat_with_cell_ids(notebook):
+    path, nb = notebook  # nb: the file's JSON as written (nbformat.read would add missing ids)
+    assert all("id" in c for c in nb["cells"]), f"{path.name}: every cell needs an id (nbformat 4.5)"
+    nbformat.validate(nbformat.from_dict(nb))
 
 
 def test_is_executed_without_errors(notebook):
