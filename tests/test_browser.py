@@ -58,6 +58,7 @@ def test_page(browser, base_url, page_file):
     errors, outside = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((base_url, "data:", "blob:")) else None)
     page.goto(base_url + page_file + ".html", wait_until="networkidle")
 
