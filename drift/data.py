@@ -12,6 +12,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .metrics import accuracy
+from .teacher import eval_mode
+
 DATASETS = ("two_moons", "digits", "mnist1d", "tokens")
 
 
@@ -196,6 +199,33 @@ _OPTIONS = {
 }
 
 
+def _check_source(name: str, options: dict) -> None:
+    """A built-in data set name and options its builder accepts, or an error naming the valid ones."""
+    if name not in DATASETS:
+        raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
+    unknown = sorted(set(options) - set(_OPTIONS[name]))
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(_OPTIONS[name]) or 'none'}")
+
+
+def _per_class(rng: np.random.Generator, y: np.ndarray, classes: np.ndarray, k: int) -> np.ndarray:
+    """Indices of k examples of every class of y, drawn without replacement: (k * len(classes),)."""
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False) for c in classes])
+
+
+def _as_inputs(x_pool: np.ndarray):
+    """A converter of raw inputs to tensors: floats standardised with the pool's mean and std
+    (float32), token ids kept as long."""
+    mean, std = x_pool.mean(), x_pool.std()
+
+    def x(a: np.ndarray) -> Tensor:
+        if np.issubdtype(a.dtype, np.integer):  # token ids stay ids
+            return torch.as_tensor(a, dtype=torch.long)
+        return torch.as_tensor((a - mean) / std, dtype=torch.float32)
+
+    return x
+
+
 def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> SemiSupervisedData:
     """A built-in data set split into labeled / unlabeled / test.
 
@@ -207,11 +237,7 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
     mnist1d num_samples=5000; tokens num_samples=3000, seq_len=8, vocab_size=5, num_classes=3,
     test_fraction=0.3.
     """
-    if name not in DATASETS:
-        raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
-    unknown = sorted(set(options) - set(_OPTIONS[name]))
-    if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(_OPTIONS[name]) or 'none'}")
+    _check_source(name, options)
     if isinstance(labels_per_class, bool) or not isinstance(labels_per_class, (int, np.integer)) or labels_per_class < 1:
         raise ValueError(f"labels_per_class must be an integer >= 1; got {labels_per_class!r}")
     x_pool, y_pool, x_test, y_test = _BUILDERS[name](**options)
@@ -227,14 +253,9 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
             f"unlabeled set; use at most {counts.min() - 1}"
         )
     rng = np.random.default_rng(seed)
-    labeled = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), labels_per_class, replace=False) for c in classes])
+    labeled = _per_class(rng, y_pool, classes, labels_per_class)
     unlabeled = np.setdiff1d(np.arange(len(y_pool)), labeled)
-    mean, std = x_pool.mean(), x_pool.std()
-
-    def x(a):
-        if np.issubdtype(a.dtype, np.integer):  # token ids stay ids
-            return torch.as_tensor(a, dtype=torch.long)
-        return torch.as_tensor((a - mean) / std, dtype=torch.float32)
+    x = _as_inputs(x_pool)
 
     def y(a):
         return torch.as_tensor(a, dtype=torch.long)
@@ -293,6 +314,11 @@ def _check_votes(votes, num_classes: int | None = None) -> Tensor:
     if votes.numel() and (votes.min() < ABSTAIN or (num_classes is not None and votes.max() >= num_classes)):
         raise ValueError(f"votes must be ABSTAIN (-1) or class indices 0..{top}; found {int(votes.min())}..{int(votes.max())}")
     return votes
+
+
+def _vote_counts(votes: Tensor, num_classes: int) -> Tensor:
+    """Votes per class: votes (N, L) -> counts (N, num_classes)."""
+    return torch.stack([(votes == c).sum(1) for c in range(num_classes)], 1)
 
 
 def apply_lfs(lfs, x, num_classes: int) -> Tensor:
@@ -354,7 +380,7 @@ def lf_stats(votes, y=None, *, names=None) -> LFStats:
     voted = votes != ABSTAIN  # (N, L)
     others = voted.sum(1, keepdim=True) - voted.long()  # (N, L) other functions voting
     # Another function votes a different class: some class other than mine gets a vote.
-    counts = torch.stack([(votes == c).sum(1) for c in range(int(votes.max()) + 1)], 1) if voted.any() else torch.zeros(n, 1, dtype=torch.long)
+    counts = _vote_counts(votes, int(votes.max()) + 1) if voted.any() else torch.zeros(n, 1, dtype=torch.long)
     same = counts.gather(1, votes.clamp(min=0)) - 1  # (N, L) others voting my class
     coverage = voted.double().mean(0)
     overlap = (voted & (others > 0)).double().mean(0)
@@ -377,7 +403,7 @@ def majority_vote(votes, num_classes: int) -> Tensor:
     no function votes on, gets ABSTAIN (no majority, no label); it stays unlabeled.
     """
     votes = _check_votes(votes, num_classes)
-    counts = torch.stack([(votes == c).sum(1) for c in range(num_classes)], 1)  # (N, C)
+    counts = _vote_counts(votes, num_classes)  # (N, C)
     top = counts.max(1).values
     unique = (counts == top[:, None]).sum(1) == 1
     return torch.where((top > 0) & unique, counts.argmax(1), torch.full_like(top, ABSTAIN))
@@ -452,14 +478,9 @@ class WeakSupervision:
     @torch.no_grad()
     def validation_accuracy(self, model: torch.nn.Module) -> float:
         """Accuracy (%) of `model` on the clean validation split (evaluated in eval mode)."""
-        was_training = model.training
-        model.eval()
-        try:
-            device = next(model.parameters()).device
-            pred = model(self.x_val.to(device)).argmax(-1).cpu()
-        finally:
-            model.train(was_training)
-        return 100 * (pred == self.y_val).double().mean().item()
+        device = next(model.parameters()).device
+        with eval_mode(model):
+            return 100 * accuracy(model(self.x_val.to(device)), self.y_val.to(device))
 
 
 def load_weak_data(
@@ -473,11 +494,7 @@ def load_weak_data(
     inputs before standardisation. noise_rate: if given, `add_label_noise` raises the weak
     labels' error rate to it (seeded by `seed`). Inputs are standardised as in `load_data`.
     """
-    if name not in _BUILDERS:
-        raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
-    unknown = sorted(set(options) - set(_OPTIONS[name]))
-    if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(_OPTIONS[name]) or 'none'}")
+    _check_source(name, options)
     if lfs is None:
         if name != "two_moons":
             raise ValueError(f"lfs must be given for {name!r}: built-in labeling functions exist only for two_moons")
@@ -487,7 +504,7 @@ def load_weak_data(
     if isinstance(val_per_class, bool) or not isinstance(val_per_class, (int, np.integer)) or not 1 <= val_per_class < counts.min():
         raise ValueError(f"val_per_class must be an integer in [1, {counts.min() - 1}] for {name!r}; got {val_per_class!r}")
     rng = np.random.default_rng(seed)
-    val = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), val_per_class, replace=False) for c in classes])
+    val = _per_class(rng, y_pool, classes, val_per_class)
     train = np.setdiff1d(np.arange(len(y_pool)), val)
     votes = apply_lfs(lfs, x_pool[train], len(classes))
     y_train = torch.as_tensor(y_pool[train], dtype=torch.long)
@@ -497,11 +514,7 @@ def load_weak_data(
     labeled_index = torch.nonzero(weak != ABSTAIN).flatten()
     if len(labeled_index) == 0:
         raise ValueError("lfs label no training example (every majority vote abstains); widen the rules")
-    mean, std = x_pool.mean(), x_pool.std()
-
-    def x(a):
-        return torch.as_tensor((a - mean) / std, dtype=torch.float32)
-
+    x = _as_inputs(x_pool)
     x_train = x(x_pool[train])
     data = SemiSupervisedData(
         x_labeled=x_train[labeled_index], y_labeled=weak[labeled_index],
