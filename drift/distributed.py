@@ -117,9 +117,14 @@ def broadcast_buffers(module: nn.Module) -> None:
 
 
 def wrap(module: nn.Module) -> nn.Module:
-    """`DistributedDataParallel(module)` when distributed (it broadcasts rank 0's parameters and
-    buffers, then all-reduces gradients in backward); `module` itself otherwise."""
+    """`DistributedDataParallel(module)` when distributed (it broadcasts rank 0's parameters,
+    then all-reduces gradients in backward); `module` itself otherwise. Rank 0's buffers are
+    broadcast here once, not by DDP before every forward pass: the trainer's `broadcast_buffers`
+    after each step already keeps them equal."""
     if not is_distributed():
         return module
+    broadcast_buffers(module)
     device = next(module.parameters()).device
-    return nn.parallel.DistributedDataParallel(module, device_ids=[device] if device.type == "cuda" else None)
+    return nn.parallel.DistributedDataParallel(
+        module, device_ids=[device] if device.type == "cuda" else None, broadcast_buffers=False,
+    )

@@ -269,7 +269,7 @@ def _fit(
     torch.manual_seed(seed)
     student = build_model(model, data.feature_shape, data.num_classes).to(device)
     student.train()
-    forward = distributed.wrap(student)  # DDP broadcasts rank 0's parameters and buffers
+    forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
     data = data.to(device)
     teacher = make_teacher(method, student)
     optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
