@@ -69,6 +69,14 @@ def run(method: str, setting: dict, seed: int) -> float:
     return history.final_test_accuracy
 
 
+def run_all(settings: dict[str, list[dict]], jobs: list[tuple[str, int, int]], workers: int) -> dict:
+    """Validation accuracy of every job (method, index into settings[method], seed), over processes."""
+    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        futures = {job: pool.submit(run, job[0], settings[job[0]][job[1]], job[2]) for job in jobs}
+        return {job: f.result() for job, f in futures.items()}
+
+
 def confirm(path: str, workers: int, seeds=range(3, 8)) -> int:
     """Stage 2 on the stage-1 report at `path`; adds its findings under "confirm"."""
     with open(path) as f:
@@ -79,10 +87,7 @@ def confirm(path: str, workers: int, seeds=range(3, 8)) -> int:
         if r["adopt"] and preset:
             trials[m] = [{**r["default"], **preset}, r["default"]]
     jobs = [(m, i, s) for m in trials for i in (0, 1) for s in seeds]
-    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        futures = {job: pool.submit(run, job[0], trials[job[0]][job[1]], job[2]) for job in jobs}
-        accuracy = {job: f.result() for job, f in futures.items()}
+    accuracy = run_all(trials, jobs, workers)
     report["confirm"] = {}
     print("| method | preset change | default (val. %) | changed (val. %) | gain (pp) | decision |\n|---|---|---|---|---|---|")
     for m, (changed, default) in trials.items():
@@ -115,10 +120,7 @@ def main(argv=None) -> int:
     settings = {m: candidates(m, args.configs, rng) for m in METHOD_SPACE}
     jobs = [(m, i, s) for m in settings for i in range(len(settings[m])) for s in range(args.seeds)]
     tic = time.perf_counter()
-    context = get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        futures = {job: pool.submit(run, job[0], settings[job[0]][job[1]], job[2]) for job in jobs}
-        accuracy = {job: f.result() for job, f in futures.items()}
+    accuracy = run_all(settings, jobs, args.workers)
     minutes = (time.perf_counter() - tic) / 60
 
     report = {"protocol": __doc__, "seeds": args.seeds, "minutes": round(minutes, 1), "methods": {}}
