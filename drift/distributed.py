@@ -9,6 +9,7 @@ answers as a single process would: rank 0 of 1.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from contextlib import contextmanager
 
@@ -117,14 +118,18 @@ def broadcast_buffers(module: nn.Module) -> None:
 
 
 def wrap(module: nn.Module) -> nn.Module:
-    """`DistributedDataParallel(module)` when distributed (it broadcasts rank 0's parameters,
-    then all-reduces gradients in backward); `module` itself otherwise. Rank 0's buffers are
-    broadcast here once, not by DDP before every forward pass: the trainer's `broadcast_buffers`
-    after each step already keeps them equal."""
+    """`DistributedDataParallel(module)` when distributed (it broadcasts rank 0's parameters and
+    buffers once, then all-reduces gradients in backward); `module` itself otherwise. DDP does
+    not broadcast buffers again before every forward pass: the trainer's `broadcast_buffers`
+    after each step already keeps them equal (torch >= 2.13 names that setting
+    `forward_sync_buffers`, older releases `broadcast_buffers`)."""
     if not is_distributed():
         return module
-    broadcast_buffers(module)
     device = next(module.parameters()).device
-    return nn.parallel.DistributedDataParallel(
-        module, device_ids=[device] if device.type == "cuda" else None, broadcast_buffers=False,
-    )
+    ddp = nn.parallel.DistributedDataParallel
+    if "forward_sync_buffers" in inspect.signature(ddp).parameters:
+        no_forward_sync = {"forward_sync_buffers": False}
+    else:  # torch < 2.13: broadcast_buffers=False skips the sync at init too
+        broadcast_buffers(module)
+        no_forward_sync = {"broadcast_buffers": False}
+    return ddp(module, device_ids=[device] if device.type == "cuda" else None, **no_forward_sync)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from .methods import Method
 from .pseudo_labels import pseudo_labels
-from .teacher import EMATeacher
+from .teacher import EMATeacher, State
 from .weights import sample_weights
 
 
@@ -28,13 +28,16 @@ def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
 
 @dataclass
 class LeaderTerms:
-    """F and its parts for one batch. `labels` (N_u, C), `weights` (N_u,) may carry gradient."""
+    """F and its parts for one batch. `labels` (N_u, C), `weights` (N_u,) may carry gradient.
+    `teacher_state` is the teacher's response phi(theta) that F used (the state the trainer
+    stores after the step, see `EMATeacher.update`)."""
 
     total: Tensor
     supervised: Tensor
     unlabeled: Tensor
     labels: Tensor | None
     weights: Tensor | None
+    teacher_state: State
 
 
 def _check_device(student: nn.Module, **tensors: Tensor) -> None:
@@ -63,21 +66,27 @@ def leader_terms(
     the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees.
     `student_forward` runs the student's own forward pass (default `student`; the trainer passes
     a `DistributedDataParallel` wrapper of it); the teacher always runs on `student` itself.
-    Under `torch.autocast` the logits are cast to float32 before the losses."""
+    Under `torch.autocast` the logits are cast to float32 before the losses.
+
+    The teacher's response phi(theta) is taken before the student's forward pass, from the
+    student's parameters and buffers as the step found them (a training-mode forward pass then
+    moves BatchNorm statistics, which phi must not see: they differ between processes)."""
     _check_device(student, x_l=x_l, y_l=y_l, x_u=x_u)
     student_x_u = x_u if student_x_u is None else student_x_u
     forward = student if student_forward is None else student_forward
+    with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled and lam != 0.0):
+        phi = teacher.follow(student)
     if lam == 0.0:
         supervised = nn.functional.cross_entropy(_loss_precision(forward(x_l)), y_l)
         zero = supervised.new_zeros(())
-        return LeaderTerms(supervised, supervised, zero, None, None)
+        return LeaderTerms(supervised, supervised, zero, None, None, phi)
 
     n_l = x_l.shape[0]
     logits = _loss_precision(forward(torch.cat([x_l, student_x_u])))  # (N_l + N_u, C)
     supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
 
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
-        g = _loss_precision(teacher.logits(student, x_u, teacher.follow(student)))  # (N_u, C)
+        g = _loss_precision(teacher.logits(student, x_u, phi))  # (N_u, C)
     g_labels = g if method.grad_labels else g.detach()
     g_weights = g if method.grad_weights else g.detach()
     labels = pseudo_labels(g_labels, method.labels, method.tau)
@@ -86,7 +95,7 @@ def leader_terms(
         threshold=method.threshold, normalize=method.normalize_weights,
     )
     unlabeled = (weights * soft_cross_entropy(logits[n_l:], labels)).mean()
-    return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights)
+    return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
 
 
 def leader_objective(

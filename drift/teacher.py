@@ -2,9 +2,11 @@
 
 `EMATeacher` keeps phi_{t-1} as detached tensors. `follow(student)` returns
 phi(theta) = alpha * phi_{t-1} + (1 - alpha) * theta, differentiable in theta, so autograd can
-carry the Stackelberg term d phi / d theta = (1 - alpha) I. `update(student)` then moves the
-buffer to the same value without gradient. Buffers (e.g. BatchNorm statistics) are averaged
-the same way; integer buffers (counters) are copied. The teacher has no module of its own: it
+carry the Stackelberg term d phi / d theta = (1 - alpha) I. After the step, `update` stores
+exactly the response that the step's loss used, phi_t = sg(phi(theta_t)), not a mix with the
+stepped student theta_{t+1}: the next step's follow adds theta_{t+1} itself, so every student
+iterate enters the average once, with weight (1 - alpha) alpha^k. Buffers (e.g. BatchNorm
+statistics) are averaged the same way; integer buffers (counters) are copied. The teacher has no module of its own: it
 runs the student's code on its own tensors through `torch.func.functional_call`, so any
 `nn.Module` works as the student.
 
@@ -40,6 +42,11 @@ def _student_state(student: nn.Module) -> tuple[State, State]:
     return dict(student.named_parameters()), dict(student.named_buffers())
 
 
+def _detached_copy(student: nn.Module) -> tuple[State, State]:
+    """Detached copies of the student's parameters and buffers."""
+    return tuple({k: v.detach().clone() for k, v in state.items()} for state in _student_state(student))
+
+
 class EMATeacher:
     """Exponential moving average of a student; phi starts equal to theta."""
 
@@ -47,9 +54,7 @@ class EMATeacher:
         if not 0.0 <= alpha < 1.0:
             raise ValueError(f"alpha must be in [0, 1) (the EMA decay of the teacher); got {alpha}")
         self.alpha = float(alpha)
-        params, buffers = _student_state(student)
-        self.params: State = {k: v.detach().clone() for k, v in params.items()}
-        self.buffers: State = {k: v.detach().clone() for k, v in buffers.items()}
+        self.params, self.buffers = _detached_copy(student)
 
     def _mix(self, old: State, new: State) -> State:
         """alpha * old + (1 - alpha) * new for floating tensors (one fused lerp); others copied."""
@@ -64,11 +69,13 @@ class EMATeacher:
         return {**self._mix(self.params, params), **self._mix(self.buffers, buffers)}
 
     @torch.no_grad()
-    def update(self, student: nn.Module, step: int | None = None) -> None:
-        """phi_t <- alpha * phi_{t-1} + (1 - alpha) * theta, without gradient."""
-        params, buffers = _student_state(student)
-        self.params = self._mix(self.params, params)
-        self.buffers = self._mix(self.buffers, buffers)
+    def update(self, student: nn.Module, step: int | None = None, *, response: State | None = None) -> None:
+        """phi_t <- sg(phi(theta_t)). `response` is the phi(theta_t) that the step's loss used
+        (`follow`'s value, e.g. `LeaderTerms.teacher_state`); without it, `follow(student)` is
+        taken now, so call it before the optimizer step moves the student to theta_{t+1}."""
+        response = self.follow(student) if response is None else response
+        self.params = {k: response[k].detach() for k in self.params}
+        self.buffers = {k: response[k].detach() for k in self.buffers}
 
     def state(self) -> State:
         """The teacher's current (detached) parameters and buffers."""
@@ -104,10 +111,11 @@ class CopyTeacher(EMATeacher):
         return self.state()
 
     @torch.no_grad()
-    def update(self, student: nn.Module, step: int | None = None) -> None:
-        """Copy the student when `step` (0-based, just taken) completes a refresh period."""
+    def update(self, student: nn.Module, step: int | None = None, *, response: State | None = None) -> None:
+        """Copy the student when `step` (0-based, just taken) completes a refresh period; call
+        it after the optimizer step. `response` (the frozen copy the loss used) is not needed."""
         if step is not None and (step + 1) % self.refresh_every == 0:
-            super().update(student)
+            self.params, self.buffers = _detached_copy(student)
 
 
 def make_teacher(method, student: nn.Module) -> EMATeacher:

@@ -147,7 +147,8 @@ def training_step(
     process's shard of it (all of it in a single process): every process draws the same indices
     and noise from the same generator state. Backpropagates F (forward passes under autocast
     unless precision is "fp32"; through `scaler` if given) with the method's routing, steps the
-    optimizer, copies rank 0's buffers to every rank and lets the teacher follow. `forward` is
+    optimizer, copies rank 0's buffers to every rank and stores in the teacher the response
+    phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student). `forward` is
     the student's forward pass (default `student`; a DDP wrapper of it under torchrun). Raises
     FloatingPointError, naming the step, if F is not finite.
     """
@@ -178,7 +179,7 @@ def training_step(
         scaler.step(optimizer)
         scaler.update()
     distributed.broadcast_buffers(student)
-    teacher.update(student, step)
+    teacher.update(student, step, response=terms.teacher_state)
     return parts
 
 

@@ -98,10 +98,9 @@ class ReferenceF:
         self.x_l, self.y_l, self.x_u, self.reset = x_l, y_l, x_u, reset
         with torch.no_grad():
             self.reset()
-            self.student(torch.cat([x_l, x_u]))  # as in F: the student's forward pass comes first
             a = teacher.alpha
             # buffers (running statistics) are state, not parameters: constants of the teacher,
-            # taken after the student's forward pass at theta
+            # taken as the step finds them, before the student's training-mode forward pass
             self.phi_buffers = {
                 k: a * teacher.buffers[k] + (1 - a) * b if b.is_floating_point() else b.clone()
                 for k, b in student.named_buffers()

@@ -265,3 +265,55 @@ def test_copy_teacher_with_gradient_paths_is_refused(paths):
 def test_ema_teacher_alpha_out_of_range(alpha):
     with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\)"):
         drift.EMATeacher(tiny_student(), alpha)
+
+
+def _float64_moons():
+    """Two moons in float64, so the EMA check below is exact to float64 round-off."""
+    d = drift.load_data("two_moons", labels_per_class=5, seed=0)
+    return drift.SemiSupervisedData(
+        x_labeled=d.x_labeled.double(), y_labeled=d.y_labeled, x_unlabeled=d.x_unlabeled.double(),
+        y_unlabeled=d.y_unlabeled, x_test=d.x_test.double(), y_test=d.y_test, num_classes=d.num_classes,
+    )
+
+
+def _moons_mlp():
+    torch.manual_seed(0)
+    return drift.MLP((2,), 2, hidden=(5,)).double()
+
+
+def _moons_bn():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).double()
+
+
+def _ema(states: list[dict], alpha: float) -> dict:
+    """The EMA recurrence e_0 = s_0, e_i = alpha e_(i-1) + (1 - alpha) s_i on floating tensors;
+    other tensors (counters) are the last state's."""
+    e = dict(states[0])
+    for s in states[1:]:
+        e = {k: alpha * e[k] + (1 - alpha) * v if v.is_floating_point() else v for k, v in s.items()}
+    return e
+
+
+@pytest.mark.parametrize("method", ["mean_teacher", "drift", "supervised"])
+@pytest.mark.parametrize("make_student", [_moons_mlp, _moons_bn], ids=["mlp", "batchnorm"])
+def test_trained_teacher_is_the_ema_of_every_student_iterate(method, make_student):
+    """Through `drift.train`: after k steps the stored teacher is the EMA of theta_0..theta_(k-1),
+    i.e. the phi(theta_(k-1)) that the last step's loss used, and follow(student) is the EMA of
+    theta_0..theta_k: every iterate enters once, with weight (1 - alpha) alpha^(k - i).
+    Parameters and floating buffers (BatchNorm statistics) alike, in float64."""
+    data = _float64_moons()
+    student = make_student()
+    iterates = [{k: v.detach().clone() for k, v in student.state_dict().items()}]  # theta_0
+
+    def record(history):  # eval_every=1: called after every step
+        iterates.append({k: v.detach().clone() for k, v in history.model.state_dict().items()})
+
+    h = drift.train(method, data, model=student, steps=12, batch_size=8, eval_every=1, progress=False,
+                    alpha=ALPHA, callback=record)
+    assert len(iterates) == 13
+    stored, followed = _ema(iterates[:-1], ALPHA), _ema(iterates, ALPHA)
+    for k, v in h.teacher.state().items():
+        torch.testing.assert_close(v, stored[k], rtol=1e-12, atol=1e-14, msg=f"stored teacher, {k}")
+    for k, v in h.teacher.follow(student).items():
+        torch.testing.assert_close(v.detach(), followed[k], rtol=1e-12, atol=1e-14, msg=f"follow(student), {k}")
