@@ -8,15 +8,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.drift-installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install test book execute compare bench tune record clean
+.PHONY: install lock test book execute compare bench tune record clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact versions in requirements.lock, except torch: TORCH picks that (its default is the
+# lock's pin, tests/test_packaging.py checks), so that `TORCH=torch` gets no conflicting pin.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH)"
-	$(BIN)/python -m pip install -e ".[dev]"
+	grep -v '^torch==' requirements.lock > $(VENV)/constraints.txt
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -c $(VENV)/constraints.txt "$(TORCH)"
+	$(BIN)/python -m pip install -c $(VENV)/constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# Refresh requirements.lock and environment.yml (tools/lock.py): a fresh temporary venv gets
+# TORCH, then the newest versions pyproject.toml allows. Then `make execute` re-runs the chapters.
+lock:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp"; \
+	"$$tmp/bin/python" -m pip install "$(TORCH)"; \
+	"$$tmp/bin/python" -m pip install -e ".[dev]"; \
+	"$$tmp/bin/python" -m pip freeze --all --exclude-editable | "$$tmp/bin/python" tools/lock.py
 
 # MathJax, require.js and the widget manager, from npm, served by the book itself (offline).
 vendor/.stamp: package.json package-lock.json

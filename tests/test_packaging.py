@@ -1,8 +1,17 @@
-"""environment.yml is the conda twin of pyproject.toml: the same Python and the same packages."""
+"""requirements.lock pins the whole stack within pyproject.toml's bounds, environment.yml pins the
+same versions, and the running environment is the locked one (`make lock` refreshes both files)."""
+import importlib.metadata
+import os
 import pathlib
+import re
 import sys
 
+import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -10,21 +19,68 @@ else:
     import tomli as tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = [d for d in env["dependencies"] if isinstance(d, str)]
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert f"python{project['requires-python']}" in conda
+def lock():
+    """{canonical name: version} from requirements.lock."""
+    lines = (ROOT / "requirements.lock").read_text().splitlines()
+    pins = [line.split("==") for line in lines if line and not line.startswith("#")]
+    assert all(len(pin) == 2 for pin in pins), "requirements.lock holds only name==version lines"
+    return {canonicalize_name(name): version for name, version in pins}
+
+
+def environment():
+    """(conda dependencies, pip section) of environment.yml."""
+    deps = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    return [d for d in deps if isinstance(d, str)], next(d["pip"] for d in deps if isinstance(d, dict))
+
+
+def test_lock_pins_every_dependency_within_pyproject_bounds():
+    pins = lock()
+    for spec in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]:
+        req = Requirement(spec)
+        if req.marker and not req.marker.evaluate():
+            continue  # e.g. tomli, only below Python 3.11
+        pin = pins.get(canonicalize_name(req.name))
+        assert pin is not None, f"{req.name} has no pin in requirements.lock: run `make lock`"
+        assert req.specifier.contains(pin, prereleases=True), f"{req.name}=={pin} breaks {spec!r}"
+
+
+def test_lock_is_sorted():
+    names = [line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert names == sorted(names)
+
+
+def test_environment_yml_pins_the_lock():
+    conda, pip = environment()
+    python = next(d for d in conda if d.startswith("python="))
+    assert Version(python.split("=")[1]) in SpecifierSet(PROJECT["requires-python"]), python
     assert "pip" in conda
-    expected = project["dependencies"] + project["optional-dependencies"]["dev"]
-    assert sorted(p for p in pip if p != "-e .") == sorted(expected)
-    assert "-e ." in pip
+    assert pip[-1] == "-e ."
+    assert {canonicalize_name(p.split("==")[0]): p.split("==")[1] for p in pip[:-1]} == lock()
+
+
+def test_makefile_torch_default_is_the_locked_torch():
+    default = re.search(r"^TORCH \?= torch==(\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert default and default.group(1) == lock()["torch"]
+
+
+@pytest.mark.skipif(os.environ.get("DRIFT_UNPINNED") == "1",
+                    reason="DRIFT_UNPINNED=1: this environment need not match requirements.lock")
+def test_installed_versions_are_the_lock():
+    drifted = {}
+    for name, pin in lock().items():
+        try:
+            have = Version(importlib.metadata.version(name)).public  # 2.13.0+cpu -> 2.13.0
+        except importlib.metadata.PackageNotFoundError:
+            have = None
+        if have != Version(pin).public:
+            drifted[name] = f"installed {have}, locked {pin}"
+    assert not drifted, f"the environment drifted from requirements.lock (`make install`): {drifted}"
 
 
 def test_torch_is_never_capped_above():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    torch = next(d for d in deps if d.startswith("torch"))
+    torch = next(d for d in PROJECT["dependencies"] if d.startswith("torch"))
     assert "<" not in torch and "==" not in torch, torch
