@@ -32,7 +32,7 @@ def execute(notebook: Path, kernel: str, out_dir: Path) -> Path:
     env = {**os.environ, "ATEN_CPU_CAPABILITY": kernel, "OMP_NUM_THREADS": "1"}
     subprocess.run(
         [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
-         "--ExecutePreprocessor.timeout=180", "--output-dir", str(target), str(notebook)],
+         "--ExecutePreprocessor.timeout=120", "--output-dir", str(target), str(notebook)],
         env=env, check=True, capture_output=True, cwd=notebook.parent,
     )
     return target / notebook.name
