@@ -5,6 +5,7 @@ import nbformat
 import pytest
 
 from book_files import INSTALL_CELL, ROOT, chapters, colab_url, load, source
+from portable_outputs import check_tolerance
 
 CHAPTERS = chapters()
 
@@ -85,6 +86,17 @@ def test_masked_cells_give_a_reason_and_assert_nothing(notebook):
             text = source(c)
             assert text.startswith("# nbval-ignore-output:"), text[:80]
             assert not re.search(r"^\s*assert ", text, re.M), "no claim may hide in a masked cell"
+
+
+def test_tolerances_are_well_formed_and_on_compared_cells(notebook):
+    """A tolerance (CONTRIBUTING rule 8) says where its size comes from and sits on a cell whose
+    output nbval compares: on a masked cell it would be a check that cannot fail."""
+    _, nb = notebook
+    for c in nb["cells"]:
+        if "tolerance" in c.get("metadata", {}):
+            check_tolerance(c["metadata"]["tolerance"])
+            assert "nbval-ignore-output" not in c["metadata"].get("tags", []), source(c)[:80]
+            assert c.get("outputs"), f"a tolerance on a cell without output: {source(c)[:80]}"
 
 
 def test_colab_badge_image_is_local():

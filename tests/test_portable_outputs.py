@@ -1,8 +1,13 @@
 """The book's tolerant output comparison (tests/portable_outputs.py) passes what float rounding
 moves and fails what a stale chapter moves."""
+import os
+import subprocess
+import sys
+
 import nbformat
 import pytest
 
+from book_files import ROOT
 from portable_outputs import align, align_outputs, check_tolerance
 
 TABLE = "| drift | 87.96 ± 1.51 | +0.67 ± 1.56 | 3/5 |"
@@ -51,3 +56,29 @@ def test_outputs_are_paired_by_kind_and_position():
 def test_a_malformed_tolerance_is_refused_with_the_fix(bad):
     with pytest.raises(ValueError, match="tolerance"):
         check_tolerance(bad)
+
+
+def _notebook(path, committed: str, tolerance):
+    cell = nbformat.v4.new_code_cell("print(round(2 / 3, 2))", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=committed)]
+    if tolerance is not None:
+        cell.metadata["tolerance"] = tolerance
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    return path
+
+
+@pytest.mark.parametrize("committed, tolerance, passes", [
+    ("0.67\n", None, True),
+    ("0.69\n", None, False),  # exact by default
+    ("0.69\n", {"abs": 0.05, "why": "test"}, True),
+    ("0.79\n", {"abs": 0.05, "why": "test"}, False),  # a stale output still fails
+])
+def test_nbval_applies_the_cells_tolerance(tmp_path, committed, tolerance, passes):
+    """End to end: `pytest --nbval` with this plugin, on a one-cell notebook that prints 0.67."""
+    nb = _notebook(tmp_path / "nb.ipynb", committed, tolerance)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.portable_outputs",
+         "--rootdir", str(tmp_path), "--nbval", "--nbval-current-env", str(nb)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+    )
+    assert (run.returncode == 0) == passes, run.stdout[-2000:]
