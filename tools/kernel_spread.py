@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
+from nbval.plugin import coalesce_streams
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from portable_outputs import NUMBER, _texts, check_tolerance  # noqa: E402
@@ -42,8 +43,8 @@ def moves(committed, computed) -> list[tuple[float, float, str]]:
     """(|change|, |committed number|, what) for every number that moved; what='text' when the
     text around the numbers differs."""
     found = []
-    old = [t for o in committed.get("outputs", []) for t in _texts(o)]
-    new = [t for o in computed.get("outputs", []) for t in _texts(o)]
+    old = [t for o in coalesce_streams(committed.get("outputs", [])) for t in _texts(o)]
+    new = [t for o in coalesce_streams(computed.get("outputs", [])) for t in _texts(o)]  # as nbval pairs them
     for (key_a, a), (key_b, b) in zip(old, new):
         if a == b:
             continue
