@@ -6,9 +6,9 @@ carry the Stackelberg term d phi / d theta = (1 - alpha) I. After the step, `upd
 exactly the response that the step's loss used, phi_t = sg(phi(theta_t)), not a mix with the
 stepped student theta_{t+1}: the next step's follow adds theta_{t+1} itself, so every student
 iterate enters the average once, with weight (1 - alpha) alpha^k. Buffers (e.g. BatchNorm
-statistics) are averaged the same way; integer buffers (counters) are copied. The teacher has no module of its own: it
-runs the student's code on its own tensors through `torch.func.functional_call`, so any
-`nn.Module` works as the student.
+statistics) are averaged the same way; integer buffers (counters) are copied. The teacher has
+no module of its own: it runs the student's code on its own tensors through
+`torch.func.functional_call`, so any `nn.Module` works as the student.
 
 Policy: the teacher always predicts in eval mode (dropout off, BatchNorm on its averaged
 running statistics), so its pseudo-labels are deterministic functions of phi.
