@@ -37,24 +37,29 @@ def check_tolerance(tolerance) -> tuple[float, float]:
     return abs_tol, rel_tol
 
 
+def same_text(a: str, b: str) -> bool:
+    """True when `a` and `b` have the same numbers of numbers and the same text around them, up
+    to whitespace (padded numbers may change width)."""
+    parts_a, parts_b = NUMBER.split(a), NUMBER.split(b)
+    return len(parts_a) == len(parts_b) and all(" ".join(x.split()) == " ".join(y.split()) for x, y in zip(parts_a, parts_b))
+
+
 def align(committed: str, computed: str, abs_tol: float, rel_tol: float) -> str:
     """`computed` as nbval should see it: `committed` itself when both have the same text around
     their numbers (up to whitespace) and every number is within tolerance; otherwise `computed`
     with the numbers that are within tolerance replaced by the committed ones, so that nbval's
     exact comparison fails and its diff shows only what moved too far."""
     old_numbers, new_numbers = NUMBER.findall(committed), NUMBER.findall(computed)
-    old_text, new_text = NUMBER.split(committed), NUMBER.split(computed)
     if len(old_numbers) != len(new_numbers):
         return computed
     close = [abs(float(a) - float(b)) <= abs_tol + rel_tol * abs(float(a)) for a, b in zip(old_numbers, new_numbers)]
-    same_text = [" ".join(a.split()) for a in old_text] == [" ".join(b.split()) for b in new_text]
-    if same_text and all(close):
+    if same_text(committed, computed) and all(close):
         return committed
     numbers = [a if ok else b for a, b, ok in zip(old_numbers, new_numbers, close)]
-    return "".join(t + n for t, n in zip(new_text, numbers + [""]))
+    return "".join(t + n for t, n in zip(NUMBER.split(computed), numbers + [""]))
 
 
-def _texts(output) -> list[tuple[tuple, str]]:
+def texts(output) -> list[tuple[tuple, str]]:
     """(key, text) pairs of an output that nbval compares as text."""
     if output.get("output_type") == "stream":
         return [(("stream", output["name"]), output["text"])]
@@ -66,13 +71,13 @@ def align_outputs(computed: list, committed: list, abs_tol: float, rel_tol: floa
     kind at the same position (nbval pairs outputs that way too)."""
     references: dict[tuple, list[str]] = {}
     for output in committed:
-        for key, text in _texts(output):
+        for key, text in texts(output):
             references.setdefault(key, []).append(text)
     seen: dict[tuple, int] = {}
     aligned = []
     for output in computed:
         output = copy.deepcopy(output)
-        for key, text in _texts(output):
+        for key, text in texts(output):
             i = seen[key] = seen.get(key, -1) + 1
             if i < len(references.get(key, [])):
                 new = align(references[key][i], text, abs_tol, rel_tol)

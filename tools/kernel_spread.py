@@ -24,7 +24,7 @@ import nbformat
 from nbval.plugin import coalesce_streams
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from portable_outputs import NUMBER, _texts, check_tolerance  # noqa: E402
+from portable_outputs import NUMBER, check_tolerance, same_text, texts  # noqa: E402
 
 
 def execute(notebook: Path, kernel: str, out_dir: Path) -> Path:
@@ -43,14 +43,13 @@ def moves(committed, computed) -> list[tuple[float, float, str]]:
     """(|change|, |committed number|, what) for every number that moved; what='text' when the
     text around the numbers differs."""
     found = []
-    old = [t for o in coalesce_streams(committed.get("outputs", [])) for t in _texts(o)]
-    new = [t for o in coalesce_streams(computed.get("outputs", [])) for t in _texts(o)]  # as nbval pairs them
+    old = [t for o in coalesce_streams(committed.get("outputs", [])) for t in texts(o)]
+    new = [t for o in coalesce_streams(computed.get("outputs", [])) for t in texts(o)]  # as nbval pairs them
     for (key_a, a), (key_b, b) in zip(old, new):
         if a == b:
             continue
         na, nb = NUMBER.findall(a), NUMBER.findall(b)
-        if key_a != key_b or len(na) != len(nb) or [" ".join(s.split()) for s in NUMBER.split(a)] != [
-                " ".join(s.split()) for s in NUMBER.split(b)]:
+        if key_a != key_b or not same_text(a, b):
             found.append((float("inf"), 0.0, f"text differs: {a[:160]!r} -> {b[:160]!r}"))
             continue
         found += [(abs(float(x) - float(y)), abs(float(x)), f"{x} -> {y}") for x, y in zip(na, nb) if x != y]
