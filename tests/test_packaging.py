@@ -22,10 +22,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
+def pin_lines() -> list[str]:
+    """The `name==version` lines of requirements.lock, in file order."""
+    return [line for line in (ROOT / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")]
+
+
 def lock():
     """{canonical name: version} from requirements.lock."""
-    lines = (ROOT / "requirements.lock").read_text().splitlines()
-    pins = [line.split("==") for line in lines if line and not line.startswith("#")]
+    pins = [line.split("==") for line in pin_lines()]
     assert all(len(pin) == 2 for pin in pins), "requirements.lock holds only name==version lines"
     return {canonicalize_name(name): version for name, version in pins}
 
@@ -48,8 +52,7 @@ def test_lock_pins_every_dependency_within_pyproject_bounds():
 
 
 def test_lock_is_sorted():
-    names = [line.split("==")[0].lower() for line in (ROOT / "requirements.lock").read_text().splitlines()
-             if line and not line.startswith("#")]
+    names = [line.split("==")[0].lower() for line in pin_lines()]
     assert names == sorted(names)
 
 
