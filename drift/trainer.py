@@ -148,9 +148,9 @@ def training_step(
     and noise from the same generator state. Backpropagates F (forward passes under autocast
     unless precision is "fp32"; through `scaler` if given) with the method's routing, steps the
     optimizer, copies rank 0's buffers to every rank and stores in the teacher the response
-    phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student). `forward` is
-    the student's forward pass (default `student`; a DDP wrapper of it under torchrun). Raises
-    FloatingPointError, naming the step, if F is not finite.
+    phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student).
+    `forward` is the student's forward pass (default `student`; a DDP wrapper of it under
+    torchrun). Raises FloatingPointError, naming the step, if F is not finite.
     """
     device = data.x_labeled.device
     i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)

@@ -1,5 +1,6 @@
 """The teacher as a function of the student: EMA follow/update, buffers, eval mode, copy teacher."""
 import copy
+import functools
 
 import pytest
 import torch
@@ -17,14 +18,14 @@ def perturb(module: nn.Module, scale=0.5, seed=1):
             p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
 
 
-def tiny_student(seed=0):
+def tiny_student(seed=0, features=3, classes=3):
     torch.manual_seed(seed)
-    return drift.MLP((3,), 3, hidden=(5,)).double()
+    return drift.MLP((features,), classes, hidden=(5,)).double()
 
 
-def bn_student(seed=0):
+def bn_student(seed=0, features=3):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)).double()
+    return nn.Sequential(nn.Linear(features, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)).double()
 
 
 def test_phi_starts_equal_to_theta_and_is_detached():
@@ -276,16 +277,6 @@ def _float64_moons():
     )
 
 
-def _moons_mlp():
-    torch.manual_seed(0)
-    return drift.MLP((2,), 2, hidden=(5,)).double()
-
-
-def _moons_bn():
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).double()
-
-
 def _ema(states: list[dict], alpha: float) -> dict:
     """The EMA recurrence e_0 = s_0, e_i = alpha e_(i-1) + (1 - alpha) s_i on floating tensors;
     other tensors (counters) are the last state's."""
@@ -296,7 +287,8 @@ def _ema(states: list[dict], alpha: float) -> dict:
 
 
 @pytest.mark.parametrize("method", ["mean_teacher", "drift", "supervised"])
-@pytest.mark.parametrize("make_student", [_moons_mlp, _moons_bn], ids=["mlp", "batchnorm"])
+@pytest.mark.parametrize("make_student", [functools.partial(tiny_student, features=2, classes=2),
+                                          functools.partial(bn_student, features=2)], ids=["mlp", "batchnorm"])
 def test_trained_teacher_is_the_ema_of_every_student_iterate(method, make_student):
     """Through `drift.train`: after k steps the stored teacher is the EMA of theta_0..theta_(k-1),
     i.e. the phi(theta_(k-1)) that the last step's loss used, and follow(student) is the EMA of
