@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from .metrics import accuracy
+from .tables import Table
 from .teacher import eval_mode
 
 DATASETS = ("two_moons", "digits", "mnist1d", "tokens")
@@ -359,13 +360,18 @@ class LFStats:
     conflict: np.ndarray
     accuracy: np.ndarray
 
-    def table(self) -> str:
-        """A markdown table, one row per labeling function, in %."""
-        rows = ["| labeling function | coverage (%) | overlap (%) | conflict (%) | accuracy (%) |", "|---|---|---|---|---|"]
-        for i, name in enumerate(self.names):
-            cells = (self.coverage[i], self.overlap[i], self.conflict[i], self.accuracy[i])
-            rows.append(f"| {name} | " + " | ".join(f"{100 * c:.1f}" for c in cells) + " |")
-        return "\n".join(rows)
+    def table(self) -> Table:
+        """A markdown `Table`, one row per labeling function, in %; a bare `stats` in a notebook
+        cell shows it rendered."""
+        columns = (self.coverage, self.overlap, self.conflict, self.accuracy)
+        rows = [[name, *(f"{100 * c[i]:.1f}" for c in columns)] for i, name in enumerate(self.names)]
+        return Table.from_rows(["labeling function", "coverage (%)", "overlap (%)", "conflict (%)", "accuracy (%)"], rows)
+
+    def _repr_markdown_(self) -> str:
+        return self.table()
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython's plain-text view: the same table
+        printer.text(self.table())
 
 
 def lf_stats(votes, y=None, *, names=None) -> LFStats:

@@ -20,6 +20,7 @@ from .data import SemiSupervisedData
 from .methods import METHODS, Method, get_method
 from .metrics import Summary, summarize
 from .runtime import resolve_device
+from .tables import Table
 from .trainer import History, train
 
 
@@ -57,35 +58,42 @@ class Results:
         runs = self._runs(method)
         return summarize([h.oscillation for h in runs]), summarize([100 * np.mean(h.settled("flip_rate")) for h in runs])
 
-    def table(self, reference: str | None = None, *, references: dict[str, Sequence[float]] | None = None) -> str:
-        """A markdown table: accuracy, paired difference against `reference`, stability.
+    def table(self, reference: str | None = None, *, references: dict[str, Sequence[float]] | None = None) -> Table:
+        """A markdown `Table`: accuracy, paired difference against `reference`, stability.
 
         references: extra rows {label: per-seed test accuracies (%)} from other learners on the
         same seeds and splits (e.g. `drift.baselines.reference_accuracies`), paired the same way.
+        A bare `results` in a notebook cell shows `table()` rendered.
         """
         reference = reference or self.reference
         has_ref = reference in self.histories
         n = len(next(iter(self.histories.values())))
-        head = f"| method | test acc. (%) over {n} seeds |"
-        head += f" Δ vs {reference} | seeds Δ > 0 |" if has_ref else ""
-        head += " oscillation (pp) | flip rate (%) |"  # second half of training
-        rows = [head, "|" + "---|" * (head.count("|") - 1)]
+        header = ["method", f"test acc. (%) over {n} seeds"]
+        header += [f"Δ vs {reference}", "seeds Δ > 0"] if has_ref else []
+        header += ["oscillation (pp)", "flip rate (%)"]  # second half of training
 
-        def paired(values) -> str:
+        def paired(values) -> list[str]:
             if not has_ref:
-                return ""
+                return []
             d = summarize(np.asarray(values) - self.final(reference))
-            return f" {d.mean:+.2f} ± {d.std:.2f} | {d.wins}/{d.n} |"
+            return [f"{d.mean:+.2f} ± {d.std:.2f}", f"{d.wins}/{d.n}"]
 
+        rows = []
         for m in self.methods:
             osc, flips = self.stability(m)
-            ref_cells = " - | - |" if has_ref and m == reference else paired(self.final(m))
-            rows.append(f"| {m} | {self.summary(m)} |{ref_cells} {osc} | {flips} |")
+            ref_cells = ["-", "-"] if has_ref and m == reference else paired(self.final(m))
+            rows.append([m, self.summary(m), *ref_cells, osc, flips])
         for label, values in (references or {}).items():
             if len(values) != n:
                 raise ValueError(f"references[{label!r}] must hold one accuracy per seed ({n}); got {len(values)}")
-            rows.append(f"| {label} | {summarize(values)} |{paired(values)} - | - |")
-        return "\n".join(rows)
+            rows.append([label, summarize(values), *paired(values), "-", "-"])
+        return Table.from_rows(header, rows)
+
+    def _repr_markdown_(self) -> str:
+        return self.table()
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython's plain-text view: the same table
+        printer.text(self.table())
 
     def plot(self, **kwargs):
         """Curves of every method, mean ± std over seeds (see `drift.plotting.plot_histories`)."""

@@ -25,6 +25,12 @@ def oscillation(values: Sequence[float]) -> float:
     return float(np.abs(np.diff(values)).mean()) if len(values) > 1 else 0.0
 
 
+def error_bound(err: float, floor: float = 1e-9) -> str:
+    """A relative or absolute error as printed in the book: "< 1e-09" when it is below `floor`
+    (round-off, whose digits vary with the CPU's arithmetic), else its value, e.g. "3.2e-05"."""
+    return f"< {floor:.0e}" if err < floor else f"{err:.1e}"
+
+
 @dataclass(frozen=True)
 class Summary:
     """Mean and sample standard deviation (ddof=1) over seeds; `wins` counts values > 0."""

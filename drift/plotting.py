@@ -1,9 +1,12 @@
 """Figures shared by the chapters and the CLI."""
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
+import torch
+from torch import Tensor
 
 CURVES = {
     "test_accuracy": "test accuracy (%)",
@@ -50,3 +53,74 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES)[:4
     else:
         axes[0].legend(fontsize="small")
     return fig
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A regular grid over a 2-D input space, for maps of a classifier's predictions.
+
+    xx, yy: (n, n) coordinates (rows follow y); `points` lists them as model inputs (n * n, 2).
+    """
+
+    xx: Tensor
+    yy: Tensor
+
+    @classmethod
+    def around(cls, *xs: Tensor, margin: float = 0.3, n: int = 150) -> "Grid":
+        """An n x n grid over the bounding box of the points xs (each (N, 2)), widened by `margin`."""
+        x = torch.cat([torch.as_tensor(v, dtype=torch.float32) for v in xs])
+        if x.ndim != 2 or x.shape[1] != 2:
+            raise ValueError(f"xs must be points of shape (N, 2); got shape {tuple(x.shape)}")
+        lo, hi = (x.min(0).values - margin).tolist(), (x.max(0).values + margin).tolist()
+        xx, yy = torch.meshgrid(torch.linspace(lo[0], hi[0], n), torch.linspace(lo[1], hi[1], n), indexing="xy")
+        return cls(xx, yy)
+
+    @property
+    def points(self) -> Tensor:
+        return torch.stack([self.xx.ravel(), self.yy.ravel()], dim=1)
+
+    def reshape(self, values: Tensor) -> Tensor:
+        """Per-point values (n * n,) as a map (n, n) matching xx and yy."""
+        return torch.as_tensor(values).reshape(self.xx.shape)
+
+
+def plot_class_map(ax, grid: Grid, p1: Tensor, data=None, *, title: str | None = None,
+                   colors: Sequence[str] = ("tab:blue", "tab:red")) -> None:
+    """A two-class map on `ax`: p(class 1) (n, n) on `grid` as background, its 0.5 level as the
+    boundary, and, given a `SemiSupervisedData`, its unlabeled points (grey) and labeled points
+    (stars in their class's colour)."""
+    ax.contourf(grid.xx, grid.yy, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.3)
+    ax.contour(grid.xx, grid.yy, p1, levels=[0.5], colors="k", linewidths=1.2)
+    if data is not None:
+        ax.scatter(*data.x_unlabeled.T, s=3, color="0.45")
+        ax.scatter(*data.x_labeled.T, s=110, marker="*", c=np.asarray(colors)[data.y_labeled], edgecolors="k")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize="small")
+
+
+def plot_finals(results, references: Mapping[str, Sequence[float]] | None = None, *, ax=None, title=None):
+    """Each seed's final test accuracy per method (dots; black bar: the mean over seeds), grey
+    lines joining one seed's runs of the methods of `results` (a `drift.Results`).
+
+    references: extra columns {label: per-seed accuracies (%)}, e.g. scikit-learn's rows.
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4), layout="constrained")
+    references = dict(references or {})
+    labels = results.methods + list(references)
+    finals = [results.final(m) for m in results.methods] + [np.asarray(v, dtype=float) for v in references.values()]
+    ax.plot(range(len(results.methods)), np.array(finals[:len(results.methods)]), color="0.8", lw=0.8, zorder=1)
+    for i, values in enumerate(finals):
+        ax.scatter(np.full(len(values), i), values, s=14, color=f"C{i}", zorder=3)
+        ax.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=1.5)
+    ax.set_xticks(range(len(labels)), [lab.replace("sklearn ", "sklearn\n") for lab in labels],
+                  rotation=60, ha="right", fontsize="x-small")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    ax.grid(alpha=0.3, axis="y")
+    return ax.figure

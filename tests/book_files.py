@@ -43,4 +43,8 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "drift-book[book] @ git+{REPOSITORY}"], check=True)'''
+    package = "drift-book[book] @ git+{REPOSITORY}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)'''
+
+CHECK_LABEL = "Checks of the claims above"
+"""The one-line label of a collapsed cell that asserts the prose's claims (CONTRIBUTING rule 5)."""

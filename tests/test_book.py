@@ -1,10 +1,12 @@
 """Every chapter notebook follows the book's conventions (CONTRIBUTING.md)."""
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from book_files import INSTALL_CELL, ROOT, chapters, colab_url, load, source
+from book_files import CHECK_LABEL, INSTALL_CELL, ROOT, chapters, colab_url, load, source
 from portable_outputs import check_tolerance
 
 CHAPTERS = chapters()
@@ -101,3 +103,58 @@ def test_tolerances_are_well_formed_and_on_compared_cells(notebook):
 
 def test_colab_badge_image_is_local():
     assert (ROOT / "book" / "images" / "colab-badge.svg").exists()
+
+
+def asserts(cell) -> bool:
+    return bool(re.search(r"^\s*assert ", source(cell), re.M))
+
+
+def is_solution(cell) -> bool:
+    return {"hide-cell", "solution"} <= set(cell["metadata"].get("tags", []))
+
+
+def test_checks_of_claims_are_collapsed(notebook):
+    """Every cell that asserts the prose's claims (rule 5) is a check cell: its code collapsed
+    (`hide-input`) under the one-line label CHECK_LABEL; nbval still runs it. Solutions are
+    hidden already."""
+    path, nb = notebook
+    for c in nb["cells"]:
+        if c["cell_type"] != "code" or not asserts(c) or is_solution(c):
+            continue
+        assert "hide-input" in c["metadata"].get("tags", []), f"{path.name}: a check cell needs the tag hide-input: {source(c)[:80]}"
+        prompt = c["metadata"].get("mystnb", {}).get("code_prompt_show")
+        assert prompt == CHECK_LABEL, f'{path.name}: a check cell is labelled mystnb.code_prompt_show = "{CHECK_LABEL}": {source(c)[:80]}'
+
+
+def test_figures_are_numbered_and_referenced(notebook):
+    """Each figure carries a title "Figure N. ..." (N = 1, 2, ... in order) and the prose refers to it."""
+    path, nb = notebook
+    numbers = []
+    for c in nb["cells"]:
+        if c["cell_type"] != "code":
+            continue
+        figures = sum("image/png" in o.get("data", {}) for o in c["outputs"])
+        titles = [int(n) for n in re.findall(r"Figure (\d+)\. ", source(c))]
+        assert len(titles) == figures, f"{path.name}: {figures} figure(s) but titles {titles}: {source(c)[:80]}"
+        numbers += titles
+    assert numbers == list(range(1, len(numbers) + 1)), f"{path.name}: figures numbered {numbers}"
+    prose = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+    unreferenced = [n for n in numbers if not re.search(rf"\bFigure {n}\b", prose)]
+    assert not unreferenced, f"{path.name}: the prose never refers to Figure(s) {unreferenced}"
+
+
+def test_no_table_is_printed_as_text(notebook):
+    """Tables are displayed (drift.Table, Results: rendered markdown), never printed into an
+    output box where they run off the page."""
+    path, nb = notebook
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            if o["output_type"] == "stream":
+                assert "|---" not in o["text"], f"{path.name}: a printed table; display it instead: {source(c)[:80]}"
+
+
+@pytest.mark.parametrize("command", [["format", "--check", "--diff"], ["check"]], ids=["format", "lint"])
+def test_code_is_formatted_to_the_page(command):
+    """Notebook code is ruff-formatted to 88 columns and lint-clean ([tool.ruff] in pyproject.toml)."""
+    run = subprocess.run([sys.executable, "-m", "ruff", *command, "book"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, f"`ruff {' '.join(command)} book` failed; run `ruff format book`:\n{run.stdout}{run.stderr}"
