@@ -37,8 +37,8 @@ def colab_url(path: pathlib.Path) -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{path.relative_to(ROOT).as_posix()}"
 
 
-INSTALL_CELL = f'''# On Colab, install drift from the repository (about a minute); elsewhere this does nothing
-# (locally, `make test` or `pip install -e ".[book]"` in a clone has installed it).
+INSTALL_CELL = f'''# On Colab, install drift from the repository (about a minute); elsewhere this does
+# nothing (locally, `make test` or `pip install -e ".[book]"` in a clone installed it).
 import subprocess
 import sys
 

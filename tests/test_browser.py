@@ -2,7 +2,8 @@
 
 Every page of _build/html (from `make book`) is served on localhost and opened; no JavaScript
 error, no request outside the book, typeset math, loaded images, rendered widgets where the
-notebook saved some, and a Colab launch link to the chapter's own notebook.
+notebook saved some, and a Colab launch link to the chapter's own notebook. Every page is opened
+again on a phone-sized screen, where no code or output block may make the page wider.
 """
 import functools
 import http.server
@@ -87,3 +88,46 @@ def test_page(browser, base_url, page_file):
     page.close()
     assert not errors, f"JavaScript errors: {errors}"
     assert not outside, f"requests leaving the book: {outside}"
+
+
+PHONE = {"width": 390, "height": 844}
+
+# Elements of code cells and outputs that stick out to the right of the screen, unless a
+# scrolling container that fits the screen holds them (a wide table or long line then scrolls
+# in its own box); and how far the page itself is wider than the screen.
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = el => {
+    for (let a = el.parentElement; a; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX;
+      if ((o === "auto" || o === "scroll") && a.getBoundingClientRect().right <= width + 1) return true;
+    }
+    return false;
+  };
+  const wide = [...document.querySelectorAll(".cell_input *, .cell_output *")]
+    .filter(el => el.getBoundingClientRect().right > width + 1 && !scrolls(el))
+    .map(el => `${el.tagName.toLowerCase()}.${el.className}: ${el.textContent.slice(0, 40)}`);
+  return {wide: wide.slice(0, 5), page: document.documentElement.scrollWidth - width};
+}"""
+
+
+@pytest.mark.parametrize("page_file", toc_files())
+def test_page_fits_a_phone(browser, base_url, page_file):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(base_url + page_file + ".html", wait_until="networkidle")
+    overflow = page.evaluate(OVERFLOW)
+    page.close()
+    assert not overflow["wide"], f"blocks wider than a {PHONE['width']}-pixel screen: {overflow['wide']}"
+    assert overflow["page"] <= 0, f"the page is {overflow['page']} pixels wider than the screen"
+
+
+def test_no_table_sits_in_an_output_box(browser, base_url):
+    """Tables render as tables: no output box (<pre>) of any page holds markdown table rows."""
+    page = browser.new_page()
+    printed = []
+    for page_file in toc_files():
+        page.goto(base_url + page_file + ".html", wait_until="domcontentloaded")
+        texts = page.locator(".cell_output pre").all_inner_texts()
+        printed += [f"{page_file}: {t[:60]}" for t in texts if "|---" in t]
+    page.close()
+    assert not printed, f"markdown tables printed as text: {printed}"
