@@ -18,7 +18,8 @@ from . import distributed, plotting
 from .runtime import resolve_device, seed_everything
 from .tables import Table
 from .teacher import CopyTeacher, EMATeacher, make_teacher
-from .trainer import PRECISIONS, History, train
+from .history import History
+from .trainer import PRECISIONS, train
 from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 
 __version__ = "0.1.0"

@@ -52,6 +52,8 @@ def reference_accuracy(
         raise ValueError(f"method must be one of {', '.join(map(repr, REFERENCES))}; got {method!r}")
     if not isinstance(data, SemiSupervisedData):
         raise TypeError(f"data must be a drift.SemiSupervisedData (e.g. from drift.load_data); got {type(data).__name__}")
+    if data.x_test is None:
+        raise ValueError("data must have a test set (x_test, y_test) to score the reference learner on")
     x = np.concatenate([_flat(data.x_labeled), _flat(data.x_unlabeled)])  # (N_l + N_u, D)
     y = np.concatenate([data.y_labeled.cpu().numpy(), np.full(len(data.x_unlabeled), -1)])  # (N_l + N_u,)
     from threadpoolctl import threadpool_limits

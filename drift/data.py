@@ -36,15 +36,16 @@ class SemiSupervisedData:
     torch's default dtype, float32, to match the models; pass tensors to keep float64); y_*: (N,) class indices
     in [0, num_classes), stored as torch.long. `y_unlabeled` holds the true labels of the
     unlabeled set for analysis only (pseudo-label accuracy); training never reads it, and it
-    may be None for a user's own data.
+    may be None for a user's own data. `x_test` and `y_test` may both be None (no test set:
+    the History's test accuracy is then NaN).
     """
 
     x_labeled: Tensor
     y_labeled: Tensor
     x_unlabeled: Tensor
     y_unlabeled: Tensor | None
-    x_test: Tensor
-    y_test: Tensor
+    x_test: Tensor | None
+    y_test: Tensor | None
     num_classes: int
 
     def __post_init__(self):
@@ -52,8 +53,12 @@ class SemiSupervisedData:
             raise ValueError(f"num_classes must be an integer >= 2; got {self.num_classes!r}")
         self.num_classes = int(self.num_classes)
         feature_shape = None
+        if (self.x_test is None) != (self.y_test is None):
+            raise ValueError("x_test and y_test must be given together, or both be None (no test set)")
         for part in ("labeled", "unlabeled", "test"):
             x_name, y_name = f"x_{part}", f"y_{part}"
+            if part == "test" and self.x_test is None:
+                continue
             x = _as_tensor(x_name, getattr(self, x_name))
             if x.ndim < 2 or x.shape[0] == 0:
                 raise ValueError(f"{x_name} must have shape (N, ...) with N >= 1 examples; got shape {tuple(x.shape)}")
@@ -120,7 +125,8 @@ class SemiSupervisedData:
     def __repr__(self) -> str:
         return (
             f"SemiSupervisedData(labeled={len(self.y_labeled)}, unlabeled={len(self.x_unlabeled)}, "
-            f"test={len(self.y_test)}, features={self.feature_shape}, classes={self.num_classes})"
+            f"test={0 if self.y_test is None else len(self.y_test)}, features={self.feature_shape}, "
+            f"classes={self.num_classes})"
         )
 
 

@@ -18,7 +18,7 @@ import functools
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Callable
 
 import torch
@@ -27,8 +27,9 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .data import SemiSupervisedData
+from .history import SERIES, History
 from .methods import Method, get_method
-from .metrics import accuracy, flip_rate, oscillation
+from .metrics import accuracy, flip_rate
 from .models import build_model
 from .objectives import leader_terms
 from .runtime import resolve_device
@@ -37,70 +38,6 @@ from .weights import sample_weights
 
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 """`train`'s precision choices and their autocast dtypes (None: no autocast)."""
-
-_SERIES = (
-    "step", "test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
-    "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds",
-)
-
-
-@dataclass
-class History:
-    """Per-evaluation series of one training run (accuracies in %, `seconds` of wall time).
-
-    flip_rate: fraction of the unlabeled set whose *student* prediction changed since the
-    previous evaluation; label_flip_rate: the same for the *teacher's* pseudo-labels.
-    mean_weight: the teacher's mean sample weight over the unlabeled set (before normalisation).
-    Loss parts are means over the steps since the previous evaluation; `lam` is the ramped
-    weight of the unlabeled loss at the evaluation. `model` and `teacher` are the trained
-    student and its teacher (not part of `to_dict()`).
-    """
-
-    method: str
-    seed: int
-    step: list[int] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-    pseudo_label_accuracy: list[float] = field(default_factory=list)
-    mean_weight: list[float] = field(default_factory=list)
-    flip_rate: list[float] = field(default_factory=list)
-    label_flip_rate: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    supervised_loss: list[float] = field(default_factory=list)
-    unlabeled_loss: list[float] = field(default_factory=list)
-    lam: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    model: nn.Module | None = field(default=None, repr=False, compare=False)
-    teacher: EMATeacher | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def final_test_accuracy(self) -> float:
-        return self.test_accuracy[-1]
-
-    def settled(self, series: str) -> list[float]:
-        """The second half of a series: after the ramp-up, where changes are instability rather
-        than learning."""
-        values = getattr(self, series)
-        return values[len(values) // 2:]
-
-    @property
-    def oscillation(self) -> float:
-        """Mean absolute change of test accuracy between evaluations over the second half of
-        training (percentage points)."""
-        return oscillation(self.settled("test_accuracy"))
-
-    def to_dict(self) -> dict:
-        return {"method": self.method, "seed": self.seed, **{k: list(getattr(self, k)) for k in _SERIES}}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "History":
-        return cls(**{k: d[k] for k in ("method", "seed", *_SERIES)})
-
-    def plot(self, axes=None):
-        """Test and pseudo-label accuracy, mean weight and flip rate against step; returns the figure."""
-        from .plotting import plot_histories
-
-        return plot_histories({self.method: [self]}, axes=axes)
-
 
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -116,13 +53,13 @@ def _predict(fn: Callable[[Tensor], Tensor], x: Tensor, chunk: int = 4096) -> Te
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: SemiSupervisedData) -> dict:
     """Metrics of the current student and teacher, plus their predictions on the unlabeled set."""
     with eval_mode(student):
-        test_logits = _predict(student, data.x_test)
+        test_logits = None if data.x_test is None else _predict(student, data.x_test)
         student_pred = _predict(student, data.x_unlabeled).argmax(-1)
         teacher_logits = _predict(lambda x: teacher.logits(student, x), data.x_unlabeled)
     weights = sample_weights(torch.softmax(teacher_logits, -1), method.weights, threshold=method.threshold)
     labels_ok = data.y_unlabeled is not None
     return {
-        "test_accuracy": 100 * accuracy(test_logits, data.y_test),
+        "test_accuracy": math.nan if test_logits is None else 100 * accuracy(test_logits, data.y_test),
         "pseudo_label_accuracy": 100 * accuracy(teacher_logits, data.y_unlabeled) if labels_ok else math.nan,
         "mean_weight": weights.mean().item(),
         "student_pred": student_pred,
@@ -199,7 +136,7 @@ def train(
     eval_every: int | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
-    callback: Callable[[History], None] | None = None,
+    callback: Callable[[History], bool | None] | None = None,
     **overrides,
 ) -> History:
     """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
@@ -221,7 +158,9 @@ def train(
         evaluation runs in float32.
     eval_every: steps between evaluations (default: steps // 20). progress: a tqdm bar.
     checkpoint: a file path; written at every evaluation and resumed from when it exists.
-    callback: called with the History after every evaluation (`history.model` is the student).
+    callback: called with the History after every evaluation (`history.model` is the student);
+        returning True stops training there, and `history.stopped_at` records the step (a rerun
+        with the same checkpoint returns that History without training further).
 
     Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
     group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
@@ -301,9 +240,12 @@ def _fit(
         if device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
         previous.update(student_pred=state["student_pred"], teacher_pred=state["teacher_pred"])
-        for k in _SERIES:
+        for k in SERIES:
             getattr(history, k).extend(state["history"][k])
+        history.stopped_at = state["history"].get("stopped_at")
         elapsed = history.seconds[-1] if history.seconds else 0.0
+        if history.stopped_at is not None:
+            return history
 
     sums = [0.0, 0.0, 0.0]  # loss, supervised, unlabeled: sums since the last evaluation
     bar = tqdm(total=steps, initial=start, desc=method.name, disable=not (progress and distributed.is_main()), leave=False)
@@ -337,18 +279,21 @@ def _fit(
             getattr(history, k).append(v)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
+        save = functools.partial(_save_checkpoint, checkpoint, {
+            "config": config, "step": done, "student": student.state_dict(),
+            "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else {},
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
+            "student_pred": now["student_pred"], "teacher_pred": now["teacher_pred"],
+        })
         if checkpoint is not None and distributed.is_main():
-            _save_checkpoint(checkpoint, {
-                "config": config, "step": done, "student": student.state_dict(),
-                "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else {},
-                "rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
-                "student_pred": now["student_pred"], "teacher_pred": now["teacher_pred"],
-                "history": history.to_dict(),
-            })
-        if callback is not None:
-            callback(history)
+            save(history)
+        if callback is not None and callback(history) is True:
+            history.stopped_at = done
+            if checkpoint is not None and distributed.is_main():
+                save(history)  # a rerun returns the stopped History
+            break
     bar.close()
     return history
 
@@ -363,7 +308,7 @@ def _model_id(model) -> str:
     return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', type(target).__qualname__)}"
 
 
-def _save_checkpoint(path, state: dict) -> None:
+def _save_checkpoint(path, state: dict, history: History) -> None:
     tmp = f"{os.fspath(path)}.tmp"
-    torch.save(state, tmp)
+    torch.save({**state, "history": history.to_dict()}, tmp)
     os.replace(tmp, path)

@@ -189,3 +189,46 @@ def test_overrides_reach_the_method(moons):
 def test_progress_bar_runs(moons):
     h = drift.train("supervised", moons, steps=3, progress=True)
     assert len(h.step) == 3
+
+
+@pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout")])
+def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, model, moons):
+    """A default run, replayed by hand: `torch.manual_seed(seed)`, the model, then per step
+    randint (labeled indices), randint (unlabeled indices), randn_like noise on the labeled
+    batch, then on the student's unlabeled batch; evaluations draw nothing. Equal to the last
+    bit, so committed notebook outputs stay valid."""
+    steps, seed, noise = 12, 4, 0.1
+    kwargs = dict(refresh_every=5) if method == "alternating" else {}
+
+    def factory(feature_shape, num_classes):  # a dropout student draws its masks from the same generator
+        if model == "mlp":
+            return drift.MLP(feature_shape, num_classes)
+        return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, num_classes))
+
+    h = drift.train(method, moons, model=factory, steps=steps, eval_every=4, seed=seed, progress=False, **kwargs)
+
+    m = drift.get_method(method, **kwargs)
+    torch.manual_seed(seed)
+    student = factory(moons.feature_shape, moons.num_classes)
+    student.train()
+    teacher = drift.make_teacher(m, student)
+    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3, fused=True)
+    losses = []
+    for step in range(steps):
+        i_l = torch.randint(len(moons.y_labeled), (64,))
+        i_u = torch.randint(len(moons.x_unlabeled), (128,))
+        x_l = moons.x_labeled[i_l] + noise * torch.randn_like(moons.x_labeled[i_l])
+        x_u = moons.x_unlabeled[i_u]
+        student_x_u = x_u + noise * torch.randn_like(x_u)
+        terms = drift.leader_terms(m, student, teacher, x_l, moons.y_labeled[i_l], x_u,
+                                   lam=m.lam_at(step, steps), student_x_u=student_x_u)
+        losses.append(terms.total.item())
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        teacher.update(student, step, response=terms.teacher_state)
+    for p, q in zip(h.model.parameters(), student.parameters()):
+        assert torch.equal(p, q)
+    for k, v in teacher.state().items():
+        assert torch.equal(h.teacher.state()[k], v)
+    assert h.loss == [sum(losses[i:i + 4]) / 4 for i in range(0, steps, 4)]
