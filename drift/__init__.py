@@ -32,4 +32,14 @@ __all__ = [
     "make_teacher", "History", "PRECISIONS", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
     "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
     "majority_vote", "Pretrained", "compare_after_pretraining",
+    "DriftClassifier",
 ]
+
+
+def __getattr__(name):
+    """`drift.DriftClassifier` is imported on first use, as it imports scikit-learn (1-2 s)."""
+    if name == "DriftClassifier":
+        from .estimator import DriftClassifier
+
+        return DriftClassifier
+    raise AttributeError(f"module 'drift' has no attribute {name!r}")
