@@ -32,14 +32,15 @@ __all__ = [
     "make_teacher", "History", "PRECISIONS", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
     "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
     "majority_vote", "Pretrained", "compare_after_pretraining",
-    "DriftClassifier",
+    "DriftClassifier", "labeled_accuracy",
 ]
 
 
 def __getattr__(name):
-    """`drift.DriftClassifier` is imported on first use, as it imports scikit-learn (1-2 s)."""
-    if name == "DriftClassifier":
-        from .estimator import DriftClassifier
+    """`drift.DriftClassifier` and `drift.labeled_accuracy` are imported on first use, as they
+    import scikit-learn (1-2 s)."""
+    if name in ("DriftClassifier", "labeled_accuracy"):
+        from . import estimator
 
-        return DriftClassifier
+        return getattr(estimator, name)
     raise AttributeError(f"module 'drift' has no attribute {name!r}")

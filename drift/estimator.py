@@ -123,17 +123,27 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[proba.argmax(axis=1)]
 
     def score(self, X, y, sample_weight=None) -> float:
-        """Accuracy of `predict(X)` on the labeled rows of y (N,): rows with y == -1 are left
-        out (scikit-learn's `SelfTrainingClassifier` counts them as errors), so that
-        `cross_val_score` and `GridSearchCV` with their default scoring measure a fold by its
-        labeled rows. A scoring string such as "accuracy" bypasses this method and counts them.
+        """Accuracy on the labeled rows of y (N,), rows with y == -1 left out: see
+        `labeled_accuracy` (scikit-learn's `SelfTrainingClassifier` counts them as errors). A
+        scoring string such as "accuracy" bypasses this method and counts them.
         sample_weight (N,): optional weights of the rows."""
-        predicted = self.predict(X)
-        y, labeled = _labels(y, len(predicted))
-        if not labeled.any():
-            raise ValueError("y has no labeled rows to score on (every label is -1)")
-        weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
-        return float(accuracy_score(y[labeled], predicted[labeled], sample_weight=weight))
+        return labeled_accuracy(self, X, y, sample_weight)
+
+
+def labeled_accuracy(estimator, X, y, sample_weight=None) -> float:
+    """Accuracy of `estimator.predict(X)` on the rows of y (N,) that are labeled (y != -1).
+
+    A scorer with scikit-learn's signature, for any classifier: pass `scoring=labeled_accuracy`
+    to `cross_val_score` or `GridSearchCV` so that a semi-supervised fold is measured by its
+    labeled rows (`DriftClassifier.score` does this by default; `LabelSpreading.score` counts
+    the unlabeled rows as errors). sample_weight (N,): optional weights of the rows.
+    """
+    predicted = estimator.predict(X)
+    y, labeled = _labels(y, len(predicted))
+    if not labeled.any():
+        raise ValueError("y has no labeled rows to score on (every label is -1)")
+    weight = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+    return float(accuracy_score(y[labeled], predicted[labeled], sample_weight=weight))
 
 
 def _labels(y, n: int) -> tuple[np.ndarray, np.ndarray]:

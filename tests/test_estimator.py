@@ -128,6 +128,19 @@ def test_score_counts_only_labeled_rows(fitted, semi):
         fitted.score(x, np.full(600, -1))
 
 
+def test_labeled_accuracy_scores_any_classifier_on_its_labeled_rows(semi):
+    from sklearn.semi_supervised import LabelSpreading
+
+    x, y_semi, _ = semi
+    spreading = LabelSpreading().fit(x, y_semi)
+    labeled = y_semi != -1
+    expected = np.mean(spreading.predict(x[labeled]) == y_semi[labeled])
+    assert drift.labeled_accuracy(spreading, x, y_semi) == pytest.approx(expected)
+    assert spreading.score(x, y_semi) < 0.5 * expected  # its own score counts -1 rows as errors
+    scores = cross_val_score(LabelSpreading(), x, y_semi, cv=3, scoring=drift.labeled_accuracy)
+    assert np.all(scores > 0.5)
+
+
 def test_clone_and_module_models_are_left_unchanged(semi):
     x, y_semi, _ = semi
     student = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
