@@ -1,8 +1,8 @@
 """One training loop for every method (supervised, alternating, mean teacher, DRIFT, ablations).
 
 Each step draws a labeled and an unlabeled batch, adds input noise to what the student sees,
-computes the leader objective F with the method's gradient routing, takes an Adam step on the
-student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
+computes the leader objective F with the method's gradient routing, takes an optimizer step (Adam
+by default) on the student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
 pseudo-label accuracy, mean weight, flip rates and the loss parts in a `History`, saves a
 checkpoint if asked (a rerun with the same arguments resumes from it: Colab disconnects) and
 calls `callback(history)`.
@@ -15,6 +15,7 @@ its shard of the same global batch (see `drift.distributed`).
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import time
@@ -23,11 +24,12 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import checkpoints, distributed
 from .data import SemiSupervisedData
-from .history import SERIES, History
+from .history import History
 from .methods import Method, get_method
 from .metrics import accuracy, flip_rate
 from .models import build_model
@@ -75,7 +77,7 @@ def training_step(
     method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
     data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
     input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
-    forward: nn.Module | None = None,
+    forward: nn.Module | None = None, scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
@@ -83,8 +85,9 @@ def training_step(
     Draws a global batch with replacement, adds input noise to the student's view and keeps this
     process's shard of it (all of it in a single process): every process draws the same indices
     and noise from the same generator state. Backpropagates F (forward passes under autocast
-    unless precision is "fp32"; through `scaler` if given) with the method's routing, steps the
-    optimizer, copies rank 0's buffers to every rank and stores in the teacher the response
+    unless precision is "fp32"; through `scaler` if given) with the method's routing, clips the
+    student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
+    and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher the response
     phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student).
     `forward` is the student's forward pass (default `student`; a DDP wrapper of it under
     torchrun). Raises FloatingPointError, naming the step, if F is not finite.
@@ -110,11 +113,18 @@ def training_step(
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         terms.total.backward()
+        if max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
         optimizer.step()
     else:
         scaler.scale(terms.total).backward()
+        if max_grad_norm is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
         scaler.step(optimizer)
         scaler.update()
+    if scheduler is not None:
+        scheduler.step()
     distributed.broadcast_buffers(student)
     teacher.update(student, step, response=terms.teacher_state)
     return parts
@@ -137,6 +147,9 @@ def train(
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
     callback: Callable[[History], bool | None] | None = None,
+    optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+    scheduler: Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
+    max_grad_norm: float | None = None,
     **overrides,
 ) -> History:
     """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
@@ -146,7 +159,8 @@ def train(
         `factory(feature_shape, num_classes)`. Named models size themselves from the data.
     batch_size, unlabeled_batch_size: examples per step, drawn with replacement (the unlabeled
         default is 2 * batch_size). Both are global: under torchrun each process takes an equal
-        shard, so they must be divisible by the number of processes. lr: Adam's learning rate.
+        shard, so they must be divisible by the number of processes.
+    lr: the learning rate of the default optimizer, Adam (fused on CPU and CUDA).
     input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs.
     seed: seeds torch's global generator, which draws the initial model, batches and noise.
     device: "auto" (CUDA when present), "cpu", "cuda", ... Under torchrun a CUDA device is
@@ -161,6 +175,14 @@ def train(
     callback: called with the History after every evaluation (`history.model` is the student);
         returning True stops training there, and `history.stopped_at` records the step (a rerun
         with the same checkpoint returns that History without training further).
+    optimizer: a factory `optimizer(params) -> torch.optim.Optimizer` of the student's
+        parameters, e.g. `lambda params: torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)`
+        (default: Adam with `lr`; set the learning rate in your factory, not with `lr`).
+    scheduler: a factory `scheduler(optimizer) -> LRScheduler`, stepped after every training
+        step, e.g. `lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1, t / 100))`
+        for a warm-up. Its state is checkpointed.
+    max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
+        this before each optimizer step (with fp16, after unscaling it). None: no clipping.
 
     Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
     group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
@@ -189,6 +211,14 @@ def train(
         raise ValueError(f"input_noise must be >= 0 (a standard deviation); got {input_noise}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r}")
+    if optimizer is not None and lr != _DEFAULTS["lr"]:
+        raise ValueError(f"lr is the default optimizer's learning rate; with optimizer, set it in your factory; got {lr}")
+    for name, factory, example in (("optimizer", optimizer, "lambda params: torch.optim.AdamW(params, lr=1e-3)"),
+                                   ("scheduler", scheduler, "lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)")):
+        if factory is not None and not callable(factory):
+            raise TypeError(f"{name} must be a factory, e.g. {example}; got {type(factory).__name__}")
+    if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float)) and 0 < max_grad_norm < math.inf):
+        raise ValueError(f"max_grad_norm must be a number > 0 (the largest gradient norm) or None; got {max_grad_norm!r}")
     device = distributed.local_device(resolve_device(device))
     with distributed.process_group(device):
         for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
@@ -196,14 +226,15 @@ def train(
         return _fit(
             method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
             lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
-            progress=progress, checkpoint=checkpoint, callback=callback,
+            progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
+            max_grad_norm=max_grad_norm,
         )
 
 
 def _fit(
     method: Method, data: SemiSupervisedData, *, model, steps: int, batch_size: int, unlabeled_batch_size: int,
     lr: float, input_noise: float, seed: int, device: torch.device, precision: str, eval_every: int,
-    progress: bool, checkpoint, callback,
+    progress: bool, checkpoint, callback, optimizer, scheduler, max_grad_norm,
 ) -> History:
     """`train` after its arguments are checked and the process group (if any) is set up."""
     torch.manual_seed(seed)
@@ -212,38 +243,32 @@ def _fit(
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
     data = data.to(device)
     teacher = make_teacher(method, student)
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     config = {
-        "method": asdict(method), "model": _model_id(model),
+        "method": asdict(method), "model": checkpoints.name_of(model),
         "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
         "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
-        "data": repr(data),
+        "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
+        "max_grad_norm": max_grad_norm, "data": repr(data),
     }
-    previous = _snapshot(method, student, teacher, data)
-    start, elapsed = 0, 0.0
-    if checkpoint is not None and os.path.exists(checkpoint):
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["config"] != config:
-            raise ValueError(
-                f"checkpoint {os.fspath(checkpoint)!r} was written by a run with other arguments; "
-                "pass the same arguments to resume it, or a new path to start afresh"
-            )
-        start = state["step"]
-        student.load_state_dict(state["student"])
-        optimizer.load_state_dict(state["optimizer"])
-        teacher.load_state_dict(state["teacher"])
-        if scaler is not None:
-            scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"].cpu())
-        if device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-        previous.update(student_pred=state["student_pred"], teacher_pred=state["teacher_pred"])
-        for k in SERIES:
-            getattr(history, k).extend(state["history"][k])
-        history.stopped_at = state["history"].get("stopped_at")
-        elapsed = history.seconds[-1] if history.seconds else 0.0
+    if optimizer is None:
+        optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
+    else:
+        optimizer = _built("optimizer", optimizer(student.parameters()), torch.optim.Optimizer)
+    if scheduler is not None:
+        scheduler = _built("scheduler", scheduler(optimizer), LRScheduler)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    history = History(method=method.name, seed=seed, model=student, teacher=teacher)
+    state = checkpoints.load(checkpoint, config=config, device=device)
+    if state is None:
+        start, elapsed = 0, 0.0
+        previous = _snapshot(method, student, teacher, data)
+    else:  # resume: the saved predictions stand in for an evaluation at the checkpoint's step
+        checkpoints.restore(state, student=student, optimizer=optimizer, teacher=teacher, scaler=scaler,
+                            scheduler=scheduler, device=device)
+        history = History.from_dict(state["history"])
+        history.model, history.teacher = student, teacher
+        start, elapsed = state["step"], history.seconds[-1] if history.seconds else 0.0
+        previous = {"student_pred": state["student_pred"], "teacher_pred": state["teacher_pred"]}
         if history.stopped_at is not None:
             return history
 
@@ -254,7 +279,7 @@ def _fit(
         parts = training_step(
             method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
             unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
-            scaler=scaler, forward=forward,
+            scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
         )
         sums = [a + b for a, b in zip(sums, parts)]
         bar.update()
@@ -279,36 +304,28 @@ def _fit(
             getattr(history, k).append(v)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
-        save = functools.partial(_save_checkpoint, checkpoint, {
-            "config": config, "step": done, "student": student.state_dict(),
-            "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else {},
-            "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
-            "student_pred": now["student_pred"], "teacher_pred": now["teacher_pred"],
-        })
+        save = functools.partial(
+            checkpoints.save, checkpoint, config=config, step=done, student=student, optimizer=optimizer,
+            teacher=teacher, scaler=scaler, scheduler=scheduler, predictions=now, history=history, device=device,
+        )
         if checkpoint is not None and distributed.is_main():
-            save(history)
+            save()
         if callback is not None and callback(history) is True:
             history.stopped_at = done
             if checkpoint is not None and distributed.is_main():
-                save(history)  # a rerun returns the stopped History
+                save()  # a rerun returns the stopped History
             break
     bar.close()
     return history
 
 
-def _model_id(model) -> str:
-    """A name for the model argument that is stable across processes (for checkpoint checks)."""
-    if isinstance(model, str):
-        return model
-    if isinstance(model, functools.partial):
-        return f"{_model_id(model.func)}(*{model.args}, **{model.keywords})"
-    target = type(model) if isinstance(model, nn.Module) else model
-    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', type(target).__qualname__)}"
+def _built(name: str, obj, kind: type):
+    """What the factory argument `name` built, checked to be a `kind`."""
+    if isinstance(obj, kind) and not isinstance(obj, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return obj
+    hint = " (stepped every step, without a metric: step a ReduceLROnPlateau from a callback)" if name == "scheduler" else ""
+    expected = {"optimizer": "torch.optim.Optimizer", "scheduler": "torch.optim.lr_scheduler.LRScheduler"}[name]
+    raise TypeError(f"the {name} factory must return a {expected}{hint}; got {type(obj).__name__}")
 
 
-def _save_checkpoint(path, state: dict, history: History) -> None:
-    tmp = f"{os.fspath(path)}.tmp"
-    torch.save({**state, "history": history.to_dict()}, tmp)
-    os.replace(tmp, path)
+_DEFAULTS = {k: p.default for k, p in inspect.signature(train).parameters.items()}
