@@ -16,7 +16,8 @@ from torch import Tensor, nn
 
 from .data import _as_tensor
 from .metrics import oscillation
-from .teacher import EMATeacher, eval_mode
+from .models import eval_mode, logits_of
+from .teacher import EMATeacher
 
 SERIES = (
     "step", "test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
@@ -120,7 +121,7 @@ class History:
         with eval_mode(model):
             for i in range(0, len(x), batch_size):
                 xb = x[i:i + batch_size].to(device)
-                logits = model(xb) if which == "student" else teacher.logits(model, xb)
+                logits = logits_of(model(xb)) if which == "student" else teacher.logits(model, xb)
                 chunks.append(torch.softmax(logits, dim=-1).cpu())
         return torch.cat(chunks)
 

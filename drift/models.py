@@ -8,10 +8,12 @@ integer token ids (the "tokens" data set).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 
 class MLP(nn.Sequential):
@@ -95,6 +97,60 @@ class TransformerClassifier(nn.Module):
             )
         h = self.encoder(self.tokens(x) + self.positions)  # (N, L, d_model)
         return self.head(self.norm(h.mean(dim=1)))  # (N, C)
+
+
+@contextmanager
+def eval_mode(module: nn.Module):
+    """Put every submodule in eval mode, then restore each one's own mode (frozen parts stay frozen)."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _find_logits(output):
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, Mapping):
+        return output.get("logits")
+    return getattr(output, "logits", None)
+
+
+def logits_of(output) -> Tensor:
+    """The logits (N, C) in a model's output: the output itself when it is a tensor, else its
+    "logits" entry (a dict, e.g. a Hugging Face `ModelOutput`) or `.logits` attribute."""
+    logits = _find_logits(output)
+    if not isinstance(logits, Tensor):
+        raise TypeError(
+            "a model's output must be a tensor of logits, a dict with 'logits' or an object with a .logits "
+            f"tensor; got {type(output).__name__}"
+        )
+    return logits
+
+
+def check_output(model: nn.Module, x: Tensor, num_classes: int) -> None:
+    """One probe forward pass of `model` on x (N, ...): its logits must be floating point of shape
+    (N, num_classes), else ValueError naming the model, what it gave and what is expected.
+
+    Runs in eval mode (modes restored; BatchNorm statistics untouched), without gradient, with
+    torch's generators forked (whatever the model draws, the caller's random stream is unmoved)."""
+    n = x.shape[0]
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.no_grad(), torch.random.fork_rng(devices=devices), eval_mode(model):
+        output = model(x)
+    logits = _find_logits(output)
+    if isinstance(logits, Tensor) and logits.is_floating_point() and tuple(logits.shape) == (n, num_classes):
+        return
+    got = f"{logits.dtype} logits of shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else (
+        f"a {type(output).__name__} without logits")
+    raise ValueError(
+        f"model {type(model).__name__} gave {got} for {n} examples; expected floating-point logits of shape "
+        f"({n}, {num_classes}), one per class (num_classes={num_classes}), as a tensor, a dict with 'logits' "
+        "or an object with a .logits tensor"
+    )
 
 
 MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "transformer": TransformerClassifier}

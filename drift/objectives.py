@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .methods import Method
+from .models import logits_of
 from .pseudo_labels import pseudo_labels
 from .teacher import EMATeacher, State
 from .weights import sample_weights
@@ -66,7 +67,8 @@ def leader_terms(
     the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees.
     `student_forward` runs the student's own forward pass (default `student`; the trainer passes
     a `DistributedDataParallel` wrapper of it); the teacher always runs on `student` itself.
-    Under `torch.autocast` the logits are cast to float32 before the losses.
+    The student's outputs are read with `logits_of` (a tensor, a dict with "logits" or an object
+    with `.logits`). Under `torch.autocast` the logits are cast to float32 before the losses.
 
     The teacher's response phi(theta) is taken before the student's forward pass, from the
     student's parameters and buffers as the step found them (a training-mode forward pass then
@@ -77,12 +79,12 @@ def leader_terms(
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled and lam != 0.0):
         phi = teacher.follow(student)
     if lam == 0.0:
-        supervised = nn.functional.cross_entropy(_loss_precision(forward(x_l)), y_l)
+        supervised = nn.functional.cross_entropy(_loss_precision(logits_of(forward(x_l))), y_l)
         zero = supervised.new_zeros(())
         return LeaderTerms(supervised, supervised, zero, None, None, phi)
 
     n_l = x_l.shape[0]
-    logits = _loss_precision(forward(torch.cat([x_l, student_x_u])))  # (N_l + N_u, C)
+    logits = _loss_precision(logits_of(forward(torch.cat([x_l, student_x_u]))))  # (N_l + N_u, C)
     supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
 
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):

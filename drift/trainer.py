@@ -32,7 +32,7 @@ from .data import SemiSupervisedData
 from .history import History
 from .methods import Method, get_method
 from .metrics import accuracy, flip_rate
-from .models import build_model
+from .models import build_model, check_output, logits_of
 from .objectives import leader_terms
 from .runtime import resolve_device
 from .teacher import EMATeacher, eval_mode, make_teacher
@@ -55,8 +55,8 @@ def _predict(fn: Callable[[Tensor], Tensor], x: Tensor, chunk: int = 4096) -> Te
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: SemiSupervisedData) -> dict:
     """Metrics of the current student and teacher, plus their predictions on the unlabeled set."""
     with eval_mode(student):
-        test_logits = None if data.x_test is None else _predict(student, data.x_test)
-        student_pred = _predict(student, data.x_unlabeled).argmax(-1)
+        test_logits = None if data.x_test is None else _predict(lambda x: logits_of(student(x)), data.x_test)
+        student_pred = _predict(lambda x: logits_of(student(x)), data.x_unlabeled).argmax(-1)
         teacher_logits = _predict(lambda x: teacher.logits(student, x), data.x_unlabeled)
     weights = sample_weights(torch.softmax(teacher_logits, -1), method.weights, threshold=method.threshold)
     labels_ok = data.y_unlabeled is not None
@@ -156,7 +156,10 @@ def train(
     settings, e.g. alpha=0.99) on `data` and return its `History`.
 
     model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
-        `factory(feature_shape, num_classes)`. Named models size themselves from the data.
+        `factory(feature_shape, num_classes)`. Named models size themselves from the data. Its
+        output may be a tensor of logits, a dict with "logits" or an object with `.logits`
+        (Hugging Face); one probe forward pass on two labeled examples checks, before training,
+        that they are floating point of shape (N, num_classes) (ValueError otherwise).
     batch_size, unlabeled_batch_size: examples per step, drawn with replacement (the unlabeled
         default is 2 * batch_size). Both are global: under torchrun each process takes an equal
         shard, so they must be divisible by the number of processes.
@@ -242,6 +245,7 @@ def _fit(
     student.train()
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
     data = data.to(device)
+    check_output(student, data.x_labeled[:2], data.num_classes)
     teacher = make_teacher(method, student)
     config = {
         "method": asdict(method), "model": checkpoints.name_of(model),

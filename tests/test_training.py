@@ -115,7 +115,7 @@ def test_clipping_with_the_fp16_gradient_scaler(moons):
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(optimizer="adam"), TypeError, r"optimizer must be a factory, e.g. lambda params: .*; got str"),
     (dict(optimizer=lambda p: "adam"), TypeError, r"the optimizer factory must return a torch.optim.Optimizer; got str"),
-    (dict(optimizer=adamw, lr=0.1), ValueError, r"lr is the default optimizer's learning rate; with optimizer, set it in your factory"),
+    (dict(optimizer=adamw, lr=0.1), ValueError, r"lr is the default optimizer's .*with optimizer, set it in your factory"),
     (dict(scheduler=3), TypeError, r"scheduler must be a factory"),
     (dict(scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt)), TypeError,
      r"the scheduler factory must return a torch.optim.lr_scheduler.LRScheduler \(stepped every step"),
@@ -260,19 +260,22 @@ def test_progress_bar_runs(moons):
     assert len(h.step) == 3
 
 
-@pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout")])
+@pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout"),
+                                           ("drift", "batchnorm")])
 def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, model, moons):
     """A default run, replayed by hand: `torch.manual_seed(seed)`, the model, then per step
     randint (labeled indices), randint (unlabeled indices), randn_like noise on the labeled
-    batch, then on the student's unlabeled batch; evaluations draw nothing. Equal to the last
-    bit, so committed notebook outputs stay valid."""
+    batch, then on the student's unlabeled batch; evaluations and the probe forward pass draw
+    nothing (nor move BatchNorm statistics). Equal to the last bit, so committed notebook
+    outputs stay valid."""
     steps, seed, noise = 12, 4, 0.1
     kwargs = dict(refresh_every=5) if method == "alternating" else {}
 
     def factory(feature_shape, num_classes):  # a dropout student draws its masks from the same generator
         if model == "mlp":
             return drift.MLP(feature_shape, num_classes)
-        return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, num_classes))
+        middle = nn.Dropout(0.2) if model == "dropout" else nn.BatchNorm1d(32)
+        return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), middle, nn.Linear(32, num_classes))
 
     h = drift.train(method, moons, model=factory, steps=steps, eval_every=4, seed=seed, progress=False, **kwargs)
 
