@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from . import inputs
+
 
 class MLP(nn.Sequential):
     """Flatten -> [Linear -> ReLU] * len(hidden) -> Linear: (N, *feature_shape) -> (N, C)."""
@@ -131,16 +133,16 @@ def logits_of(output) -> Tensor:
     return logits
 
 
-def check_output(model: nn.Module, x: Tensor, num_classes: int) -> None:
-    """One probe forward pass of `model` on x (N, ...): its logits must be floating point of shape
-    (N, num_classes), else ValueError naming the model, what it gave and what is expected.
+def check_output(model: nn.Module, x: inputs.Inputs, num_classes: int) -> None:
+    """One probe forward pass of `model` on x (N, ...) (a tensor, or a dict passed as
+    `model(**x)`): its logits must be floating point of shape (N, num_classes), else ValueError
+    naming the model, what it gave and what is expected.
 
     Runs in eval mode (modes restored; BatchNorm statistics untouched), without gradient, with
     torch's generators forked (whatever the model draws, the caller's random stream is unmoved)."""
-    n = x.shape[0]
-    devices = [x.device] if x.device.type == "cuda" else []
-    with torch.no_grad(), torch.random.fork_rng(devices=devices), eval_mode(model):
-        output = model(x)
+    n, device = inputs.num_rows(x), inputs.device_of(x)
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
+        output = inputs.forward(model, x)
     logits = _find_logits(output)
     if isinstance(logits, Tensor) and logits.is_floating_point() and tuple(logits.shape) == (n, num_classes):
         return
@@ -156,18 +158,24 @@ def check_output(model: nn.Module, x: Tensor, num_classes: int) -> None:
 MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "transformer": TransformerClassifier}
 
 
-def build_model(model, feature_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build_model(model, feature_shape: tuple[int, ...] | dict[str, tuple[int, ...]], num_classes: int) -> nn.Module:
     """A student from a name in `MODELS`, an `nn.Module` (used as is) or a factory
-    `factory(feature_shape, num_classes) -> nn.Module`."""
+    `factory(feature_shape, num_classes) -> nn.Module`. For dict inputs feature_shape is a dict
+    {name: shape}, which only a factory reads (named models take one tensor)."""
     if isinstance(model, nn.Module):
         return model
     if isinstance(model, str):
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, an nn.Module or a factory; got {model!r}")
+        if isinstance(feature_shape, dict):
+            raise ValueError(
+                f"model={model!r} reads one tensor, but the inputs are a dict ({', '.join(feature_shape)}): pass your "
+                "own nn.Module or a factory(feature_shape, num_classes), called as model(**x)"
+            )
         model = MODELS[model]
     if not callable(model):
         raise TypeError(f"model must be a name ({', '.join(MODELS)}), an nn.Module or a factory; got {type(model).__name__}")
-    student = model(tuple(feature_shape), num_classes)
+    student = model(dict(feature_shape) if isinstance(feature_shape, dict) else tuple(feature_shape), num_classes)
     if not isinstance(student, nn.Module):
         raise TypeError(f"the model factory must return an nn.Module; got {type(student).__name__}")
     return student

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from . import inputs
 from .models import eval_mode, logits_of
 
 State = dict[str, Tensor]
@@ -69,11 +70,12 @@ class EMATeacher:
         """The teacher's current (detached) parameters and buffers."""
         return {**self.params, **self.buffers}
 
-    def logits(self, student: nn.Module, x: Tensor, state: State | None = None) -> Tensor:
-        """Teacher logits f(x; phi), (N, C), in eval mode (`logits_of` the student's output).
-        `state` defaults to `self.state()`."""
+    def logits(self, student: nn.Module, x: inputs.Inputs, state: State | None = None) -> Tensor:
+        """Teacher logits f(x; phi), (N, C), in eval mode (`logits_of` the student's output); a
+        dict x is passed as keyword arguments. `state` defaults to `self.state()`."""
+        args, kwargs = inputs.as_args(x)
         with eval_mode(student):
-            return logits_of(functional_call(student, self.state() if state is None else state, (x,)))
+            return logits_of(functional_call(student, self.state() if state is None else state, args, kwargs))
 
     def to(self, device) -> "EMATeacher":
         self.params = {k: v.to(device) for k, v in self.params.items()}

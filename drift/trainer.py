@@ -27,9 +27,10 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
-from . import checkpoints, distributed
+from . import checkpoints, distributed, inputs
 from .data import SemiSupervisedData
 from .history import History
+from .inputs import Inputs
 from .methods import Method, get_method
 from .metrics import accuracy, flip_rate
 from .models import build_model, check_output, logits_of
@@ -47,16 +48,16 @@ def _check_positive_int(name: str, value) -> None:
 
 
 @torch.no_grad()
-def _predict(fn: Callable[[Tensor], Tensor], x: Tensor, chunk: int = 4096) -> Tensor:
-    return torch.cat([fn(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+def _predict(fn: Callable[[Inputs], Tensor], x: Inputs, chunk: int = 4096) -> Tensor:
+    return torch.cat([fn(inputs.take(x, slice(i, i + chunk))) for i in range(0, inputs.num_rows(x), chunk)])
 
 
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: SemiSupervisedData) -> dict:
     """Metrics of the current student and teacher, plus their predictions on the unlabeled set."""
     with eval_mode(student):
-        test_logits = None if data.x_test is None else _predict(lambda x: logits_of(student(x)), data.x_test)
-        student_pred = _predict(lambda x: logits_of(student(x)), data.x_unlabeled).argmax(-1)
+        test_logits = None if data.x_test is None else _predict(functools.partial(_logits, student), data.x_test)
+        student_pred = _predict(functools.partial(_logits, student), data.x_unlabeled).argmax(-1)
         teacher_logits = _predict(lambda x: teacher.logits(student, x), data.x_unlabeled)
     weights = sample_weights(torch.softmax(teacher_logits, -1), method.weights, threshold=method.threshold)
     labels_ok = data.y_unlabeled is not None
@@ -69,8 +70,8 @@ def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: Sem
     }
 
 
-def _noisy(x: Tensor, scale: float) -> Tensor:
-    return x + scale * torch.randn_like(x) if scale > 0 and x.is_floating_point() else x
+def _logits(model: nn.Module, x: Inputs) -> Tensor:
+    return logits_of(inputs.forward(model, x))
 
 
 def training_step(
@@ -92,13 +93,13 @@ def training_step(
     `forward` is the student's forward pass (default `student`; a DDP wrapper of it under
     torchrun). Raises FloatingPointError, naming the step, if F is not finite.
     """
-    device = data.x_labeled.device
+    device = data.y_labeled.device
     i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
-    i_u = torch.randint(len(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
-    x_l = _noisy(data.x_labeled[i_l], input_noise)
-    x_u = data.x_unlabeled[i_u]
-    student_x_u = _noisy(x_u, input_noise)
-    shard = distributed.shard
+    i_u = torch.randint(inputs.num_rows(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
+    x_l = inputs.add_noise(inputs.take(data.x_labeled, i_l), input_noise)
+    x_u = inputs.take(data.x_unlabeled, i_u)
+    student_x_u = inputs.add_noise(x_u, input_noise)
+    shard = functools.partial(inputs.apply, distributed.shard)
     with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
         terms = leader_terms(
             method, student, teacher, shard(x_l), shard(data.y_labeled[i_l]), shard(x_u),
@@ -156,7 +157,9 @@ def train(
     settings, e.g. alpha=0.99) on `data` and return its `History`.
 
     model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
-        `factory(feature_shape, num_classes)`. Named models size themselves from the data. Its
+        `factory(feature_shape, num_classes)`. Named models size themselves from the data; dict
+        inputs (called as `model(**x)`) need a module or factory, whose feature_shape is then a
+        dict of shapes. Its
         output may be a tensor of logits, a dict with "logits" or an object with `.logits`
         (Hugging Face); one probe forward pass on two labeled examples checks, before training,
         that they are floating point of shape (N, num_classes) (ValueError otherwise).
@@ -164,7 +167,8 @@ def train(
         default is 2 * batch_size). Both are global: under torchrun each process takes an equal
         shard, so they must be divisible by the number of processes.
     lr: the learning rate of the default optimizer, Adam (fused on CPU and CUDA).
-    input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs.
+    input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs:
+        to floating-point tensors only (integer token ids and masks are left alone).
     seed: seeds torch's global generator, which draws the initial model, batches and noise.
     device: "auto" (CUDA when present), "cpu", "cuda", ... Under torchrun a CUDA device is
         cuda:LOCAL_RANK.
@@ -245,7 +249,7 @@ def _fit(
     student.train()
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
     data = data.to(device)
-    check_output(student, data.x_labeled[:2], data.num_classes)
+    check_output(student, inputs.take(data.x_labeled, slice(0, 2)), data.num_classes)
     teacher = make_teacher(method, student)
     config = {
         "method": asdict(method), "model": checkpoints.name_of(model),
