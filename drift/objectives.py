@@ -66,8 +66,11 @@ def leader_terms(
     method: Method, student: nn.Module, teacher: EMATeacher, x_l: Inputs, y_l: Tensor, x_u: Inputs,
     *, lam: float, student_x_u: Inputs | None = None, student_forward: nn.Module | None = None,
 ) -> LeaderTerms:
-    """F(theta) and its parts; see `leader_objective`. `student_x_u` is what the student sees of
-    the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees.
+    """F(theta) and its parts; see `leader_objective`. `x_u` is the unlabeled batch as the teacher
+    sees it (the trainer passes teacher_view(x_u)), `student_x_u` as the student sees it (e.g.
+    with input noise, or student_view(x_u)); it defaults to `x_u`. Either may be any function of
+    the raw batch that does not depend on theta: the teacher term is phi(theta) evaluated at
+    `x_u`, and the total derivative keeps its form.
     `student_forward` runs the student's own forward pass (default `student`; the trainer passes
     a `DistributedDataParallel` wrapper of it); the teacher always runs on `student` itself.
     Inputs may be tensors or dicts of tensors (passed as `model(**x)`, to student and teacher

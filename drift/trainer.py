@@ -1,7 +1,7 @@
 """One training loop for every method (supervised, alternating, mean teacher, DRIFT, ablations).
 
-Each step draws a labeled and an unlabeled batch, adds input noise to what the student sees,
-computes the leader objective F with the method's gradient routing, takes an optimizer step (Adam
+Each step draws a labeled and an unlabeled batch, makes the student's and the teacher's views
+of them (by default input noise for the student, the batch itself for the teacher), computes the leader objective F with the method's gradient routing, takes an optimizer step (Adam
 by default) on the student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
 pseudo-label accuracy, mean weight, flip rates and the loss parts in a `History`, saves a
 checkpoint if asked (a rerun with the same arguments resumes from it: Colab disconnects) and
@@ -74,18 +74,37 @@ def _logits(model: nn.Module, x: Inputs) -> Tensor:
     return logits_of(inputs.forward(model, x))
 
 
+View = Callable[[Inputs], Inputs]
+"""A view of a batch: inputs (N, ...) on the device -> inputs of the same kind, N rows."""
+
+
+def _viewed(name: str, view: View, x: Inputs) -> Inputs:
+    """view(x), checked to be inputs of x's kind with x's rows."""
+    out, kind = view(x), dict if isinstance(x, dict) else Tensor
+    if isinstance(out, kind) and inputs.tensors(out) and inputs.num_rows(out) == inputs.num_rows(x):
+        return out
+    got = f"{inputs.num_rows(out)} rows" if isinstance(out, kind) and inputs.tensors(out) else f"a {type(out).__name__}"
+    raise ValueError(
+        f"{name} must return {'a dict' if kind is dict else 'a tensor'} with one row per input row "
+        f"({inputs.num_rows(x)}); got {got}"
+    )
+
+
 def training_step(
     method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
     data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
     input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
     forward: nn.Module | None = None, scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
+    student_view: View | None = None, teacher_view: View | None = None,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
 
-    Draws a global batch with replacement, adds input noise to the student's view and keeps this
-    process's shard of it (all of it in a single process): every process draws the same indices
-    and noise from the same generator state. Backpropagates F (forward passes under autocast
+    Draws a global batch with replacement, makes the views of it, student_view(x_l),
+    student_view(x_u) and teacher_view(x_u) in that order (student_view defaults to adding
+    `input_noise`, teacher_view to the batch itself), and keeps this process's shard of them (all
+    of them in a single process): every process draws the same indices and noise from the same
+    generator state. Backpropagates F (forward passes under autocast
     unless precision is "fp32"; through `scaler` if given) with the method's routing, clips the
     student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
     and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher the response
@@ -96,13 +115,16 @@ def training_step(
     device = data.y_labeled.device
     i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
     i_u = torch.randint(inputs.num_rows(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
-    x_l = inputs.add_noise(inputs.take(data.x_labeled, i_l), input_noise)
-    x_u = inputs.take(data.x_unlabeled, i_u)
-    student_x_u = inputs.add_noise(x_u, input_noise)
+    if student_view is None:
+        student_view = functools.partial(inputs.add_noise, scale=input_noise)
+    x_l, x_u = inputs.take(data.x_labeled, i_l), inputs.take(data.x_unlabeled, i_u)
+    student_x_l = _viewed("student_view", student_view, x_l)
+    student_x_u = _viewed("student_view", student_view, x_u)
+    teacher_x_u = x_u if teacher_view is None else _viewed("teacher_view", teacher_view, x_u)
     shard = functools.partial(inputs.apply, distributed.shard)
     with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
         terms = leader_terms(
-            method, student, teacher, shard(x_l), shard(data.y_labeled[i_l]), shard(x_u),
+            method, student, teacher, shard(student_x_l), shard(data.y_labeled[i_l]), shard(teacher_x_u),
             lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
         )
     parts = distributed.mean_over_ranks(torch.stack([terms.total, terms.supervised, terms.unlabeled]).detach()).tolist()
@@ -151,6 +173,8 @@ def train(
     optimizer: Callable[..., torch.optim.Optimizer] | None = None,
     scheduler: Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
     max_grad_norm: float | None = None,
+    student_view: View | None = None,
+    teacher_view: View | None = None,
     **overrides,
 ) -> History:
     """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
@@ -188,6 +212,19 @@ def train(
     scheduler: a factory `scheduler(optimizer) -> LRScheduler`, stepped after every training
         step, e.g. `lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1, t / 100))`
         for a warm-up. Its state is checkpointed.
+    student_view, teacher_view: callables applied to every batch on the device (tensor or dict
+        in, the same kind and rows out), e.g. a strong augmentation for the student and a weak
+        one for the teacher (FixMatch, Noisy Student). The student learns on student_view(x) of
+        the labeled and the unlabeled batch; the teacher's pseudo-labels and weights come from
+        teacher_view(x_u). Defaults: student_view adds `input_noise` (a student_view replaces
+        it: add noise inside your view, e.g. with `drift.inputs.add_noise`, and leave
+        input_noise at its default), teacher_view is the batch itself. Views may draw from
+        torch's global generator (called student labeled, student unlabeled, teacher, each
+        step). Evaluation and predictions use the inputs as they are, without views.
+        Views act on inputs, not on theta, so the Stackelberg gradient keeps its form: F(theta)
+        takes the student's logits at student_view(x) and the teacher's g_j = f(teacher_view(x_j);
+        phi(theta)), and dF/dtheta differentiates through phi(theta) at those inputs, the views'
+        draws held fixed for the step.
     max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
         this before each optimizer step (with fp16, after unscaling it). None: no clipping.
 
@@ -218,12 +255,19 @@ def train(
         raise ValueError(f"input_noise must be >= 0 (a standard deviation); got {input_noise}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r}")
+    if student_view is not None and input_noise != _DEFAULTS["input_noise"]:
+        raise ValueError(f"input_noise is the default student view's; with student_view, add noise in your view; "
+                         f"got {input_noise}")
     if optimizer is not None and lr != _DEFAULTS["lr"]:
         raise ValueError(f"lr is the default optimizer's learning rate; with optimizer, set it in your factory; got {lr}")
-    for name, factory, example in (("optimizer", optimizer, "lambda params: torch.optim.AdamW(params, lr=1e-3)"),
-                                   ("scheduler", scheduler, "lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)")):
-        if factory is not None and not callable(factory):
-            raise TypeError(f"{name} must be a factory, e.g. {example}; got {type(factory).__name__}")
+    for name, value, example in (
+        ("optimizer", optimizer, "a factory, e.g. lambda params: torch.optim.AdamW(params, lr=1e-3)"),
+        ("scheduler", scheduler, "a factory, e.g. lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)"),
+        ("student_view", student_view, "a function of a batch, e.g. lambda x: x + 0.3 * torch.randn_like(x)"),
+        ("teacher_view", teacher_view, "a function of a batch, e.g. lambda x: x.flip(-1)"),
+    ):
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be {example}; got {type(value).__name__}")
     if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float)) and 0 < max_grad_norm < math.inf):
         raise ValueError(f"max_grad_norm must be a number > 0 (the largest gradient norm) or None; got {max_grad_norm!r}")
     device = distributed.local_device(resolve_device(device))
@@ -234,14 +278,14 @@ def train(
             method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
             lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
             progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
-            max_grad_norm=max_grad_norm,
+            max_grad_norm=max_grad_norm, student_view=student_view, teacher_view=teacher_view,
         )
 
 
 def _fit(
     method: Method, data: SemiSupervisedData, *, model, steps: int, batch_size: int, unlabeled_batch_size: int,
     lr: float, input_noise: float, seed: int, device: torch.device, precision: str, eval_every: int,
-    progress: bool, checkpoint, callback, optimizer, scheduler, max_grad_norm,
+    progress: bool, checkpoint, callback, optimizer, scheduler, max_grad_norm, student_view, teacher_view,
 ) -> History:
     """`train` after its arguments are checked and the process group (if any) is set up."""
     torch.manual_seed(seed)
@@ -256,7 +300,8 @@ def _fit(
         "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
         "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
         "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
-        "max_grad_norm": max_grad_norm, "data": repr(data),
+        "max_grad_norm": max_grad_norm, "student_view": checkpoints.name_of(student_view),
+        "teacher_view": checkpoints.name_of(teacher_view), "data": repr(data),
     }
     if optimizer is None:
         optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
@@ -288,6 +333,7 @@ def _fit(
             method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
             unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
             scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
+            student_view=student_view, teacher_view=teacher_view,
         )
         sums = [a + b for a, b in zip(sums, parts)]
         bar.update()
