@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .data import _as_tensor
+from . import inputs
 from .metrics import oscillation
-from .teacher import EMATeacher, eval_mode
+from .models import eval_mode, logits_of
+from .teacher import EMATeacher
 
 SERIES = (
     "step", "test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
@@ -102,8 +103,9 @@ class History:
 
     @torch.no_grad()
     def predict_proba(self, x, *, which: str = "student", batch_size: int = 4096) -> Tensor:
-        """Class probabilities (N, C) on the CPU of the trained student or teacher on x (N, ...),
-        a tensor or NumPy array (float64 arrays become float32, as in `SemiSupervisedData`).
+        """Class probabilities (N, C) on the CPU of the trained student or teacher on x (N, ...):
+        a tensor or NumPy array (float64 arrays become float32, as in `SemiSupervisedData`), or a
+        dict of them, passed as `model(**x)`.
 
         which: "student" (`model`) or "teacher" (see `teacher_module` for which teacher that
         is). Runs in eval mode (the model's modes are restored afterwards), without gradient,
@@ -114,13 +116,13 @@ class History:
             raise ValueError(f"which must be one of {', '.join(map(repr, WHICH))}; got {which!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
-        x = _as_tensor("x", x)
+        x = inputs.as_inputs("x", x)
         device = _device_of(model)
         chunks = []
         with eval_mode(model):
-            for i in range(0, len(x), batch_size):
-                xb = x[i:i + batch_size].to(device)
-                logits = model(xb) if which == "student" else teacher.logits(model, xb)
+            for i in range(0, inputs.num_rows(x), batch_size):
+                xb = inputs.to_device(inputs.take(x, slice(i, i + batch_size)), device)
+                logits = logits_of(inputs.forward(model, xb)) if which == "student" else teacher.logits(model, xb)
                 chunks.append(torch.softmax(logits, dim=-1).cpu())
         return torch.cat(chunks)
 

@@ -8,10 +8,14 @@ integer token ids (the "tokens" data set).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Callable
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+from . import inputs
 
 
 class MLP(nn.Sequential):
@@ -97,21 +101,81 @@ class TransformerClassifier(nn.Module):
         return self.head(self.norm(h.mean(dim=1)))  # (N, C)
 
 
+@contextmanager
+def eval_mode(module: nn.Module):
+    """Put every submodule in eval mode, then restore each one's own mode (frozen parts stay frozen)."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _find_logits(output):
+    if isinstance(output, Tensor):
+        return output
+    if isinstance(output, Mapping):
+        return output.get("logits")
+    return getattr(output, "logits", None)
+
+
+def logits_of(output) -> Tensor:
+    """The logits (N, C) in a model's output: the output itself when it is a tensor, else its
+    "logits" entry (a dict, e.g. a Hugging Face `ModelOutput`) or `.logits` attribute."""
+    logits = _find_logits(output)
+    if not isinstance(logits, Tensor):
+        raise TypeError(
+            "a model's output must be a tensor of logits, a dict with 'logits' or an object with a .logits "
+            f"tensor; got {type(output).__name__}"
+        )
+    return logits
+
+
+def check_output(model: nn.Module, x: inputs.Inputs, num_classes: int) -> None:
+    """One probe forward pass of `model` on x (N, ...) (a tensor, or a dict passed as
+    `model(**x)`): its logits must be floating point of shape (N, num_classes), else ValueError
+    naming the model, what it gave and what is expected.
+
+    Runs in eval mode (modes restored; BatchNorm statistics untouched), without gradient, with
+    torch's generators forked (whatever the model draws, the caller's random stream is unmoved)."""
+    n, device = inputs.num_rows(x), inputs.device_of(x)
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
+        output = inputs.forward(model, x)
+    logits = _find_logits(output)
+    if isinstance(logits, Tensor) and logits.is_floating_point() and tuple(logits.shape) == (n, num_classes):
+        return
+    got = f"{logits.dtype} logits of shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else (
+        f"a {type(output).__name__} without logits")
+    raise ValueError(
+        f"model {type(model).__name__} gave {got} for {n} examples; expected floating-point logits of shape "
+        f"({n}, {num_classes}), one per class (num_classes={num_classes}), as a tensor, a dict with 'logits' "
+        "or an object with a .logits tensor"
+    )
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "transformer": TransformerClassifier}
 
 
-def build_model(model, feature_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def build_model(model, feature_shape: tuple[int, ...] | dict[str, tuple[int, ...]], num_classes: int) -> nn.Module:
     """A student from a name in `MODELS`, an `nn.Module` (used as is) or a factory
-    `factory(feature_shape, num_classes) -> nn.Module`."""
+    `factory(feature_shape, num_classes) -> nn.Module`. For dict inputs feature_shape is a dict
+    {name: shape}, which only a factory reads (named models take one tensor)."""
     if isinstance(model, nn.Module):
         return model
     if isinstance(model, str):
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, an nn.Module or a factory; got {model!r}")
+        if isinstance(feature_shape, dict):
+            raise ValueError(
+                f"model={model!r} reads one tensor, but the inputs are a dict ({', '.join(feature_shape)}): pass your "
+                "own nn.Module or a factory(feature_shape, num_classes), called as model(**x)"
+            )
         model = MODELS[model]
     if not callable(model):
         raise TypeError(f"model must be a name ({', '.join(MODELS)}), an nn.Module or a factory; got {type(model).__name__}")
-    student = model(tuple(feature_shape), num_classes)
+    student = model(dict(feature_shape) if isinstance(feature_shape, dict) else tuple(feature_shape), num_classes)
     if not isinstance(student, nn.Module):
         raise TypeError(f"the model factory must return an nn.Module; got {type(student).__name__}")
     return student

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from . import inputs
+from .inputs import Inputs
 from .methods import Method
+from .models import logits_of
 from .pseudo_labels import pseudo_labels
 from .teacher import EMATeacher, State
 from .weights import sample_weights
@@ -40,16 +43,17 @@ class LeaderTerms:
     teacher_state: State
 
 
-def _check_device(student: nn.Module, **tensors: Tensor) -> None:
+def _check_device(student: nn.Module, **tensors: Inputs) -> None:
     param = next(student.parameters(), None)
     if param is None:
         return
-    for name, t in tensors.items():
-        if t.device != param.device:
-            raise RuntimeError(
-                f"{name} is on {t.device} but the student is on {param.device}; "
-                f"move it with {name}.to({str(param.device)!r})"
-            )
+    for name, x in tensors.items():
+        for t in inputs.tensors(x):
+            if t.device != param.device:
+                raise RuntimeError(
+                    f"{name} is on {t.device} but the student is on {param.device}; "
+                    f"move it with {name}.to({str(param.device)!r})"
+                )
 
 
 def _loss_precision(logits: Tensor) -> Tensor:
@@ -59,14 +63,19 @@ def _loss_precision(logits: Tensor) -> Tensor:
 
 
 def leader_terms(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Tensor, y_l: Tensor, x_u: Tensor,
-    *, lam: float, student_x_u: Tensor | None = None, student_forward: nn.Module | None = None,
+    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Inputs, y_l: Tensor, x_u: Inputs,
+    *, lam: float, student_x_u: Inputs | None = None, student_forward: nn.Module | None = None,
 ) -> LeaderTerms:
-    """F(theta) and its parts; see `leader_objective`. `student_x_u` is what the student sees of
-    the unlabeled batch (e.g. with input noise); it defaults to `x_u`, which the teacher sees.
+    """F(theta) and its parts; see `leader_objective`. `x_u` is the unlabeled batch as the teacher
+    sees it (the trainer passes teacher_view(x_u)), `student_x_u` as the student sees it (e.g.
+    with input noise, or student_view(x_u)); it defaults to `x_u`. Either may be any function of
+    the raw batch that does not depend on theta: the teacher term is phi(theta) evaluated at
+    `x_u`, and the total derivative keeps its form.
     `student_forward` runs the student's own forward pass (default `student`; the trainer passes
     a `DistributedDataParallel` wrapper of it); the teacher always runs on `student` itself.
-    Under `torch.autocast` the logits are cast to float32 before the losses.
+    Inputs may be tensors or dicts of tensors (passed as `model(**x)`, to student and teacher
+    alike). The student's outputs are read with `logits_of` (a tensor, a dict with "logits" or an object
+    with `.logits`). Under `torch.autocast` the logits are cast to float32 before the losses.
 
     The teacher's response phi(theta) is taken before the student's forward pass, from the
     student's parameters and buffers as the step found them (a training-mode forward pass then
@@ -77,12 +86,12 @@ def leader_terms(
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled and lam != 0.0):
         phi = teacher.follow(student)
     if lam == 0.0:
-        supervised = nn.functional.cross_entropy(_loss_precision(forward(x_l)), y_l)
+        supervised = nn.functional.cross_entropy(_loss_precision(logits_of(inputs.forward(forward, x_l))), y_l)
         zero = supervised.new_zeros(())
         return LeaderTerms(supervised, supervised, zero, None, None, phi)
 
-    n_l = x_l.shape[0]
-    logits = _loss_precision(forward(torch.cat([x_l, student_x_u])))  # (N_l + N_u, C)
+    n_l = inputs.num_rows(x_l)
+    logits = _loss_precision(logits_of(inputs.forward(forward, inputs.cat([x_l, student_x_u]))))  # (N_l + N_u, C)
     supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
 
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
@@ -99,11 +108,11 @@ def leader_terms(
 
 
 def leader_objective(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Tensor, y_l: Tensor, x_u: Tensor, *, lam: float,
+    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Inputs, y_l: Tensor, x_u: Inputs, *, lam: float,
 ) -> Tensor:
     """The scalar F(theta) with the method's gradient routing.
 
-    x_l (N_l, ...), y_l (N_l,) long, x_u (N_u, ...). The teacher's parameters are recomputed as
+    x_l (N_l, ...), y_l (N_l,) long, x_u (N_u, ...) (tensors, or dicts of them). The teacher's parameters are recomputed as
     phi(theta) = alpha * phi_prev + (1 - alpha) * theta, so `F.backward()` leaves in the student
     the partial derivative (mean teacher), the total Stackelberg derivative (DRIFT), or one path
     of it (DRIFT-labels, DRIFT-weights).

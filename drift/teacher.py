@@ -17,25 +17,14 @@ running statistics), so its pseudo-labels are deterministic functions of phi.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from . import inputs
+from .models import eval_mode, logits_of
+
 State = dict[str, Tensor]
-
-
-@contextmanager
-def eval_mode(module: nn.Module):
-    """Put every submodule in eval mode, then restore each one's own mode (frozen parts stay frozen)."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, training in modes:
-            m.training = training
 
 
 def _student_state(student: nn.Module) -> tuple[State, State]:
@@ -81,10 +70,12 @@ class EMATeacher:
         """The teacher's current (detached) parameters and buffers."""
         return {**self.params, **self.buffers}
 
-    def logits(self, student: nn.Module, x: Tensor, state: State | None = None) -> Tensor:
-        """Teacher logits f(x; phi), (N, C), in eval mode. `state` defaults to `self.state()`."""
+    def logits(self, student: nn.Module, x: inputs.Inputs, state: State | None = None) -> Tensor:
+        """Teacher logits f(x; phi), (N, C), in eval mode (`logits_of` the student's output); a
+        dict x is passed as keyword arguments. `state` defaults to `self.state()`."""
+        args, kwargs = inputs.as_args(x)
         with eval_mode(student):
-            return functional_call(student, self.state() if state is None else state, (x,))
+            return logits_of(functional_call(student, self.state() if state is None else state, args, kwargs))
 
     def to(self, device) -> "EMATeacher":
         self.params = {k: v.to(device) for k, v in self.params.items()}

@@ -1,8 +1,8 @@
 """One training loop for every method (supervised, alternating, mean teacher, DRIFT, ablations).
 
-Each step draws a labeled and an unlabeled batch, adds input noise to what the student sees,
-computes the leader objective F with the method's gradient routing, takes an Adam step on the
-student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
+Each step draws a labeled and an unlabeled batch, makes the student's and the teacher's views
+of them (by default input noise for the student, the batch itself for the teacher), computes the leader objective F with the method's gradient routing, takes an optimizer step (Adam
+by default) on the student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
 pseudo-label accuracy, mean weight, flip rates and the loss parts in a `History`, saves a
 checkpoint if asked (a rerun with the same arguments resumes from it: Colab disconnects) and
 calls `callback(history)`.
@@ -15,6 +15,7 @@ its shard of the same global batch (see `drift.distributed`).
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import os
 import time
@@ -23,14 +24,16 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
-from . import distributed
+from . import checkpoints, distributed, inputs
 from .data import SemiSupervisedData
-from .history import SERIES, History
+from .history import History
+from .inputs import Inputs
 from .methods import Method, get_method
 from .metrics import accuracy, flip_rate
-from .models import build_model
+from .models import build_model, check_output, logits_of
 from .objectives import leader_terms
 from .runtime import resolve_device
 from .teacher import EMATeacher, eval_mode, make_teacher
@@ -45,16 +48,16 @@ def _check_positive_int(name: str, value) -> None:
 
 
 @torch.no_grad()
-def _predict(fn: Callable[[Tensor], Tensor], x: Tensor, chunk: int = 4096) -> Tensor:
-    return torch.cat([fn(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+def _predict(fn: Callable[[Inputs], Tensor], x: Inputs, chunk: int = 4096) -> Tensor:
+    return torch.cat([fn(inputs.take(x, slice(i, i + chunk))) for i in range(0, inputs.num_rows(x), chunk)])
 
 
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: SemiSupervisedData) -> dict:
     """Metrics of the current student and teacher, plus their predictions on the unlabeled set."""
     with eval_mode(student):
-        test_logits = None if data.x_test is None else _predict(student, data.x_test)
-        student_pred = _predict(student, data.x_unlabeled).argmax(-1)
+        test_logits = None if data.x_test is None else _predict(functools.partial(_logits, student), data.x_test)
+        student_pred = _predict(functools.partial(_logits, student), data.x_unlabeled).argmax(-1)
         teacher_logits = _predict(lambda x: teacher.logits(student, x), data.x_unlabeled)
     weights = sample_weights(torch.softmax(teacher_logits, -1), method.weights, threshold=method.threshold)
     labels_ok = data.y_unlabeled is not None
@@ -67,38 +70,61 @@ def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: Sem
     }
 
 
-def _noisy(x: Tensor, scale: float) -> Tensor:
-    return x + scale * torch.randn_like(x) if scale > 0 and x.is_floating_point() else x
+def _logits(model: nn.Module, x: Inputs) -> Tensor:
+    return logits_of(inputs.forward(model, x))
+
+
+View = Callable[[Inputs], Inputs]
+"""A view of a batch: inputs (N, ...) on the device -> inputs of the same kind, N rows."""
+
+
+def _viewed(name: str, view: View, x: Inputs) -> Inputs:
+    """view(x), checked to be inputs of x's kind with x's rows."""
+    out, kind = view(x), dict if isinstance(x, dict) else Tensor
+    if isinstance(out, kind) and inputs.tensors(out) and inputs.num_rows(out) == inputs.num_rows(x):
+        return out
+    got = f"{inputs.num_rows(out)} rows" if isinstance(out, kind) and inputs.tensors(out) else f"a {type(out).__name__}"
+    raise ValueError(
+        f"{name} must return {'a dict' if kind is dict else 'a tensor'} with one row per input row "
+        f"({inputs.num_rows(x)}); got {got}"
+    )
 
 
 def training_step(
     method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
     data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
     input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
-    forward: nn.Module | None = None,
+    forward: nn.Module | None = None, scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
+    student_view: View | None = None, teacher_view: View | None = None,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
 
-    Draws a global batch with replacement, adds input noise to the student's view and keeps this
-    process's shard of it (all of it in a single process): every process draws the same indices
-    and noise from the same generator state. Backpropagates F (forward passes under autocast
-    unless precision is "fp32"; through `scaler` if given) with the method's routing, steps the
-    optimizer, copies rank 0's buffers to every rank and stores in the teacher the response
+    Draws a global batch with replacement, makes the views of it, student_view(x_l),
+    student_view(x_u) and teacher_view(x_u) in that order (student_view defaults to adding
+    `input_noise`, teacher_view to the batch itself), and keeps this process's shard of them (all
+    of them in a single process): every process draws the same indices and noise from the same
+    generator state. Backpropagates F (forward passes under autocast
+    unless precision is "fp32"; through `scaler` if given) with the method's routing, clips the
+    student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
+    and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher the response
     phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student).
     `forward` is the student's forward pass (default `student`; a DDP wrapper of it under
     torchrun). Raises FloatingPointError, naming the step, if F is not finite.
     """
-    device = data.x_labeled.device
+    device = data.y_labeled.device
     i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
-    i_u = torch.randint(len(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
-    x_l = _noisy(data.x_labeled[i_l], input_noise)
-    x_u = data.x_unlabeled[i_u]
-    student_x_u = _noisy(x_u, input_noise)
-    shard = distributed.shard
+    i_u = torch.randint(inputs.num_rows(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
+    if student_view is None:
+        student_view = functools.partial(inputs.add_noise, scale=input_noise)
+    x_l, x_u = inputs.take(data.x_labeled, i_l), inputs.take(data.x_unlabeled, i_u)
+    student_x_l = _viewed("student_view", student_view, x_l)
+    student_x_u = _viewed("student_view", student_view, x_u)
+    teacher_x_u = x_u if teacher_view is None else _viewed("teacher_view", teacher_view, x_u)
+    shard = functools.partial(inputs.apply, distributed.shard)
     with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
         terms = leader_terms(
-            method, student, teacher, shard(x_l), shard(data.y_labeled[i_l]), shard(x_u),
+            method, student, teacher, shard(student_x_l), shard(data.y_labeled[i_l]), shard(teacher_x_u),
             lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
         )
     parts = distributed.mean_over_ranks(torch.stack([terms.total, terms.supervised, terms.unlabeled]).detach()).tolist()
@@ -110,11 +136,18 @@ def training_step(
     optimizer.zero_grad(set_to_none=True)
     if scaler is None:
         terms.total.backward()
+        if max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
         optimizer.step()
     else:
         scaler.scale(terms.total).backward()
+        if max_grad_norm is not None:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
         scaler.step(optimizer)
         scaler.update()
+    if scheduler is not None:
+        scheduler.step()
     distributed.broadcast_buffers(student)
     teacher.update(student, step, response=terms.teacher_state)
     return parts
@@ -137,17 +170,29 @@ def train(
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
     callback: Callable[[History], bool | None] | None = None,
+    optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+    scheduler: Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
+    max_grad_norm: float | None = None,
+    student_view: View | None = None,
+    teacher_view: View | None = None,
     **overrides,
 ) -> History:
     """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
     settings, e.g. alpha=0.99) on `data` and return its `History`.
 
     model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
-        `factory(feature_shape, num_classes)`. Named models size themselves from the data.
+        `factory(feature_shape, num_classes)`. Named models size themselves from the data; dict
+        inputs (called as `model(**x)`) need a module or factory, whose feature_shape is then a
+        dict of shapes. Its
+        output may be a tensor of logits, a dict with "logits" or an object with `.logits`
+        (Hugging Face); one probe forward pass on two labeled examples checks, before training,
+        that they are floating point of shape (N, num_classes) (ValueError otherwise).
     batch_size, unlabeled_batch_size: examples per step, drawn with replacement (the unlabeled
         default is 2 * batch_size). Both are global: under torchrun each process takes an equal
-        shard, so they must be divisible by the number of processes. lr: Adam's learning rate.
-    input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs.
+        shard, so they must be divisible by the number of processes.
+    lr: the learning rate of the default optimizer, Adam (fused on CPU and CUDA).
+    input_noise: std of the Gaussian noise added to the student's (not the teacher's) inputs:
+        to floating-point tensors only (integer token ids and masks are left alone).
     seed: seeds torch's global generator, which draws the initial model, batches and noise.
     device: "auto" (CUDA when present), "cpu", "cuda", ... Under torchrun a CUDA device is
         cuda:LOCAL_RANK.
@@ -161,6 +206,27 @@ def train(
     callback: called with the History after every evaluation (`history.model` is the student);
         returning True stops training there, and `history.stopped_at` records the step (a rerun
         with the same checkpoint returns that History without training further).
+    optimizer: a factory `optimizer(params) -> torch.optim.Optimizer` of the student's
+        parameters, e.g. `lambda params: torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)`
+        (default: Adam with `lr`; set the learning rate in your factory, not with `lr`).
+    scheduler: a factory `scheduler(optimizer) -> LRScheduler`, stepped after every training
+        step, e.g. `lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1, t / 100))`
+        for a warm-up. Its state is checkpointed.
+    student_view, teacher_view: callables applied to every batch on the device (tensor or dict
+        in, the same kind and rows out), e.g. a strong augmentation for the student and a weak
+        one for the teacher (FixMatch, Noisy Student). The student learns on student_view(x) of
+        the labeled and the unlabeled batch; the teacher's pseudo-labels and weights come from
+        teacher_view(x_u). Defaults: student_view adds `input_noise` (a student_view replaces
+        it: add noise inside your view, e.g. with `drift.inputs.add_noise`, and leave
+        input_noise at its default), teacher_view is the batch itself. Views may draw from
+        torch's global generator (called student labeled, student unlabeled, teacher, each
+        step). Evaluation and predictions use the inputs as they are, without views.
+        Views act on inputs, not on theta, so the Stackelberg gradient keeps its form: F(theta)
+        takes the student's logits at student_view(x) and the teacher's g_j = f(teacher_view(x_j);
+        phi(theta)), and dF/dtheta differentiates through phi(theta) at those inputs, the views'
+        draws held fixed for the step.
+    max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
+        this before each optimizer step (with fp16, after unscaling it). None: no clipping.
 
     Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
     group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
@@ -189,6 +255,21 @@ def train(
         raise ValueError(f"input_noise must be >= 0 (a standard deviation); got {input_noise}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r}")
+    if student_view is not None and input_noise != _DEFAULTS["input_noise"]:
+        raise ValueError(f"input_noise is the default student view's; with student_view, add noise in your view; "
+                         f"got {input_noise}")
+    if optimizer is not None and lr != _DEFAULTS["lr"]:
+        raise ValueError(f"lr is the default optimizer's learning rate; with optimizer, set it in your factory; got {lr}")
+    for name, value, example in (
+        ("optimizer", optimizer, "a factory, e.g. lambda params: torch.optim.AdamW(params, lr=1e-3)"),
+        ("scheduler", scheduler, "a factory, e.g. lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)"),
+        ("student_view", student_view, "a function of a batch, e.g. lambda x: x + 0.3 * torch.randn_like(x)"),
+        ("teacher_view", teacher_view, "a function of a batch, e.g. lambda x: x.flip(-1)"),
+    ):
+        if value is not None and not callable(value):
+            raise TypeError(f"{name} must be {example}; got {type(value).__name__}")
+    if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float)) and 0 < max_grad_norm < math.inf):
+        raise ValueError(f"max_grad_norm must be a number > 0 (the largest gradient norm) or None; got {max_grad_norm!r}")
     device = distributed.local_device(resolve_device(device))
     with distributed.process_group(device):
         for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
@@ -196,14 +277,15 @@ def train(
         return _fit(
             method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
             lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
-            progress=progress, checkpoint=checkpoint, callback=callback,
+            progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
+            max_grad_norm=max_grad_norm, student_view=student_view, teacher_view=teacher_view,
         )
 
 
 def _fit(
     method: Method, data: SemiSupervisedData, *, model, steps: int, batch_size: int, unlabeled_batch_size: int,
     lr: float, input_noise: float, seed: int, device: torch.device, precision: str, eval_every: int,
-    progress: bool, checkpoint, callback,
+    progress: bool, checkpoint, callback, optimizer, scheduler, max_grad_norm, student_view, teacher_view,
 ) -> History:
     """`train` after its arguments are checked and the process group (if any) is set up."""
     torch.manual_seed(seed)
@@ -211,39 +293,35 @@ def _fit(
     student.train()
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
     data = data.to(device)
+    check_output(student, inputs.take(data.x_labeled, slice(0, 2)), data.num_classes)
     teacher = make_teacher(method, student)
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
-    history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     config = {
-        "method": asdict(method), "model": _model_id(model),
+        "method": asdict(method), "model": checkpoints.name_of(model),
         "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
         "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
-        "data": repr(data),
+        "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
+        "max_grad_norm": max_grad_norm, "student_view": checkpoints.name_of(student_view),
+        "teacher_view": checkpoints.name_of(teacher_view), "data": repr(data),
     }
-    previous = _snapshot(method, student, teacher, data)
-    start, elapsed = 0, 0.0
-    if checkpoint is not None and os.path.exists(checkpoint):
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["config"] != config:
-            raise ValueError(
-                f"checkpoint {os.fspath(checkpoint)!r} was written by a run with other arguments; "
-                "pass the same arguments to resume it, or a new path to start afresh"
-            )
-        start = state["step"]
-        student.load_state_dict(state["student"])
-        optimizer.load_state_dict(state["optimizer"])
-        teacher.load_state_dict(state["teacher"])
-        if scaler is not None:
-            scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"].cpu())
-        if device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-        previous.update(student_pred=state["student_pred"], teacher_pred=state["teacher_pred"])
-        for k in SERIES:
-            getattr(history, k).extend(state["history"][k])
-        history.stopped_at = state["history"].get("stopped_at")
-        elapsed = history.seconds[-1] if history.seconds else 0.0
+    if optimizer is None:
+        optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
+    else:
+        optimizer = _built("optimizer", optimizer(student.parameters()), torch.optim.Optimizer)
+    if scheduler is not None:
+        scheduler = _built("scheduler", scheduler(optimizer), LRScheduler)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    history = History(method=method.name, seed=seed, model=student, teacher=teacher)
+    state = checkpoints.load(checkpoint, config=config, device=device)
+    if state is None:
+        start, elapsed = 0, 0.0
+        previous = _snapshot(method, student, teacher, data)
+    else:  # resume: the saved predictions stand in for an evaluation at the checkpoint's step
+        checkpoints.restore(state, student=student, optimizer=optimizer, teacher=teacher, scaler=scaler,
+                            scheduler=scheduler, device=device)
+        history = History.from_dict(state["history"])
+        history.model, history.teacher = student, teacher
+        start, elapsed = state["step"], history.seconds[-1] if history.seconds else 0.0
+        previous = {"student_pred": state["student_pred"], "teacher_pred": state["teacher_pred"]}
         if history.stopped_at is not None:
             return history
 
@@ -254,7 +332,8 @@ def _fit(
         parts = training_step(
             method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
             unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
-            scaler=scaler, forward=forward,
+            scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
+            student_view=student_view, teacher_view=teacher_view,
         )
         sums = [a + b for a, b in zip(sums, parts)]
         bar.update()
@@ -279,36 +358,28 @@ def _fit(
             getattr(history, k).append(v)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
-        save = functools.partial(_save_checkpoint, checkpoint, {
-            "config": config, "step": done, "student": student.state_dict(),
-            "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else {},
-            "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
-            "student_pred": now["student_pred"], "teacher_pred": now["teacher_pred"],
-        })
+        save = functools.partial(
+            checkpoints.save, checkpoint, config=config, step=done, student=student, optimizer=optimizer,
+            teacher=teacher, scaler=scaler, scheduler=scheduler, predictions=now, history=history, device=device,
+        )
         if checkpoint is not None and distributed.is_main():
-            save(history)
+            save()
         if callback is not None and callback(history) is True:
             history.stopped_at = done
             if checkpoint is not None and distributed.is_main():
-                save(history)  # a rerun returns the stopped History
+                save()  # a rerun returns the stopped History
             break
     bar.close()
     return history
 
 
-def _model_id(model) -> str:
-    """A name for the model argument that is stable across processes (for checkpoint checks)."""
-    if isinstance(model, str):
-        return model
-    if isinstance(model, functools.partial):
-        return f"{_model_id(model.func)}(*{model.args}, **{model.keywords})"
-    target = type(model) if isinstance(model, nn.Module) else model
-    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', type(target).__qualname__)}"
+def _built(name: str, obj, kind: type):
+    """What the factory argument `name` built, checked to be a `kind`."""
+    if isinstance(obj, kind) and not isinstance(obj, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return obj
+    hint = " (stepped every step, without a metric: step a ReduceLROnPlateau from a callback)" if name == "scheduler" else ""
+    expected = {"optimizer": "torch.optim.Optimizer", "scheduler": "torch.optim.lr_scheduler.LRScheduler"}[name]
+    raise TypeError(f"the {name} factory must return a {expected}{hint}; got {type(obj).__name__}")
 
 
-def _save_checkpoint(path, state: dict, history: History) -> None:
-    tmp = f"{os.fspath(path)}.tmp"
-    torch.save({**state, "history": history.to_dict()}, tmp)
-    os.replace(tmp, path)
+_DEFAULTS = {k: p.default for k, p in inspect.signature(train).parameters.items()}

@@ -90,12 +90,14 @@ class ReferenceF:
     mixed the same way but held constant), and run in eval mode with functional_call. Frozen parts (labels,
     weights, the normalising mean, the straight-through correction) are taken at the student's
     parameters when the object is made. `reset` runs before every evaluation (e.g. to restore
-    BatchNorm running statistics, which each training-mode forward pass moves).
+    BatchNorm running statistics, which each training-mode forward pass moves). The teacher
+    reads x_u, the student `student_x_u` (default x_u), as with views.
     """
 
-    def __init__(self, method: drift.Method, student, teacher, x_l, y_l, x_u, reset=lambda: None):
+    def __init__(self, method: drift.Method, student, teacher, x_l, y_l, x_u, reset=lambda: None, student_x_u=None):
         self.method, self.student, self.teacher = method, student, teacher
         self.x_l, self.y_l, self.x_u, self.reset = x_l, y_l, x_u, reset
+        self.student_x_u = x_u if student_x_u is None else student_x_u
         with torch.no_grad():
             self.reset()
             a = teacher.alpha
@@ -134,7 +136,7 @@ class ReferenceF:
     def __call__(self, *, freeze_labels: bool, freeze_weights: bool) -> torch.Tensor:
         self.reset()
         n_l = len(self.x_l)
-        logits = self.student(torch.cat([self.x_l, self.x_u]))
+        logits = self.student(torch.cat([self.x_l, self.student_x_u]))
         supervised = F.cross_entropy(logits[:n_l], self.y_l)
         g = self.teacher_logits()
         labels = self.labels0 if freeze_labels else self.labels(g)
@@ -249,6 +251,43 @@ def test_stackelberg_term_is_not_negligible(alpha, name):
     fn = lambda: reference(freeze_labels=freeze_labels, freeze_weights=freeze_weights)  # noqa: E731
     errors = [relative_error(partial @ v, central_difference(student, fn, v)) for v in directions(coupled.numel())]
     assert max(errors) > 10 * TOL
+
+
+def weak_view(x: torch.Tensor) -> torch.Tensor:
+    """A seeded view (the same on every call, as within one training step): small jitter."""
+    return x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(10), dtype=x.dtype)
+
+
+def strong_view(x: torch.Tensor) -> torch.Tensor:
+    """A seeded, stronger view: a random feature dropped per row, and larger noise."""
+    g = torch.Generator().manual_seed(11)
+    keep = torch.rand(x.shape, generator=g, dtype=x.dtype) > 0.3
+    return keep * x + 0.3 * torch.randn(x.shape, generator=g, dtype=x.dtype)
+
+
+@pytest.mark.parametrize("name", list(FROZEN))
+def test_gradient_with_views_matches_finite_differences(name):
+    """Two views: the student reads strong_view(x_l) and strong_view(x_u), the teacher
+    weak_view(x_u). Views act on inputs, not on theta: the gradient is that of F with the
+    teacher term phi(theta) evaluated at the teacher's view, for each gradient routing."""
+    student, teacher, x_l, y_l, x_u = make_problem(0.5)
+    method = drift.get_method(name, alpha=0.5)
+    s_l, s_u, t_u = strong_view(x_l), strong_view(x_u), weak_view(x_u)
+    assert not torch.equal(s_u, t_u)
+
+    def F_package():
+        return drift.leader_terms(method, student, teacher, s_l, y_l, t_u, lam=LAM, student_x_u=s_u).total
+
+    value = F_package()
+    reference = ReferenceF(method, student, teacher, s_l, y_l, t_u, student_x_u=s_u)
+    freeze_labels, freeze_weights = FROZEN[name]
+    fn = lambda: reference(freeze_labels=freeze_labels, freeze_weights=freeze_weights)  # noqa: E731
+    assert fn().item() == pytest.approx(value.item(), rel=1e-12)
+    grad = autograd_gradient(student, value)
+    for v in directions(grad.numel()):
+        assert relative_error(grad @ v, central_difference(student, fn, v)) < TOL
+        if name == "drift":  # the package's own F, recomputed at perturbed theta with the same views
+            assert relative_error(grad @ v, central_difference(student, F_package, v)) < TOL
 
 
 @pytest.mark.parametrize("name", list(FROZEN))

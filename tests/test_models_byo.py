@@ -1,5 +1,8 @@
 """Bring your own model and data: BatchNorm, dropout and Transformer students; a user's tensors;
 the synthetic token task (`drift.token_sequences`, data set "tokens")."""
+import functools
+import types
+
 import numpy as np
 import pytest
 import torch
@@ -182,3 +185,62 @@ def test_users_own_tensors_train(kind):
     history = drift.train("drift", data, steps=100, progress=False)
     assert history.final_test_accuracy > 90
     assert np.isnan(history.pseudo_label_accuracy[-1])  # no hidden labels given
+
+
+# --- model outputs: tensors, dicts and objects carrying logits; the probe forward pass ---------
+
+class Wrapped(nn.Module):
+    """An MLP whose output is wrapped as `kind`: a tensor, {"logits": ...} or an object with .logits."""
+
+    def __init__(self, feature_shape, num_classes, kind="tensor"):
+        super().__init__()
+        self.net, self.kind = drift.MLP(feature_shape, num_classes, hidden=(16,)), kind
+
+    def forward(self, x):
+        out = self.net(x)
+        if self.kind == "dict":
+            return {"logits": out, "hidden": out.detach()}
+        if self.kind == "object":
+            return types.SimpleNamespace(logits=out, loss=None)
+        return out
+
+
+@pytest.mark.parametrize("kind", ["dict", "object"])
+def test_outputs_carrying_logits_train_like_a_tensor_output(kind, moons, without_seconds):
+    runs = {k: drift.train("drift", moons, model=functools.partial(Wrapped, kind=k), steps=10, eval_every=5,
+                           progress=False) for k in ("tensor", kind)}
+    assert without_seconds(runs["tensor"].to_dict()) == without_seconds(runs[kind].to_dict())
+    torch.testing.assert_close(runs[kind].predict_proba(moons.x_test), runs["tensor"].predict_proba(moons.x_test))
+    with torch.no_grad():
+        teacher = torch.softmax(drift.logits_of(runs[kind].teacher_module()(moons.x_test)), -1)
+    torch.testing.assert_close(teacher, runs["tensor"].predict_proba(moons.x_test, which="teacher"))
+
+
+def test_logits_of():
+    z = torch.randn(3, 2)
+    assert drift.logits_of(z) is z
+    assert drift.logits_of({"logits": z}) is z and drift.logits_of(types.SimpleNamespace(logits=z)) is z
+    with pytest.raises(TypeError, match="a model's output must be a tensor of logits, .*got tuple"):
+        drift.logits_of((z,))
+
+
+class Outputs(nn.Module):
+    def __init__(self, make):
+        super().__init__()
+        self.linear, self.make = nn.Linear(2, 7), make
+
+    def forward(self, x):
+        return self.make(self.linear(x))
+
+
+@pytest.mark.parametrize("make, got", [
+    (lambda z: z, r"torch.float32 logits of shape \(2, 7\)"),  # 7 outputs on a 2-class problem
+    (lambda z: z[:, 0], r"torch.float32 logits of shape \(2,\)"),
+    (lambda z: z[:, :2].long(), r"torch.int64 logits of shape \(2, 2\)"),
+    (lambda z: (z[:, :2],), r"a tuple without logits"),
+    (lambda z: {"scores": z[:, :2]}, r"a dict without logits"),
+])
+def test_a_wrong_output_is_refused_before_training_naming_the_model(make, got, moons):
+    with pytest.raises(ValueError, match=rf"model Outputs gave {got} for 2 examples; expected floating-point logits of "
+                                         r"shape \(2, 2\), one per class \(num_classes=2\)"):
+        drift.train("drift", moons, model=Outputs(make), steps=1, progress=False)

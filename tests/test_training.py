@@ -26,9 +26,21 @@ class Disconnect(Exception):
     pass
 
 
-@pytest.mark.parametrize("method", ["drift", "alternating"])
-def test_checkpoint_resume_equals_uninterrupted_run(method, moons, tmp_path, without_seconds):
-    kwargs = dict(steps=STEPS, eval_every=5, seed=3, progress=False)
+def adamw(params):
+    return torch.optim.AdamW(params, lr=3e-3, weight_decay=0.05)
+
+
+def warmup(optimizer):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: min(1.0, (t + 1) / 20))
+
+
+RECIPE = dict(optimizer=adamw, scheduler=warmup, max_grad_norm=0.5)
+
+
+@pytest.mark.parametrize("method, recipe", [("drift", {}), ("alternating", {}), ("drift", RECIPE)],
+                         ids=["drift", "alternating", "drift-adamw-warmup-clipping"])
+def test_checkpoint_resume_equals_uninterrupted_run(method, recipe, moons, tmp_path, without_seconds, monkeypatch):
+    kwargs = dict(steps=STEPS, eval_every=5, seed=3, progress=False, **recipe)
     if method == "alternating":
         kwargs["refresh_every"] = 15  # the refresh falls after the interruption
     full = drift.train(method, moons, **kwargs)
@@ -45,8 +57,11 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, moons, tmp_path, wit
         drift.train(method, moons, checkpoint=path, callback=disconnect, **kwargs)
     assert stops == [10] and path.exists()
     seen = []  # the steps evaluated by the resumed run: it must start after the checkpoint
+    snapshots = []  # and not evaluate again at the checkpoint's step: the saved predictions stand in
+    snapshot = drift.trainer._snapshot
+    monkeypatch.setattr(drift.trainer, "_snapshot", lambda *a, **k: snapshots.append(1) or snapshot(*a, **k))
     resumed = drift.train(method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs)
-    assert seen == [15, 20, 25, 30, 35, 40]
+    assert seen == [15, 20, 25, 30, 35, 40] and len(snapshots) == len(seen)
     assert without_seconds(resumed.to_dict()) == without_seconds(full.to_dict())
     for p, q in zip(resumed.model.parameters(), full.model.parameters()):
         assert torch.equal(p, q)
@@ -65,6 +80,60 @@ def test_checkpoint_from_other_arguments_is_refused(moons, tmp_path):
         drift.train("mean_teacher", moons, steps=10, lr=2e-3, progress=False, checkpoint=path)
     with pytest.raises(ValueError, match="checkpoint .*other arguments"):
         drift.train("drift", moons, steps=10, progress=False, checkpoint=path)
+
+
+def test_optimizer_scheduler_and_clipping_reach_the_step(moons):
+    made = {}
+
+    def sgd(params):
+        made["optimizer"] = torch.optim.SGD(params, lr=1.0)
+        return made["optimizer"]
+
+    def halve(optimizer):
+        made["scheduler"] = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+        return made["scheduler"]
+
+    torch.manual_seed(0)
+    net = drift.MLP((2,), 2, hidden=(8,))
+    before = torch.cat([p.detach().flatten() for p in net.parameters()])
+    h = drift.train("drift", moons, model=net, steps=1, optimizer=sgd, scheduler=halve, max_grad_norm=1e-3, progress=False)
+    moved = torch.cat([p.detach().flatten() for p in h.model.parameters()]) - before
+    assert 0 < moved.norm() <= 1e-3 * (1 + 1e-5)  # one SGD step of lr 1 on a gradient clipped to 1e-3
+    assert [p for g in made["optimizer"].param_groups for p in g["params"]] == list(net.parameters())
+    assert made["scheduler"].last_epoch == 1 and made["optimizer"].param_groups[0]["lr"] == 0.5
+    h = drift.train("drift", moons, model=lambda shape, c: drift.MLP(shape, c, hidden=(8,)), steps=1, seed=0,
+                    optimizer=lambda p: torch.optim.SGD(p, lr=1.0), progress=False)  # the same initial net
+    unclipped = torch.cat([p.detach().flatten() for p in h.model.parameters()]) - before
+    assert unclipped.norm() > 10 * moved.norm()  # the same step without clipping
+
+
+def test_clipping_with_the_fp16_gradient_scaler(moons):
+    h = drift.train("drift", moons, steps=5, precision="fp16", max_grad_norm=0.1, scheduler=warmup, progress=False)
+    assert all(math.isfinite(x) for x in h.loss)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(optimizer="adam"), TypeError, r"optimizer must be a factory, e.g. lambda params: .*; got str"),
+    (dict(optimizer=lambda p: "adam"), TypeError, r"the optimizer factory must return a torch.optim.Optimizer; got str"),
+    (dict(optimizer=adamw, lr=0.1), ValueError, r"lr is the default optimizer's .*with optimizer, set it in your factory"),
+    (dict(scheduler=3), TypeError, r"scheduler must be a factory"),
+    (dict(scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt)), TypeError,
+     r"the scheduler factory must return a torch.optim.lr_scheduler.LRScheduler \(stepped every step"),
+    (dict(max_grad_norm=0.0), ValueError, r"max_grad_norm must be a number > 0"),
+    (dict(max_grad_norm=float("inf")), ValueError, r"max_grad_norm must be a number > 0"),
+    (dict(max_grad_norm="1"), ValueError, r"max_grad_norm must be a number > 0"),
+])
+def test_bad_optimizer_scheduler_and_clipping(moons, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        drift.train("drift", moons, steps=2, progress=False, **kwargs)
+
+
+def test_checkpoint_from_another_recipe_is_refused(moons, tmp_path):
+    path = tmp_path / "c.pt"
+    drift.train("drift", moons, steps=10, progress=False, checkpoint=path, **RECIPE)
+    for change in (dict(max_grad_norm=1.0), dict(scheduler=None), dict(optimizer=None)):
+        with pytest.raises(ValueError, match="checkpoint .*other arguments"):
+            drift.train("drift", moons, steps=10, progress=False, checkpoint=path, **{**RECIPE, **change})
 
 
 class NaNAfter(nn.Module):
@@ -191,19 +260,22 @@ def test_progress_bar_runs(moons):
     assert len(h.step) == 3
 
 
-@pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout")])
+@pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout"),
+                                           ("drift", "batchnorm")])
 def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, model, moons):
     """A default run, replayed by hand: `torch.manual_seed(seed)`, the model, then per step
     randint (labeled indices), randint (unlabeled indices), randn_like noise on the labeled
-    batch, then on the student's unlabeled batch; evaluations draw nothing. Equal to the last
-    bit, so committed notebook outputs stay valid."""
+    batch, then on the student's unlabeled batch; evaluations and the probe forward pass draw
+    nothing (nor move BatchNorm statistics). Equal to the last bit, so committed notebook
+    outputs stay valid."""
     steps, seed, noise = 12, 4, 0.1
     kwargs = dict(refresh_every=5) if method == "alternating" else {}
 
     def factory(feature_shape, num_classes):  # a dropout student draws its masks from the same generator
         if model == "mlp":
             return drift.MLP(feature_shape, num_classes)
-        return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, num_classes))
+        middle = nn.Dropout(0.2) if model == "dropout" else nn.BatchNorm1d(32)
+        return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), middle, nn.Linear(32, num_classes))
 
     h = drift.train(method, moons, model=factory, steps=steps, eval_every=4, seed=seed, progress=False, **kwargs)
 
