@@ -78,19 +78,22 @@ def training_step(
     data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
     input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
     forward: nn.Module | None = None, scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
+    seed: int = 0,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
 
     Draws a global batch with replacement, adds input noise to the student's view and keeps this
     process's shard of it (all of it in a single process): every process draws the same indices
-    and noise from the same generator state. Backpropagates F (forward passes under autocast
-    unless precision is "fp32"; through `scaler` if given) with the method's routing, clips the
-    student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
-    and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher the response
-    phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student).
-    `forward` is the student's forward pass (default `student`; a DDP wrapper of it under
-    torchrun). Raises FloatingPointError, naming the step, if F is not finite.
+    and noise from the same generator state; under a process group the forward passes draw
+    (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F
+    (forward passes under autocast unless precision is "fp32"; through `scaler` if given) with
+    the method's routing, clips the student's gradient to norm `max_grad_norm` if given
+    (unscaled first), steps the optimizer and the `scheduler` (if any), copies rank 0's buffers
+    to every rank and stores in the teacher the response phi(theta_t) that F used (an EMA
+    teacher; a copied one refreshes from the stepped student). `forward` is the student's
+    forward pass (default `student`; a DDP wrapper of it under torchrun). Raises
+    FloatingPointError, naming the step, if F is not finite.
     """
     device = data.x_labeled.device
     i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
@@ -99,7 +102,8 @@ def training_step(
     x_u = data.x_unlabeled[i_u]
     student_x_u = _noisy(x_u, input_noise)
     shard = distributed.shard
-    with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+    with distributed.rank_stream(seed, step, device), \
+            torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
         terms = leader_terms(
             method, student, teacher, shard(x_l), shard(data.y_labeled[i_l]), shard(x_u),
             lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
@@ -187,12 +191,13 @@ def train(
     Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
     group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
     data-parallel: every process draws the same global batch and noise from `seed` and takes its
-    shard; the student's forward pass goes through `DistributedDataParallel`, whose all-reduce
-    averages the whole gradient, from the student path and the teacher path phi(theta) alike;
-    the teacher runs on the unwrapped student. After each step rank 0's buffers (BatchNorm
-    statistics, computed on its shard) are copied to every rank, so the EMA teacher is the same
-    on all ranks. Only rank 0 shows progress and writes the checkpoint (a shared file system is
-    assumed for resuming); every rank evaluates and returns the same History.
+    shard, and draws its own dropout masks (from seed, rank and step); the student's forward
+    pass goes through `DistributedDataParallel`, whose all-reduce averages the whole gradient,
+    from the student path and the teacher path phi(theta) alike; the teacher runs on the
+    unwrapped student. After each step rank 0's buffers (BatchNorm statistics, computed on its
+    shard) are copied to every rank, so the EMA teacher is the same on all ranks. Only rank 0
+    shows progress and writes the checkpoint; on a rerun rank 0 reads it and broadcasts it, so
+    node-local disks resume too. Every rank evaluates and returns the same History.
     """
     method = get_method(method, **overrides)
     if not isinstance(data, SemiSupervisedData):
@@ -249,6 +254,7 @@ def _fit(
         "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
         "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
         "max_grad_norm": max_grad_norm, "data": repr(data),
+        "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
     }
     if optimizer is None:
         optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
@@ -280,6 +286,7 @@ def _fit(
             method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
             unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
             scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
+            seed=seed,
         )
         sums = [a + b for a, b in zip(sums, parts)]
         bar.update()
