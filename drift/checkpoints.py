@@ -3,21 +3,31 @@
 `drift.train(..., checkpoint=path)` writes one at every evaluation and resumes from it when the
 file exists (Colab disconnects). A checkpoint is the dict that `torch.save` writes:
 
-- config: the run's arguments (method, model, sizes, optimizer, ...), compared on resume;
+- config: the run's arguments (method, model, sizes, optimizer, ...) and the data's
+  `fingerprint`, compared on resume;
 - step: the steps done; history: `History.to_dict()` so far;
 - student, optimizer, teacher, scaler, scheduler: their state dicts ({} where there is none);
 - rng, cuda_rng: torch's generator states (CPU; CUDA or empty), which draw batches and noise;
 - student_pred, teacher_pred: predicted classes on the evaluated unlabeled rows at `step`,
   from which the next evaluation's flip rates are measured (a resumed run does not evaluate
   again before its first step).
+
+Under a process group rank 0 alone writes the file, and alone reads it on resume: it broadcasts
+what it found (a checkpoint or none) to every rank, so a checkpoint on rank 0's local disk
+resumes all ranks alike. Each rank's dropout stream is derived from (seed, rank, step)
+(`distributed.rank_stream`), so a checkpoint holds only the shared generator states.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import os
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+from . import distributed
 
 
 def name_of(obj) -> str:
@@ -30,6 +40,45 @@ def name_of(obj) -> str:
         return f"{name_of(obj.func)}(*{obj.args}, **{obj.keywords})"
     target = type(obj) if isinstance(obj, nn.Module) else obj
     return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', type(target).__qualname__)}"
+
+
+def fingerprint(data) -> str:
+    """SHA-256 (hex) of `data`: a tensor (its dtype, shape and bytes, wherever it lives), a dict
+    of such values (by sorted key), a list or tuple, None, a number or string, or a dataclass
+    such as `SemiSupervisedData` (its class and fields). Two data sets with the same sizes but
+    other values, dtypes or shapes get different fingerprints. A data set that is not in memory
+    (a torch Dataset) is not hashed here; raises TypeError naming its type."""
+    digest = hashlib.sha256()
+
+    def add(value) -> None:
+        if isinstance(value, Tensor):
+            t = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"tensor {t.dtype} {tuple(value.shape)};".encode())
+            digest.update(t.view(torch.uint8).numpy())
+        elif isinstance(value, dict):
+            digest.update(f"dict {len(value)};".encode())
+            for key in sorted(value, key=repr):
+                digest.update(f"{key!r}:".encode())
+                add(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"{type(value).__name__} {len(value)};".encode())
+            for item in value:
+                add(item)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            digest.update(f"{type(value).__qualname__};".encode())
+            for field in dataclasses.fields(value):
+                digest.update(f"{field.name}=".encode())
+                add(getattr(value, field.name))
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            digest.update(f"{value!r};".encode())
+        else:
+            raise TypeError(
+                f"data must hold tensors, dicts of tensors or None to be fingerprinted for a checkpoint; "
+                f"got {type(value).__name__}"
+            )
+
+    add(data)
+    return digest.hexdigest()
 
 
 def save(path, *, config: dict, step: int, student: nn.Module, optimizer, teacher, scaler, scheduler,
@@ -53,16 +102,38 @@ def save(path, *, config: dict, step: int, student: nn.Module, optimizer, teache
 
 def load(path, *, config: dict, device: torch.device) -> dict | None:
     """The checkpoint at `path` with its tensors on `device`, or None when there is no file.
-    Raises ValueError when it was written by a run with another `config`."""
-    if path is None or not os.path.exists(path):
+    Under a process group rank 0 alone looks for the file and reads it (to the CPU), and every
+    rank gets what it found (or its error) by broadcast. Raises ValueError, naming the differing
+    config keys, when it was written by a run with another `config`."""
+    found = None
+    if distributed.is_main() and path is not None and os.path.exists(path):
+        try:
+            found = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # raised on every rank, not only on rank 0 while the others wait
+            found = err
+    found = distributed.broadcast_object(found)
+    if isinstance(found, Exception):
+        raise found
+    if found is None:
         return None
-    state = torch.load(path, map_location=device, weights_only=True)
-    if state["config"] != config:
+    differing = sorted(k for k in config.keys() | found["config"].keys() if config.get(k) != found["config"].get(k))
+    if differing:
         raise ValueError(
-            f"checkpoint {os.fspath(path)!r} was written by a run with other arguments; "
-            "pass the same arguments to resume it, or a new path to start afresh"
+            f"checkpoint {os.fspath(path)!r} was written by a run with other arguments (differing: "
+            f"{', '.join(differing)}); pass the same arguments and data to resume it, or a new path to start afresh"
         )
-    return state
+    return _to(found, device)
+
+
+def _to(obj, device: torch.device):
+    """`obj` with every tensor in its dicts, lists and tuples moved to `device`."""
+    if isinstance(obj, Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to(v, device) for v in obj)
+    return obj
 
 
 def restore(state: dict, *, student: nn.Module, optimizer, teacher, scaler, scheduler, device: torch.device) -> None:

@@ -9,6 +9,7 @@ answers as a single process would: rank 0 of 1.
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import os
 from contextlib import contextmanager
@@ -109,12 +110,57 @@ def mean_over_ranks(x: Tensor) -> Tensor:
     return x / world_size()
 
 
+def broadcast_object(obj, src: int = 0):
+    """Rank `src`'s `obj` on every rank (any picklable object; put tensors on the CPU first);
+    `obj` itself when not distributed."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
+
+
 @torch.no_grad()
 def broadcast_buffers(module: nn.Module) -> None:
-    """Copy rank 0's buffers (e.g. BatchNorm running statistics) to every rank, in place."""
-    if is_distributed():
-        for b in module.buffers():
-            dist.broadcast(b, src=0)
+    """Copy rank 0's buffers (e.g. BatchNorm running statistics) to every rank, in place: their
+    bytes packed into one flat uint8 tensor, so one broadcast per device, whatever the dtypes."""
+    if not is_distributed():
+        return
+    by_device: dict[torch.device, list[Tensor]] = {}
+    for b in module.buffers():
+        by_device.setdefault(b.device, []).append(b)
+    for buffers in by_device.values():
+        flat = torch.cat([b.reshape(-1).view(torch.uint8) for b in buffers])  # (total bytes,)
+        dist.broadcast(flat, src=0)
+        for b, chunk in zip(buffers, flat.split([b.numel() * b.element_size() for b in buffers])):
+            b.copy_(chunk.clone().view(b.dtype).view(b.shape))  # clone: a dtype view needs aligned bytes
+
+
+def _stream_seed(seed: int, rank: int, step: int) -> int:
+    """A 63-bit seed for (seed, rank, step), unrelated to `seed` itself and to other triples."""
+    digest = hashlib.sha256(f"drift rank stream {seed} {rank} {step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+@contextmanager
+def rank_stream(seed: int, step: int, device: torch.device):
+    """Run the block on this rank's own random stream (e.g. dropout masks in the forward passes):
+    torch's CPU generator, and `device`'s if it is CUDA, seeded from (seed, rank, step), then
+    the shared states put back as they were, so what is drawn outside the block (batches,
+    noise) stays the same on every rank. The stream is derived, not stored: a run resumed at
+    `step` draws the same. A no-op outside a process group (one process draws everything from
+    the global generator, as before)."""
+    if not is_distributed():
+        yield
+        return
+    cuda = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        stream = _stream_seed(seed, rank(), step)
+        torch.default_generator.manual_seed(stream)
+        if cuda:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(stream)
+        yield
 
 
 def wrap(module: nn.Module) -> nn.Module:

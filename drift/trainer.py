@@ -96,6 +96,7 @@ def training_step(
     input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
     forward: nn.Module | None = None, scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
     student_view: View | None = None, teacher_view: View | None = None,
+    seed: int = 0,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
@@ -104,7 +105,8 @@ def training_step(
     student_view(x_u) and teacher_view(x_u) in that order (student_view defaults to adding
     `input_noise`, teacher_view to the batch itself), and keeps this process's shard of them (all
     of them in a single process): every process draws the same indices and noise from the same
-    generator state. Backpropagates F (forward passes under autocast
+    generator state; under a process group the forward passes draw (dropout) from this
+    rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F (forward passes under autocast
     unless precision is "fp32"; through `scaler` if given) with the method's routing, clips the
     student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
     and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher the response
@@ -122,7 +124,8 @@ def training_step(
     student_x_u = _viewed("student_view", student_view, x_u)
     teacher_x_u = x_u if teacher_view is None else _viewed("teacher_view", teacher_view, x_u)
     shard = functools.partial(inputs.apply, distributed.shard)
-    with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+    with distributed.rank_stream(seed, step, device), \
+            torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
         terms = leader_terms(
             method, student, teacher, shard(student_x_l), shard(data.y_labeled[i_l]), shard(teacher_x_u),
             lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
@@ -231,12 +234,13 @@ def train(
     Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
     group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
     data-parallel: every process draws the same global batch and noise from `seed` and takes its
-    shard; the student's forward pass goes through `DistributedDataParallel`, whose all-reduce
-    averages the whole gradient, from the student path and the teacher path phi(theta) alike;
-    the teacher runs on the unwrapped student. After each step rank 0's buffers (BatchNorm
-    statistics, computed on its shard) are copied to every rank, so the EMA teacher is the same
-    on all ranks. Only rank 0 shows progress and writes the checkpoint (a shared file system is
-    assumed for resuming); every rank evaluates and returns the same History.
+    shard, and draws its own dropout masks (from seed, rank and step); the student's forward
+    pass goes through `DistributedDataParallel`, whose all-reduce averages the whole gradient,
+    from the student path and the teacher path phi(theta) alike; the teacher runs on the
+    unwrapped student. After each step rank 0's buffers (BatchNorm statistics, computed on its
+    shard) are copied to every rank, so the EMA teacher is the same on all ranks. Only rank 0
+    shows progress and writes the checkpoint; on a rerun rank 0 reads it and broadcasts it, so
+    node-local disks resume too. Every rank evaluates and returns the same History.
     """
     method = get_method(method, **overrides)
     if not isinstance(data, SemiSupervisedData):
@@ -302,6 +306,7 @@ def _fit(
         "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
         "max_grad_norm": max_grad_norm, "student_view": checkpoints.name_of(student_view),
         "teacher_view": checkpoints.name_of(teacher_view), "data": repr(data),
+        "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
     }
     if optimizer is None:
         optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
@@ -334,6 +339,7 @@ def _fit(
             unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
             scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
             student_view=student_view, teacher_view=teacher_view,
+            seed=seed,
         )
         sums = [a + b for a, b in zip(sums, parts)]
         bar.update()

@@ -6,9 +6,12 @@ Three things run side by side:
 - two workers (`_worker`, below) forked from this process, so they skip importing torch again,
   in a process group that meets through a file, not a port: each checks one DDP step's gradient
   against the single-process gradient on the global batch, trains an MLP and a BatchNorm
-  student, gathers their teachers from both ranks, and writes rank{R}.json;
+  student, gathers their teachers from both ranks, trains a dropout student (its masks, the
+  shared generator, a resume from a checkpoint that only rank 0's disk holds), counts the
+  broadcasts of buffers per step, and writes rank{R}.json;
 - the same `train` command in this one process, the reference for the torchrun run.
 """
+import dataclasses
 import json
 import os
 import subprocess
@@ -104,6 +107,66 @@ def test_batch_size_must_divide_over_the_processes(runs):
         assert "batch_size (15) is a global batch size and must be divisible by the number of processes (2)" in r["indivisible"]
 
 
+def test_each_rank_draws_its_own_dropout_masks_from_a_shared_batch_stream(runs):
+    for r in runs["ranks"]:
+        d = r["dropout"]
+        assert d["steps"] == 6 and not any(d["masks_equal_across_ranks"])  # before: equal at every step
+        # dropout draws nothing from the shared generator: after training it is where a
+        # dropout-free student of the same shapes leaves it, on both ranks
+        assert d["shared_rng_equal_across_ranks"] and d["shared_rng_as_without_dropout"]
+        assert d["student_equal"]
+
+
+def test_rank_0_reads_the_checkpoint_and_every_rank_resumes_from_it(runs):
+    """Node-local disks: the checkpoint is only in rank 0's directory (rank 1's path has no file).
+    Both ranks resume at its step and finish as the uninterrupted run, dropout streams included."""
+    for r in runs["ranks"]:
+        d = r["dropout"]
+        assert d["checkpoint_exists"] == (r["rank"] == 0)
+        assert d["resumed_steps"] == [4, 6]
+        assert d["resumed_masks_as_uninterrupted"] and d["resumed_student_as_uninterrupted"]
+        assert d["resumed_history_as_uninterrupted"]
+
+
+def test_buffers_are_broadcast_in_one_collective_per_step(runs):
+    for r in runs["ranks"]:
+        b = r["buffers"]
+        # BatchNorm: running_mean, running_var (float32), num_batches_tracked (int64); one per buffer before
+        assert b["buffers"] == 3 and b["dtypes"] == ["torch.float32", "torch.int64"]
+        assert b["broadcasts_per_step"] == [1] * 4
+        assert b["buffers_equal_across_ranks"] and b["running_var_moved"]
+        # odd sizes and mixed dtypes (float32 x3, int64, bool x5, transposed float64) in one broadcast
+        assert b["mixed_broadcasts"] == 1 and b["mixed_as_rank_0"]
+
+
+def test_checkpoint_refuses_other_data_of_the_same_sizes(moons, tmp_path):
+    other = dataclasses.replace(moons, x_unlabeled=moons.x_unlabeled + 1e-3)
+    assert repr(other) == repr(moons)  # what the checkpoint compared before
+    path = tmp_path / "run.pt"
+    kwargs = dict(steps=4, eval_every=2, progress=False, checkpoint=path)
+    first = drift.train("drift", moons, **kwargs)
+    with pytest.raises(ValueError, match=r"checkpoint '.*run\.pt' was written by a run with other arguments "
+                                         r"\(differing: data_sha256\); pass the same arguments and data"):
+        drift.train("drift", other, **kwargs)
+    assert drift.train("drift", moons, **kwargs).to_dict() == first.to_dict()  # the same data resumes (done)
+
+
+def test_fingerprint_of_tensors_dicts_and_none():
+    from drift.checkpoints import fingerprint
+
+    x = torch.arange(6, dtype=torch.float32).reshape(2, 3)
+    assert fingerprint(x) == fingerprint(x.clone()) == fingerprint(x.t().contiguous().t())
+    assert fingerprint(x) != fingerprint(x.reshape(3, 2))  # shape
+    assert fingerprint(x) != fingerprint(x.view(torch.int32))  # dtype, same bytes
+    assert fingerprint(x) != fingerprint(x + 1e-6)
+    ids = {"input_ids": torch.arange(4).reshape(2, 2), "attention_mask": torch.ones(2, 2, dtype=torch.long)}
+    assert fingerprint(ids) == fingerprint(dict(reversed(ids.items())))  # key order does not matter
+    assert fingerprint(ids) != fingerprint({**ids, "attention_mask": torch.zeros(2, 2, dtype=torch.long)})
+    assert fingerprint(None) != fingerprint(torch.empty(0))
+    with pytest.raises(TypeError, match="data must hold tensors, dicts of tensors or None .* got TensorDataset"):
+        fingerprint(torch.utils.data.TensorDataset(x))
+
+
 # The workers, one process per rank.
 
 def _flat(tensors) -> torch.Tensor:
@@ -166,6 +229,100 @@ def _trained(data, model) -> dict:
     }
 
 
+class _Disconnect(Exception):
+    """A simulated disconnect, raised by a callback after the checkpoint of that evaluation is written."""
+
+
+def _dropout_run(data, *, dropout: bool = True, checkpoint=None, disconnect_at: int | None = None) -> dict:
+    """6 DRIFT steps of a student with dropout after its first layer (Linear then Dropout, so a
+    dropped unit is exactly 0): the mask of each training forward pass (shard, 32), the student,
+    the History and the shared generator's state after training."""
+    masks, evaluated = [], []
+
+    def factory(feature_shape, num_classes):
+        layers = [nn.Flatten(), nn.Linear(64, 32), *([nn.Dropout(0.5)] if dropout else []), nn.ReLU(),
+                  nn.Linear(32, num_classes)]
+        model = nn.Sequential(*layers)
+        if dropout:
+            model[2].register_forward_hook(lambda m, i, out: masks.append(out == 0) if m.training else None)
+        return model
+
+    def callback(history):
+        evaluated.append(history.step[-1])
+        if history.step[-1] == disconnect_at:
+            raise _Disconnect
+
+    h = drift.train("drift", data, model=factory, steps=6, batch_size=16, eval_every=2, progress=False,
+                    checkpoint=checkpoint, callback=callback)
+    return {"masks": masks, "evaluated": evaluated, "student": _flat(h.model.state_dict().values()),
+            "history": {k: v for k, v in h.to_dict().items() if k != "seconds"}, "rng": torch.get_rng_state()}
+
+
+def _dropout(data, out: str) -> dict:
+    full = _dropout_run(data)
+    plain = _dropout_run(data, dropout=False)
+    node = os.path.join(out, f"node{distributed.rank()}")  # each rank's own "local disk"
+    os.makedirs(node, exist_ok=True)
+    path = os.path.join(node, "run.pt")
+    try:
+        _dropout_run(data, checkpoint=path, disconnect_at=2)
+    except _Disconnect:
+        pass
+    resumed = _dropout_run(data, checkpoint=path)
+    return {
+        "steps": len(full["masks"]),
+        "masks_equal_across_ranks": [_same_on_all_ranks(m.to(torch.uint8)) for m in full["masks"]],
+        "shared_rng_equal_across_ranks": _same_on_all_ranks(full["rng"]),
+        "shared_rng_as_without_dropout": torch.equal(full["rng"], plain["rng"]),
+        "student_equal": _same_on_all_ranks(full["student"]),
+        "checkpoint_exists": os.path.exists(path),
+        "resumed_steps": resumed["evaluated"],
+        "resumed_masks_as_uninterrupted": len(resumed["masks"]) == 4
+        and all(torch.equal(a, b) for a, b in zip(resumed["masks"], full["masks"][2:])),
+        "resumed_student_as_uninterrupted": torch.equal(resumed["student"], full["student"]),
+        "resumed_history_as_uninterrupted": resumed["history"] == full["history"],
+    }
+
+
+def _buffers(data) -> dict:
+    """Count `dist.broadcast` calls per training step of a BatchNorm student (between consecutive
+    evaluations), and broadcast a module with odd-sized buffers of mixed dtypes."""
+    calls, at_evaluation = [], []
+    original = dist.broadcast
+
+    def counting(tensor, *args, **kwargs):
+        calls.append(tensor.dtype)
+        return original(tensor, *args, **kwargs)
+
+    dist.broadcast = counting
+    try:
+        h = drift.train("drift", data, model=_bn_student, steps=5, batch_size=16, eval_every=1, progress=False,
+                        callback=lambda history: at_evaluation.append(len(calls)))
+        buffers = dict(h.model.named_buffers())
+        mixed = nn.Module()
+        torch.manual_seed(distributed.rank())  # other values on every rank
+        for name, value in (("a", torch.randn(3)), ("b", torch.randint(9, ())), ("c", torch.rand(5) > 0.5),
+                            ("d", torch.randn(3, 2, dtype=torch.float64).t())):
+            mixed.register_buffer(name, value)
+        before = len(calls)
+        distributed.broadcast_buffers(mixed)
+        mixed_broadcasts = len(calls) - before
+    finally:
+        dist.broadcast = original
+    torch.manual_seed(0)
+    expected = [torch.randn(3), torch.randint(9, ()), torch.rand(5) > 0.5, torch.randn(3, 2, dtype=torch.float64).t()]
+    return {
+        "buffers": len(buffers),
+        "dtypes": sorted({str(b.dtype) for b in buffers.values()}),
+        "broadcasts_per_step": [b - a for a, b in zip(at_evaluation, at_evaluation[1:])],
+        "buffers_equal_across_ranks": _same_on_all_ranks(_flat(buffers.values())),
+        "running_var_moved": any(k.endswith("running_var") and not torch.allclose(v, torch.ones_like(v))
+                                 for k, v in buffers.items()),
+        "mixed_broadcasts": mixed_broadcasts,
+        "mixed_as_rank_0": all(torch.equal(b, e) for b, e in zip(mixed.buffers(), expected)),
+    }
+
+
 def _worker(rank: int, out: str, store: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=store, rank=rank, world_size=2)
@@ -181,6 +338,9 @@ def _worker(rank: int, out: str, store: str) -> None:
     result["student_path_only_error"] = _relative(grads["mean_teacher"] + local_drift - local_mt, grads["drift"])
     result["mlp"] = _trained(data, "mlp")
     result["batchnorm"] = _trained(data, _bn_student)
+    result["dropout"] = _dropout(data, out)
+    result["buffers"] = _buffers(data)
+    result["rank"] = distributed.rank()
     try:
         drift.train("drift", data, steps=1, batch_size=15, progress=False)
     except ValueError as err:
