@@ -34,11 +34,10 @@ def _setup(name: str, data, model: str, device):
     return method, student, teacher, optimizer
 
 
-def _step(setup, data, step: int) -> None:
+def _step(setup, source, step: int) -> None:
     method, student, teacher, optimizer = setup
-    # step=steps: past the ramp-up, so the unlabeled term (and the teacher) is always on.
-    training_step(method, student, teacher, optimizer, data, step=step, steps=1, batch_size=BATCH,
-                  unlabeled_batch_size=UNLABELED_BATCH, input_noise=0.1)
+    # steps=1: past the ramp-up, so the unlabeled term (and the teacher) is always on.
+    training_step(method, student, teacher, optimizer, source, step=step, steps=1, input_noise=0.1)
 
 
 def _saved_bytes(setup, data) -> int:
@@ -76,13 +75,15 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for data_name, model, labels in SETTINGS:
         data = drift.load_data(data_name, labels_per_class=labels).to(device)
+        source = drift.sources.source_of(data, device=device, seed=0, batch_size=BATCH,
+                                         unlabeled_batch_size=UNLABELED_BATCH)
         setups = {m: _setup(m, data, model, device) for m in METHODS}
         times = {m: [] for m in METHODS}
         for r in range(args.warmup + args.rounds):
             for m in METHODS:
                 _sync(device)
                 tic = time.perf_counter()
-                _step(setups[m], data, r)
+                _step(setups[m], source, r)
                 _sync(device)
                 if r >= args.warmup:
                     times[m].append(time.perf_counter() - tic)

@@ -14,8 +14,9 @@ from .metrics import Summary, accuracy, error_bound, flip_rate, oscillation, sum
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model, logits_of
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
-from . import distributed, plotting
+from . import distributed, inputs, plotting, sources
 from .runtime import resolve_device, seed_everything
+from .sources import DatasetSplits
 from .tables import Table
 from .teacher import CopyTeacher, EMATeacher, make_teacher
 from .history import History
@@ -25,7 +26,7 @@ from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "DATASETS", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "METHODS", "Method", "get_method",
+    "DATASETS", "DatasetSplits", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "METHODS", "Method", "get_method",
     "Summary", "Table", "accuracy", "error_bound", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model", "logits_of",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",

@@ -22,10 +22,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import numbers
 import os
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from . import distributed
 
@@ -45,9 +47,11 @@ def name_of(obj) -> str:
 def fingerprint(data) -> str:
     """SHA-256 (hex) of `data`: a tensor (its dtype, shape and bytes, wherever it lives), a dict
     of such values (by sorted key), a list or tuple, None, a number or string, or a dataclass
-    such as `SemiSupervisedData` (its class and fields). Two data sets with the same sizes but
-    other values, dtypes or shapes get different fingerprints. A data set that is not in memory
-    (a torch Dataset) is not hashed here; raises TypeError naming its type."""
+    such as `SemiSupervisedData` or `DatasetSplits` (its class and fields). Two in-memory data
+    sets with the same sizes but other values, dtypes or shapes get different fingerprints. A
+    torch map-style Dataset, which need not fit in memory, is identified by its class, its
+    length and its first, middle and last items (so a change elsewhere in it goes unseen).
+    Anything else raises TypeError naming its type."""
     digest = hashlib.sha256()
 
     def add(value) -> None:
@@ -69,8 +73,13 @@ def fingerprint(data) -> str:
             for field in dataclasses.fields(value):
                 digest.update(f"{field.name}=".encode())
                 add(getattr(value, field.name))
-        elif value is None or isinstance(value, (bool, int, float, str)):
+        elif value is None or isinstance(value, (numbers.Number, str)):
             digest.update(f"{value!r};".encode())
+        elif isinstance(value, Dataset):
+            n = len(value)
+            digest.update(f"{type(value).__qualname__} {n};".encode())
+            for i in sorted({0, n // 2, n - 1} if n else set()):
+                add(value[i])
         else:
             raise TypeError(
                 f"data must hold tensors, dicts of tensors or None to be fingerprinted for a checkpoint; "

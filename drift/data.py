@@ -32,9 +32,9 @@ def _check_x(name: str, x: Tensor, *, in_dict: bool) -> None:
         raise ValueError(f"{name} contains NaN or inf; clean or impute it before training")
 
 
-def _check_inputs(name: str, x: Inputs, reference: Inputs | None) -> None:
-    """x_* valid on its own, and of the same kind, keys, feature shapes and dtypes as x_labeled
-    (`reference`, None when x is x_labeled)."""
+def _check_inputs(name: str, x: Inputs, reference: Inputs | None, reference_name: str = "x_labeled") -> None:
+    """x_* valid on its own, and of the same kind, keys, feature shapes and dtypes as the
+    `reference` inputs (None when x is the reference itself)."""
     if isinstance(x, dict):
         for k, v in x.items():
             _check_x(f"{name}[{k!r}]", v, in_dict=True)
@@ -48,15 +48,17 @@ def _check_inputs(name: str, x: Inputs, reference: Inputs | None) -> None:
     if isinstance(x, dict) != isinstance(reference, dict):
         kinds = {True: "a dict", False: "a tensor"}
         raise TypeError(
-            f"{name} is {kinds[isinstance(x, dict)]} but x_labeled is {kinds[isinstance(reference, dict)]}; "
+            f"{name} is {kinds[isinstance(x, dict)]} but {reference_name} is {kinds[isinstance(reference, dict)]}; "
             "all x_* must be of one kind"
         )
     if isinstance(x, dict) and list(x) != list(reference):
-        raise ValueError(f"{name} has keys {list(x)} but x_labeled has {list(reference)}; all x_* must have the same keys")
+        raise ValueError(
+            f"{name} has keys {list(x)} but {reference_name} has {list(reference)}; all x_* must have the same keys"
+        )
     for (key, t), ref in zip(x.items() if isinstance(x, dict) else [(None, x)], inputs.tensors(reference)):
         if t.shape[1:] != ref.shape[1:] or t.dtype != ref.dtype:
             part = name if key is None else f"{name}[{key!r}]"
-            ref_part = "x_labeled" if key is None else f"x_labeled[{key!r}]"
+            ref_part = reference_name if key is None else f"{reference_name}[{key!r}]"
             raise ValueError(
                 f"{part} has feature shape {tuple(t.shape[1:])} and dtype {t.dtype}, but {ref_part} has "
                 f"{tuple(ref.shape[1:])} and {ref.dtype}; all x_* must agree"

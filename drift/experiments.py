@@ -20,6 +20,7 @@ from .data import SemiSupervisedData
 from .methods import METHODS, Method, get_method
 from .metrics import Summary, summarize
 from .runtime import resolve_device
+from .sources import DatasetSplits
 from .tables import Table
 from .trainer import History, train
 
@@ -155,7 +156,7 @@ def _init_worker() -> None:
 
 def compare(
     methods: Sequence[str | Method] | None,
-    data: SemiSupervisedData | Callable[..., SemiSupervisedData],
+    data: SemiSupervisedData | DatasetSplits | Callable[..., SemiSupervisedData | DatasetSplits],
     *,
     seeds: int | Sequence[int] = 5,
     reference: str | None = "mean_teacher",
@@ -165,8 +166,9 @@ def compare(
 ) -> Results:
     """Train every method with every seed and collect the histories.
 
-    methods: preset names or `Method`s (None: all six presets). data: one split shared by all
-    seeds, or `data(seed=...)` returning each seed's split (picklable for workers > 1, e.g.
+    methods: preset names or `Method`s (None: all six presets). data: one split (a
+    `SemiSupervisedData` or a `DatasetSplits`) shared by all seeds, or `data(seed=...)`
+    returning each seed's split (picklable for workers > 1, e.g.
     `functools.partial(drift.load_data, "digits", labels_per_class=5)`). seeds: a count or a list.
     workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU);
     each worker uses one thread, so a run's result does not depend on `workers` when the
@@ -176,8 +178,11 @@ def compare(
     names = [m.name for m in methods]
     if len(set(names)) != len(names):
         raise ValueError(f"methods must have distinct names; got {names}")
-    if not (isinstance(data, SemiSupervisedData) or callable(data)):
-        raise TypeError(f"data must be a drift.SemiSupervisedData or a function of seed returning one; got {type(data).__name__}")
+    if not (isinstance(data, (SemiSupervisedData, DatasetSplits)) or callable(data)):
+        raise TypeError(
+            "data must be a drift.SemiSupervisedData, a drift.DatasetSplits or a function of seed returning one; "
+            f"got {type(data).__name__}"
+        )
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("seeds must be a count >= 1 or a non-empty list of seeds")

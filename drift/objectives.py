@@ -7,6 +7,12 @@ with teacher logits g_j(theta) = f(x_j; phi(theta)), pseudo-labels y~ = labels(g
 w = weights(softmax(g)). The method decides which of y~ and w keep their dependence on theta:
 both detached is mean teacher (the partial derivative), both kept is DRIFT (the total,
 Stackelberg derivative), one of them is an ablation.
+
+With two views (`train`'s student_view and teacher_view), the student's CE terms read
+f(student_view(x); theta) and the teacher's logits are g_j(theta) = f(teacher_view(x_j); phi(theta)).
+Views are functions of the inputs, not of theta (their random draws fixed within a step), so
+the total derivative keeps its form: the Stackelberg term runs through phi(theta) at the
+teacher's view.
 """
 from __future__ import annotations
 

@@ -1,11 +1,13 @@
 """One training loop for every method (supervised, alternating, mean teacher, DRIFT, ablations).
 
-Each step draws a labeled and an unlabeled batch, makes the student's and the teacher's views
-of them (by default input noise for the student, the batch itself for the teacher), computes the leader objective F with the method's gradient routing, takes an optimizer step (Adam
-by default) on the student and lets the teacher follow. Every `eval_every` steps it records test accuracy,
-pseudo-label accuracy, mean weight, flip rates and the loss parts in a `History`, saves a
-checkpoint if asked (a rerun with the same arguments resumes from it: Colab disconnects) and
-calls `callback(history)`.
+Each step draws a labeled and an unlabeled batch from a data source (`drift.sources`: tensors
+in memory or torch Datasets), makes the student's and the teacher's views of them (by default
+input noise for the student, the batch itself for the teacher), computes the leader objective F
+with the method's gradient routing, takes an optimizer step (Adam by default) on the student
+and lets the teacher follow. Every `eval_every` steps it records test accuracy, pseudo-label
+accuracy, mean weight, flip rates and the loss parts in a `History` (`drift.history`), saves a
+checkpoint if asked (`drift.checkpoints`: a rerun with the same arguments resumes from it, for
+Colab disconnects) and calls `callback(history)`, which may stop training.
 
 Mixed precision (`precision="bf16"` or `"fp16"`) runs the forward passes of F under
 `torch.autocast`; parameters, optimizer state and the teacher stay float32. Under `torchrun`
@@ -32,10 +34,11 @@ from .data import SemiSupervisedData
 from .history import History
 from .inputs import Inputs
 from .methods import Method, get_method
-from .metrics import accuracy, flip_rate
+from .metrics import flip_rate
 from .models import build_model, check_output, logits_of
 from .objectives import leader_terms
 from .runtime import resolve_device
+from .sources import DatasetSplits, Source, source_of
 from .teacher import EMATeacher, eval_mode, make_teacher
 from .weights import sample_weights
 
@@ -47,31 +50,36 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
 
 
-@torch.no_grad()
-def _predict(fn: Callable[[Inputs], Tensor], x: Inputs, chunk: int = 4096) -> Tensor:
-    return torch.cat([fn(inputs.take(x, slice(i, i + chunk))) for i in range(0, inputs.num_rows(x), chunk)])
+def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
+    """100 * the fraction of predicted classes equal to y, over batches; NaN without batches or labels."""
+    if not predicted or any(t is None for t in y):
+        return math.nan
+    return 100 * (torch.cat(predicted) == torch.cat(y)).float().mean().item()
 
 
 @torch.no_grad()
-def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, data: SemiSupervisedData) -> dict:
-    """Metrics of the current student and teacher, plus their predictions on the unlabeled set."""
+def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: Source) -> dict:
+    """Metrics of the current student and teacher, streamed over the source's evaluation
+    batches, plus their predicted classes on the evaluated unlabeled rows."""
     with eval_mode(student):
-        test_logits = None if data.x_test is None else _predict(functools.partial(_logits, student), data.x_test)
-        student_pred = _predict(functools.partial(_logits, student), data.x_unlabeled).argmax(-1)
-        teacher_logits = _predict(lambda x: teacher.logits(student, x), data.x_unlabeled)
-    weights = sample_weights(torch.softmax(teacher_logits, -1), method.weights, threshold=method.threshold)
-    labels_ok = data.y_unlabeled is not None
+        test_pred, y_test = [], []
+        for x, y in source.eval_batches("test"):
+            test_pred.append(logits_of(inputs.forward(student, x)).argmax(-1))
+            y_test.append(y)
+        student_pred, teacher_pred, weights, y_hidden = [], [], [], []
+        for x, y in source.eval_batches("unlabeled"):
+            student_pred.append(logits_of(inputs.forward(student, x)).argmax(-1))
+            g = teacher.logits(student, x)  # (N, C)
+            teacher_pred.append(g.argmax(-1))
+            weights.append(sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold))
+            y_hidden.append(y)
     return {
-        "test_accuracy": math.nan if test_logits is None else 100 * accuracy(test_logits, data.y_test),
-        "pseudo_label_accuracy": 100 * accuracy(teacher_logits, data.y_unlabeled) if labels_ok else math.nan,
-        "mean_weight": weights.mean().item(),
-        "student_pred": student_pred,
-        "teacher_pred": teacher_logits.argmax(-1),
+        "test_accuracy": _percent_right(test_pred, y_test),
+        "pseudo_label_accuracy": _percent_right(teacher_pred, y_hidden),
+        "mean_weight": torch.cat(weights).mean().item(),
+        "student_pred": torch.cat(student_pred),
+        "teacher_pred": torch.cat(teacher_pred),
     }
-
-
-def _logits(model: nn.Module, x: Inputs) -> Tensor:
-    return logits_of(inputs.forward(model, x))
 
 
 View = Callable[[Inputs], Inputs]
@@ -92,34 +100,32 @@ def _viewed(name: str, view: View, x: Inputs) -> Inputs:
 
 def training_step(
     method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
-    data: SemiSupervisedData, *, step: int, steps: int, batch_size: int, unlabeled_batch_size: int,
-    input_noise: float, precision: str = "fp32", scaler: torch.amp.GradScaler | None = None,
-    forward: nn.Module | None = None, scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
+    source: Source, *, step: int, steps: int, input_noise: float, precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None, forward: nn.Module | None = None,
+    scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
     student_view: View | None = None, teacher_view: View | None = None,
     seed: int = 0,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
 
-    Draws a global batch with replacement, makes the views of it, student_view(x_l),
-    student_view(x_u) and teacher_view(x_u) in that order (student_view defaults to adding
-    `input_noise`, teacher_view to the batch itself), and keeps this process's shard of them (all
-    of them in a single process): every process draws the same indices and noise from the same
-    generator state; under a process group the forward passes draw (dropout) from this
-    rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F (forward passes under autocast
-    unless precision is "fp32"; through `scaler` if given) with the method's routing, clips the
+    Draws the step's global batch from `source` (see `drift.sources.source_of`), makes its views
+    student_view(x_l), student_view(x_u) and teacher_view(x_u) in that order (student_view
+    defaults to adding `input_noise`, teacher_view to the batch itself), and keeps this process's
+    shard of them (all of them in a single process): every process draws the same indices and
+    noise from the same generator state; under a process group the forward passes draw
+    (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F (forward passes under autocast unless
+    precision is "fp32"; through `scaler` if given) with the method's routing, clips the
     student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
-    and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher the response
-    phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the stepped student).
-    `forward` is the student's forward pass (default `student`; a DDP wrapper of it under
-    torchrun). Raises FloatingPointError, naming the step, if F is not finite.
+    and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher
+    the response phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the
+    stepped student). `forward` is the student's forward pass (default `student`; a DDP wrapper
+    of it under torchrun). Raises FloatingPointError, naming the step, if F is not finite.
     """
-    device = data.y_labeled.device
-    i_l = torch.randint(len(data.y_labeled), (batch_size,)).to(device)
-    i_u = torch.randint(inputs.num_rows(data.x_unlabeled), (unlabeled_batch_size,)).to(device)
+    x_l, y_l, x_u = source.batch(step)
+    device = y_l.device
     if student_view is None:
         student_view = functools.partial(inputs.add_noise, scale=input_noise)
-    x_l, x_u = inputs.take(data.x_labeled, i_l), inputs.take(data.x_unlabeled, i_u)
     student_x_l = _viewed("student_view", student_view, x_l)
     student_x_u = _viewed("student_view", student_view, x_u)
     teacher_x_u = x_u if teacher_view is None else _viewed("teacher_view", teacher_view, x_u)
@@ -127,7 +133,7 @@ def training_step(
     with distributed.rank_stream(seed, step, device), \
             torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
         terms = leader_terms(
-            method, student, teacher, shard(student_x_l), shard(data.y_labeled[i_l]), shard(teacher_x_u),
+            method, student, teacher, shard(student_x_l), shard(y_l), shard(teacher_x_u),
             lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
         )
     parts = distributed.mean_over_ranks(torch.stack([terms.total, terms.supervised, terms.unlabeled]).detach()).tolist()
@@ -158,7 +164,7 @@ def training_step(
 
 def train(
     method: str | Method,
-    data: SemiSupervisedData,
+    data: SemiSupervisedData | DatasetSplits,
     *,
     model="mlp",
     steps: int = 1000,
@@ -170,6 +176,8 @@ def train(
     device="auto",
     precision: str = "fp32",
     eval_every: int | None = None,
+    eval_batch_size: int = 4096,
+    eval_unlabeled: int | None = None,
     progress: bool = True,
     checkpoint: str | os.PathLike | None = None,
     callback: Callable[[History], bool | None] | None = None,
@@ -182,6 +190,10 @@ def train(
 ) -> History:
     """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
     settings, e.g. alpha=0.99) on `data` and return its `History`.
+
+    data: a `SemiSupervisedData` of tensors (moved whole to the device; batches drawn from
+        torch's global generator) or a `DatasetSplits` of torch Datasets (batches from
+        DataLoaders, only they move to the device; see `drift.sources`).
 
     model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
         `factory(feature_shape, num_classes)`. Named models size themselves from the data; dict
@@ -204,7 +216,11 @@ def train(
         the loss with a `torch.amp.GradScaler` (on CUDA and on the CPU; its state is
         checkpointed). Parameters, Adam's state and the EMA teacher stay float32, and
         evaluation runs in float32.
-    eval_every: steps between evaluations (default: steps // 20). progress: a tqdm bar.
+    eval_every: steps between evaluations (default: steps // 20). Evaluation runs in batches of
+        `eval_batch_size` rows, on the test set and on the unlabeled set: all of it, or a fixed
+        random subset of `eval_unlabeled` rows chosen once from `seed` (by a generator of its own,
+        so training draws the same batches and noise either way), for the pseudo-label accuracy,
+        mean weight and flip rates. progress: a tqdm bar.
     checkpoint: a file path; written at every evaluation and resumed from when it exists.
     callback: called with the History after every evaluation (`history.model` is the student);
         returning True stops training there, and `history.stopped_at` records the step (a rerun
@@ -243,16 +259,15 @@ def train(
     node-local disks resume too. Every rank evaluates and returns the same History.
     """
     method = get_method(method, **overrides)
-    if not isinstance(data, SemiSupervisedData):
-        raise TypeError(
-            f"data must be a drift.SemiSupervisedData (use drift.load_data or build one from your tensors); "
-            f"got {type(data).__name__}"
-        )
+    if not isinstance(data, (SemiSupervisedData, DatasetSplits)):
+        source_of(data)  # raises the TypeError that names both kinds
     unlabeled_batch_size = 2 * batch_size if unlabeled_batch_size is None else unlabeled_batch_size
     eval_every = max(1, steps // 20) if eval_every is None else eval_every
-    for name, value in (("steps", steps), ("batch_size", batch_size),
-                        ("unlabeled_batch_size", unlabeled_batch_size), ("eval_every", eval_every)):
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size),
+                        ("eval_every", eval_every), ("eval_batch_size", eval_batch_size)):
         _check_positive_int(name, value)
+    if eval_unlabeled is not None:
+        _check_positive_int("eval_unlabeled", eval_unlabeled)
     if not lr > 0:
         raise ValueError(f"lr must be > 0; got {lr}")
     if not input_noise >= 0:
@@ -281,14 +296,16 @@ def train(
         return _fit(
             method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
             lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
+            eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
             progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
             max_grad_norm=max_grad_norm, student_view=student_view, teacher_view=teacher_view,
         )
 
 
 def _fit(
-    method: Method, data: SemiSupervisedData, *, model, steps: int, batch_size: int, unlabeled_batch_size: int,
-    lr: float, input_noise: float, seed: int, device: torch.device, precision: str, eval_every: int,
+    method: Method, data: SemiSupervisedData | DatasetSplits, *, model, steps: int, batch_size: int,
+    unlabeled_batch_size: int, lr: float, input_noise: float, seed: int, device: torch.device, precision: str,
+    eval_every: int, eval_batch_size: int, eval_unlabeled: int | None,
     progress: bool, checkpoint, callback, optimizer, scheduler, max_grad_norm, student_view, teacher_view,
 ) -> History:
     """`train` after its arguments are checked and the process group (if any) is set up."""
@@ -296,8 +313,9 @@ def _fit(
     student = build_model(model, data.feature_shape, data.num_classes).to(device)
     student.train()
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
-    data = data.to(device)
-    check_output(student, inputs.take(data.x_labeled, slice(0, 2)), data.num_classes)
+    source = source_of(data, device=device, seed=seed, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
+                       eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled)
+    check_output(student, source.probe(), data.num_classes)
     teacher = make_teacher(method, student)
     config = {
         "method": asdict(method), "model": checkpoints.name_of(model),
@@ -305,7 +323,7 @@ def _fit(
         "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
         "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
         "max_grad_norm": max_grad_norm, "student_view": checkpoints.name_of(student_view),
-        "teacher_view": checkpoints.name_of(teacher_view), "data": repr(data),
+        "teacher_view": checkpoints.name_of(teacher_view), "eval_unlabeled": eval_unlabeled, "data": repr(data),
         "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
     }
     if optimizer is None:
@@ -319,7 +337,7 @@ def _fit(
     state = checkpoints.load(checkpoint, config=config, device=device)
     if state is None:
         start, elapsed = 0, 0.0
-        previous = _snapshot(method, student, teacher, data)
+        previous = _snapshot(method, student, teacher, source)
     else:  # resume: the saved predictions stand in for an evaluation at the checkpoint's step
         checkpoints.restore(state, student=student, optimizer=optimizer, teacher=teacher, scaler=scaler,
                             scheduler=scheduler, device=device)
@@ -335,9 +353,8 @@ def _fit(
     tic = time.perf_counter()
     for step in range(start, steps):
         parts = training_step(
-            method, student, teacher, optimizer, data, step=step, steps=steps, batch_size=batch_size,
-            unlabeled_batch_size=unlabeled_batch_size, input_noise=input_noise, precision=precision,
-            scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
+            method, student, teacher, optimizer, source, step=step, steps=steps, input_noise=input_noise,
+            precision=precision, scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
             student_view=student_view, teacher_view=teacher_view,
             seed=seed,
         )
@@ -347,7 +364,7 @@ def _fit(
         done = step + 1
         if done % eval_every and done != steps:
             continue
-        now = _snapshot(method, student, teacher, data)
+        now = _snapshot(method, student, teacher, source)
         n = done - (history.step[-1] if history.step else 0)
         mean_loss, mean_sup, mean_unl = (s / n for s in sums)
         sums = [0.0, 0.0, 0.0]

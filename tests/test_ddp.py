@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+from torch.utils.data import TensorDataset
 
 import drift
 from drift import distributed
@@ -163,8 +164,16 @@ def test_fingerprint_of_tensors_dicts_and_none():
     assert fingerprint(ids) == fingerprint(dict(reversed(ids.items())))  # key order does not matter
     assert fingerprint(ids) != fingerprint({**ids, "attention_mask": torch.zeros(2, 2, dtype=torch.long)})
     assert fingerprint(None) != fingerprint(torch.empty(0))
-    with pytest.raises(TypeError, match="data must hold tensors, dicts of tensors or None .* got TensorDataset"):
-        fingerprint(torch.utils.data.TensorDataset(x))
+    with pytest.raises(TypeError, match="data must hold tensors, dicts of tensors or None .* got object"):
+        fingerprint(object())
+    # a torch Dataset: its class, length and first, middle and last items
+    ys = torch.arange(5)
+    splits = drift.DatasetSplits(labeled=TensorDataset(torch.randn(5, 3), ys),
+                                 unlabeled=TensorDataset(torch.randn(7, 3)), num_classes=5)
+    assert fingerprint(splits) == fingerprint(drift.DatasetSplits(
+        labeled=splits.labeled, unlabeled=splits.unlabeled, num_classes=5))
+    assert fingerprint(TensorDataset(x)) != fingerprint(TensorDataset(x + 1))
+    assert fingerprint(TensorDataset(x)) != fingerprint(TensorDataset(torch.cat([x, x])))
 
 
 # The workers, one process per rank.
