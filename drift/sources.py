@@ -44,9 +44,9 @@ class DatasetSplits:
 
     Labeled and test items are `(x, y)`, unlabeled items `x`, `(x,)` (as from a one-tensor
     `TensorDataset`) or `(x, y_hidden)` (hidden labels score pseudo-labels only; training never
-    reads them). x is a tensor of a fixed shape or a
-    dict of such tensors (passed as `model(**x)`); y an integer class in [0, num_classes).
-    Items are batched by torch's default collate. `test` may be None (test accuracy NaN).
+    reads them). x is a tensor of a fixed shape or a dict of such tensors (passed as
+    `model(**x)`); y an integer class in [0, num_classes). Items are batched by torch's default
+    collate. `test` may be None (test accuracy NaN).
     num_workers: DataLoader worker processes per split (0: load in the training process).
     Only the first item of each split is checked here; a bad item further on fails in training.
     """
@@ -75,10 +75,10 @@ class DatasetSplits:
                 )
             if len(dataset) == 0:
                 raise ValueError(f"{name} must hold at least one item; it is empty")
-            x, y = _split_item(name, dataset[0], labeled=name != "unlabeled")
-            if name == "unlabeled":
-                first = dataset[0]
-                self._unlabeled_parts = len(first) if isinstance(first, (tuple, list)) else 0
+            item = dataset[0]
+            x, y = _split_item(name, item, labeled=name != "unlabeled")
+            if name == "unlabeled":  # x, (x,) or (x, y_hidden): how LoaderSource unpacks batches
+                self._unlabeled_parts = len(item) if isinstance(item, (tuple, list)) else 0
             label = f"x of {name}[0]"
             if any(isinstance(v, np.ndarray) for v in (x.values() if isinstance(x, dict) else [x])):
                 raise TypeError(f"{label} must hold tensors, not NumPy arrays: use torch.as_tensor(a, dtype=torch.float32)")
@@ -247,14 +247,21 @@ class LoaderSource:
             yield self._move(part, labeled=split == "test")
 
 
-def source_of(data: SemiSupervisedData | DatasetSplits, **kwargs) -> Source:
-    """The source of `data`: a `TensorSource` or a `LoaderSource` (kwargs: device, seed,
-    batch_size, unlabeled_batch_size, eval_batch_size, eval_unlabeled)."""
-    if isinstance(data, SemiSupervisedData):
-        return TensorSource(data, **kwargs)
-    if isinstance(data, DatasetSplits):
-        return LoaderSource(data, **kwargs)
-    raise TypeError(
-        "data must be a drift.SemiSupervisedData (use drift.load_data or build one from your tensors) or a "
-        f"drift.DatasetSplits of torch Datasets; got {type(data).__name__}"
-    )
+def source_of(data: SemiSupervisedData | DatasetSplits, *, device, seed: int, batch_size: int,
+              unlabeled_batch_size: int, eval_batch_size: int = 4096, eval_unlabeled: int | None = None) -> Source:
+    """The source of `data` on `device`: a `TensorSource` for a `SemiSupervisedData`, a
+    `LoaderSource` for a `DatasetSplits`. Global batches of batch_size labeled and
+    unlabeled_batch_size unlabeled examples; evaluation as `drift.train` describes it."""
+    kwargs = dict(device=torch.device(device), seed=seed, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
+                  eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled)
+    check_data(data)
+    return (TensorSource if isinstance(data, SemiSupervisedData) else LoaderSource)(data, **kwargs)
+
+
+def check_data(data) -> None:
+    """TypeError, naming both kinds, unless `data` is a SemiSupervisedData or a DatasetSplits."""
+    if not isinstance(data, (SemiSupervisedData, DatasetSplits)):
+        raise TypeError(
+            "data must be a drift.SemiSupervisedData (use drift.load_data or build one from your tensors) or a "
+            f"drift.DatasetSplits of torch Datasets; got {type(data).__name__}"
+        )

@@ -38,12 +38,13 @@ from .metrics import flip_rate
 from .models import build_model, check_output, logits_of
 from .objectives import leader_terms
 from .runtime import resolve_device
-from .sources import DatasetSplits, Source, source_of
+from .sources import DatasetSplits, Source, check_data, source_of
 from .teacher import EMATeacher, eval_mode, make_teacher
 from .weights import sample_weights
 
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 """`train`'s precision choices and their autocast dtypes (None: no autocast)."""
+
 
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -259,8 +260,7 @@ def train(
     node-local disks resume too. Every rank evaluates and returns the same History.
     """
     method = get_method(method, **overrides)
-    if not isinstance(data, (SemiSupervisedData, DatasetSplits)):
-        source_of(data)  # raises the TypeError that names both kinds
+    check_data(data)
     unlabeled_batch_size = 2 * batch_size if unlabeled_batch_size is None else unlabeled_batch_size
     eval_every = max(1, steps // 20) if eval_every is None else eval_every
     for name, value in (("steps", steps), ("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size),
