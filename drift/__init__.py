@@ -7,7 +7,6 @@ the total (Stackelberg) gradient. Every method here, from supervised training to
 """
 from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
 from .experiments import Record, Results, compare, load_record
-from .data import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 from .experiments import Pretrained, compare_after_pretraining
 from .methods import METHODS, Method, get_method
 from .metrics import Summary, accuracy, error_bound, flip_rate, oscillation, summarize
@@ -19,6 +18,7 @@ from .runtime import resolve_device, seed_everything
 from .tables import Table
 from .teacher import CopyTeacher, EMATeacher, make_teacher
 from .trainer import PRECISIONS, History, train
+from .weak import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 
 __version__ = "0.1.0"
