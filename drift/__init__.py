@@ -7,7 +7,6 @@ the total (Stackelberg) gradient. Every method here, from supervised training to
 """
 from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
 from .experiments import Record, Results, compare, load_record
-from .data import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 from .experiments import Pretrained, compare_after_pretraining
 from .methods import METHODS, Method, get_method
 from .metrics import Summary, accuracy, error_bound, flip_rate, oscillation, summarize
@@ -21,6 +20,7 @@ from .tables import Table
 from .teacher import CopyTeacher, EMATeacher, make_teacher
 from .history import History
 from .trainer import PRECISIONS, train
+from .weak import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 
 __version__ = "0.1.0"
