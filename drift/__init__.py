@@ -13,7 +13,7 @@ from .metrics import Summary, accuracy, error_bound, flip_rate, oscillation, sum
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model, logits_of
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
-from . import distributed, inputs, plotting, sources
+from . import analysis, distributed, inputs, plotting, sources
 from .runtime import resolve_device, seed_everything
 from .sources import DatasetSplits
 from .tables import Table

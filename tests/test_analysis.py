@@ -1,0 +1,85 @@
+"""The label path's first-order identity (drift.analysis): through the labels, the Stackelberg
+term lam * mean_j w_j sum_c (-log s_jc) d y~_jc / d theta equals entropy minimisation on the
+teacher, lam * mean_j w_j d H(y~_j) / d theta = (1 - alpha) lam mean_j w_j grad_phi H(y~_j),
+exactly where the student agrees with the teacher (s = y~), and to first order in the gap."""
+import pytest
+import torch
+from torch.func import functional_call
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+import drift
+from drift.analysis import entropy_gradient, label_path_gradient, label_path_identity
+from test_gradients import LAM, autograd_gradient, make_problem
+
+
+@pytest.mark.parametrize("normalize", [False, True, "batch"])
+@pytest.mark.parametrize("alpha", [0.5, 0.9])
+def test_label_path_is_drift_labels_minus_mean_teacher(alpha, normalize):
+    """label_path_gradient is the labels' share of dF/d theta, in F's own normalisation."""
+    student, teacher, x_l, y_l, x_u = make_problem(alpha)
+    grads = {
+        name: autograd_gradient(student, drift.leader_objective(
+            drift.get_method(name, alpha=alpha, normalize_weights=normalize), student, teacher, x_l, y_l, x_u, lam=LAM))
+        for name in ("drift_labels", "mean_teacher")
+    }
+    method = drift.get_method("drift", alpha=alpha, normalize_weights=normalize)
+    label = label_path_gradient(method, student, teacher, x_u, lam=LAM)
+    torch.testing.assert_close(label, grads["drift_labels"] - grads["mean_teacher"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
+def test_entropy_gradient_carries_one_minus_alpha(alpha):
+    """entropy_gradient = (1 - alpha) * lam * mean_j w_j grad_phi H(y~_j), the gradient taken in phi."""
+    student, teacher, _, _, x_u = make_problem(alpha)
+    method = drift.get_method("drift", alpha=alpha)
+    phi = {k: v.detach().requires_grad_() for k, v in teacher.follow(student).items() if k in dict(student.named_parameters())}
+    student.eval()
+    g = functional_call(student, phi, (x_u,))
+    w = drift.entropy_weights(torch.softmax(g, -1)).detach()
+    value = LAM * (w * drift.entropy(torch.softmax(g, -1))).mean()
+    grad_phi = torch.cat([t.reshape(-1) for t in torch.autograd.grad(value, [phi[k] for k, _ in student.named_parameters()])])
+    torch.testing.assert_close(entropy_gradient(method, student, teacher, x_u, lam=LAM), (1 - alpha) * grad_phi,
+                               rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("weights", ["entropy", "uniform"])
+@pytest.mark.parametrize("alpha", [0.5, 0.9])
+def test_identity_is_exact_when_student_equals_teacher(alpha, weights):
+    """theta = phi_prev gives phi(theta) = theta, so s = y~ at tau = 1: the identity holds to round-off."""
+    student, _, _, _, x_u = make_problem(alpha)
+    teacher = drift.EMATeacher(student, alpha)  # phi_prev = theta
+    method = drift.get_method("drift", alpha=alpha, weights=weights)
+    check = label_path_identity(method, student, teacher, x_u, lam=LAM)
+    assert check.relative_error < 1e-10 and check.cosine == pytest.approx(1.0, abs=1e-12)
+    assert entropy_gradient(method, student, teacher, x_u, lam=LAM).norm() > 1e-3  # not trivially 0 = 0
+
+
+def test_identity_needs_soft_labels():
+    student, teacher, _, _, x_u = make_problem(0.9)
+    with pytest.raises(ValueError, match="labels='soft'"):
+        label_path_identity(drift.get_method("drift", labels="hard"), student, teacher, x_u)
+
+
+def test_identity_breaks_as_the_student_teacher_gap_grows(digits):
+    """On a trained state (a short DRIFT run on digits), move the student along the line
+    phi_prev + t (theta - phi_prev): t = 0 is exact, t = 1 the trained state; the relative error
+    grows and the cosine falls with t."""
+    history = drift.train("drift", digits, model="mlp", steps=30, eval_every=30, seed=0, progress=False)
+    student, teacher = history.model.double(), history.teacher
+    teacher.params = {k: v.double() for k, v in teacher.params.items()}
+    teacher.buffers = {k: v.double() for k, v in teacher.buffers.items()}
+    x_u = digits.x_unlabeled[:256].double()
+    method = drift.get_method("drift")
+    theta = parameters_to_vector(student.parameters()).detach().clone()
+    prev = torch.cat([teacher.params[k].reshape(-1) for k, _ in student.named_parameters()])
+    assert (theta - prev).norm() > 0
+    checks = []
+    for t in (0.0, 1.0, 2.0, 4.0, 8.0):
+        with torch.no_grad():
+            vector_to_parameters(prev + t * (theta - prev), student.parameters())
+        checks.append(label_path_identity(method, student, teacher, x_u))
+    errors, cosines = [c.relative_error for c in checks], [c.cosine for c in checks]
+    assert errors[0] < 1e-10 and cosines[0] == pytest.approx(1.0, abs=1e-10)
+    assert all(a < b for a, b in zip(errors, errors[1:])), errors
+    assert all(a > b for a, b in zip(cosines, cosines[1:])), cosines
+    assert cosines[1] > 0.9  # at the trained state the label path points along entropy minimisation
