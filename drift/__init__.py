@@ -8,7 +8,7 @@ the total (Stackelberg) gradient. Every method here, from supervised training to
 from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
 from .experiments import Record, Results, compare, load_record
 from .experiments import Pretrained, compare_after_pretraining
-from .methods import METHODS, Method, get_method
+from .methods import EXTRA_PRESETS, METHODS, Method, get_method
 from .metrics import Summary, accuracy, error_bound, flip_rate, oscillation, summarize
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model, logits_of
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
@@ -26,7 +26,7 @@ from .weights import entropy, entropy_weights, sample_weights, threshold_weights
 __version__ = "0.1.0"
 
 __all__ = [
-    "DATASETS", "DatasetSplits", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "METHODS", "Method", "get_method",
+    "DATASETS", "DatasetSplits", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "EXTRA_PRESETS", "METHODS", "Method", "get_method",
     "Summary", "Table", "accuracy", "error_bound", "flip_rate", "oscillation", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model", "logits_of",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",

@@ -8,6 +8,14 @@ w = weights(softmax(g)). The method decides which of y~ and w keep their depende
 both detached is mean teacher (the partial derivative), both kept is DRIFT (the total,
 Stackelberg derivative), one of them is an ablation.
 
+A method with `entropy_weight` > 0 (the "entropy_min" preset) adds, inside the unlabeled part,
+entropy minimisation on the student's own predictions s_j = softmax(f(x_j; theta)):
+
+    F(theta) += lam * entropy_weight * mean_j H(s_j),
+
+unweighted (no w_j) and under the same ramp-up lam. It depends on theta only through the
+student, so its gradient is the plain partial derivative whatever the routing.
+
 With two views (`train`'s student_view and teacher_view), the student's CE terms read
 f(student_view(x); theta) and the teacher's logits are g_j(theta) = f(teacher_view(x_j); phi(theta)).
 Views are functions of the inputs, not of theta (their random draws fixed within a step), so
@@ -35,9 +43,16 @@ def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
 
 
+def student_entropy(logits: Tensor) -> Tensor:
+    """H(softmax(z)) per row in nats, from log_softmax (finite gradient): logits (N, C) -> (N,)."""
+    log_p = torch.log_softmax(logits, dim=-1)
+    return -(log_p.exp() * log_p).sum(dim=-1)
+
+
 @dataclass
 class LeaderTerms:
     """F and its parts for one batch. `labels` (N_u, C), `weights` (N_u,) may carry gradient.
+    `unlabeled` is mean_j w_j CE_j, plus entropy_weight * mean_j H(s_j) when the method sets it.
     `teacher_state` is the teacher's response phi(theta) that F used (the state the trainer
     stores after the step, see `EMATeacher.update`)."""
 
@@ -110,6 +125,8 @@ def leader_terms(
         threshold=method.threshold, normalize=method.normalize_weights,
     )
     unlabeled = (weights * soft_cross_entropy(logits[n_l:], labels)).mean()
+    if method.entropy_weight != 0.0:  # opt-in (the default 0 computes nothing more)
+        unlabeled = unlabeled + method.entropy_weight * student_entropy(logits[n_l:]).mean()
     return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
 
 

@@ -302,6 +302,16 @@ def train(
         )
 
 
+def _method_config(method: Method) -> dict:
+    """The method's settings for the checkpoint config: `asdict(method)`, less opt-in settings
+    left at their defaults (entropy_weight = 0), so checkpoints written before those settings
+    existed still resume, and a default run writes the same config as before."""
+    config = asdict(method)
+    if config["entropy_weight"] == 0.0:
+        del config["entropy_weight"]
+    return config
+
+
 def _fit(
     method: Method, data: SemiSupervisedData | DatasetSplits, *, model, steps: int, batch_size: int,
     unlabeled_batch_size: int, lr: float, input_noise: float, seed: int, device: torch.device, precision: str,
@@ -318,7 +328,7 @@ def _fit(
     check_output(student, source.probe(), data.num_classes)
     teacher = make_teacher(method, student)
     config = {
-        "method": asdict(method), "model": checkpoints.name_of(model),
+        "method": _method_config(method), "model": checkpoints.name_of(model),
         "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
         "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
         "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
