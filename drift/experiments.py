@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .data import SemiSupervisedData
 from .methods import METHODS, Method, get_method
-from .metrics import Summary, summarize
+from .metrics import PairedTest, Summary, paired_test, summarize
 from .runtime import resolve_device
 from .sources import DatasetSplits
 from .tables import Table
@@ -52,6 +52,14 @@ class Results:
     def paired(self, method: str, reference: str | None = None) -> Summary:
         """Per-seed final accuracy of `method` minus `reference`: mean, std and seeds > 0."""
         return summarize(self.final(method) - self.final(reference or self.reference))
+
+    def paired_stats(self, method: str, reference: str | None = None, confidence: float = 0.95) -> PairedTest:
+        """Per-seed final accuracy of `method` minus `reference` (pp): mean, t-based confidence
+        interval and paired t-test p-value (`drift.metrics.paired_test`). Seeds pair by order."""
+        mine, ref = self.final(method), self.final(reference or self.reference)
+        if len(mine) != len(ref):
+            raise ValueError(f"paired seeds need as many runs of {method!r} ({len(mine)}) as of the reference ({len(ref)})")
+        return paired_test(mine - ref, confidence)
 
     def stability(self, method: str) -> tuple[Summary, Summary]:
         """Oscillation of test accuracy (pp) and mean student flip rate (%) between evaluations,

@@ -1,6 +1,7 @@
 """Metrics of accuracy and stability, and summaries over seeds."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -49,3 +50,41 @@ def summarize(values: Sequence[float]) -> Summary:
     values = np.asarray(values, dtype=float)
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return Summary(float(values.mean()), std, len(values), int((values > 0).sum()))
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """A paired comparison over seeds: the mean of the per-seed differences, its 95% t-based
+    confidence interval [low, high] (mean ± t_{0.975, n-1} * std / sqrt(n), std with ddof=1),
+    and the two-sided p-value of a paired t-test (a one-sample t-test of the differences
+    against 0). With n = 1 the interval and p-value are NaN (no spread to test against); with
+    all differences equal (std 0) they follow scipy (interval of zero width, p-value NaN)."""
+
+    mean: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}], p = {self.p_value:.2g}"
+
+
+def paired_test(differences: Sequence[float], confidence: float = 0.95) -> PairedTest:
+    """Mean, t-based confidence interval and paired t-test p-value of per-seed differences
+    (e.g. `Results.final(m) - Results.final(ref)`), (n,) -> PairedTest. Needs scipy (installed
+    with scikit-learn)."""
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float).reshape(-1)
+    if d.size == 0:
+        raise ValueError("differences must hold at least one value (one per seed); got none")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}")
+    n, mean = d.size, float(d.mean())
+    if n == 1:
+        return PairedTest(mean, math.nan, math.nan, math.nan, 1)
+    sem = float(d.std(ddof=1)) / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sem
+    p_value = float(stats.ttest_1samp(d, 0.0).pvalue)
+    return PairedTest(mean, mean - half, mean + half, p_value, n)
