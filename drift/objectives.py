@@ -35,18 +35,12 @@ from .methods import Method
 from .models import logits_of
 from .pseudo_labels import pseudo_labels
 from .teacher import EMATeacher, State
-from .weights import sample_weights
+from .weights import entropy, sample_weights
 
 
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """CE(z, q) = -sum_c q_c log softmax(z)_c per row: logits, targets (N, C) -> (N,)."""
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
-
-
-def student_entropy(logits: Tensor) -> Tensor:
-    """H(softmax(z)) per row in nats, from log_softmax (finite gradient): logits (N, C) -> (N,)."""
-    log_p = torch.log_softmax(logits, dim=-1)
-    return -(log_p.exp() * log_p).sum(dim=-1)
 
 
 @dataclass
@@ -126,7 +120,7 @@ def leader_terms(
     )
     unlabeled = (weights * soft_cross_entropy(logits[n_l:], labels)).mean()
     if method.entropy_weight != 0.0:  # opt-in (the default 0 computes nothing more)
-        unlabeled = unlabeled + method.entropy_weight * student_entropy(logits[n_l:]).mean()
+        unlabeled = unlabeled + method.entropy_weight * entropy(torch.softmax(logits[n_l:], dim=-1)).mean()
     return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
 
 
