@@ -111,17 +111,26 @@ def leader_terms(
 
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
         g = _loss_precision(teacher.logits(student, x_u, phi))  # (N_u, C)
-    g_labels = g if method.grad_labels else g.detach()
-    g_weights = g if method.grad_weights else g.detach()
+    unlabeled, labels, weights = unlabeled_terms(method, logits[n_l:], g)
+    return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
+
+
+def unlabeled_terms(method: Method, student_logits: Tensor, teacher_logits: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The unlabeled part of F from the student's logits f(x_j; theta) and the teacher's
+    g_j(theta), both (N_u, C): (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)),
+    with the method's gradient routing (g detached on the paths the method does not differentiate).
+    A function of tensors alone, so `drift.vectorized` runs it under `torch.func.vmap`."""
+    g_labels = teacher_logits if method.grad_labels else teacher_logits.detach()
+    g_weights = teacher_logits if method.grad_weights else teacher_logits.detach()
     labels = pseudo_labels(g_labels, method.labels, method.tau)
     weights = sample_weights(
         torch.softmax(g_weights, dim=-1), method.weights,
         threshold=method.threshold, normalize=method.normalize_weights,
     )
-    unlabeled = (weights * soft_cross_entropy(logits[n_l:], labels)).mean()
+    unlabeled = (weights * soft_cross_entropy(student_logits, labels)).mean()
     if method.entropy_weight != 0.0:  # opt-in (the default 0 computes nothing more)
-        unlabeled = unlabeled + method.entropy_weight * entropy(torch.softmax(logits[n_l:], dim=-1)).mean()
-    return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
+        unlabeled = unlabeled + method.entropy_weight * entropy(torch.softmax(student_logits, dim=-1)).mean()
+    return unlabeled, labels, weights
 
 
 def leader_objective(
