@@ -1,7 +1,8 @@
 """Command line: `python -m drift compare ...` and `python -m drift train ...`.
 
     python -m drift compare --data digits --labels-per-class 5 --seeds 5 [--methods drift mean_teacher]
-                            [--steps N] [--model mlp|cnn] [--references] [--out DIR]
+                            [--steps N] [--model mlp|cnn] [--engine vmap|processes] [--workers N]
+                            [--references] [--out DIR]
     python -m drift train --data digits --labels-per-class 5 --method drift [--steps N]
                           [--batch-size B] [--precision fp32|bf16|fp16] [--out DIR]
     torchrun --standalone --nproc_per_node=N -m drift train ...   (data-parallel on N processes)
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"methods to run (default: all of {', '.join(METHODS)})")
     c.add_argument("--seeds", type=int, default=5, help="number of seeds (default: 5)")
     c.add_argument("--workers", type=int, default=None, help="processes (default: CPU count on a CPU, 1 on a GPU)")
+    c.add_argument("--engine", choices=["vmap", "processes"], default="vmap",
+                   help="vmap: train the runs batched with torch.func (default); processes: one run at a time")
     c.add_argument("--out", default="runs/compare", help="folder for results.json and curves.png (default: runs/compare)")
     c.add_argument("--references", action="store_true",
                    help="add scikit-learn LabelSpreading and SelfTraining (LR) rows on the same splits, as in chapter 6")
@@ -88,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 
     data = functools.partial(load_data, args.data, labels_per_class=args.labels_per_class)
     data(seed=0)  # fail fast on bad arguments, before any worker starts
-    results = compare(args.methods, data, seeds=args.seeds, workers=args.workers, **train_kwargs)
+    results = compare(args.methods, data, seeds=args.seeds, workers=args.workers, engine=args.engine, **train_kwargs)
     references = None
     if args.references:
         from .baselines import REFERENCES, reference_accuracies

@@ -6,6 +6,7 @@ import math
 import os
 import pickle
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -16,8 +17,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed, vectorized
 from .data import SemiSupervisedData
-from .methods import METHODS, Method, get_method
+from .methods import METHODS, Method, get_method, method_overrides
 from .metrics import PairedTest, Summary, paired_test, summarize
 from .runtime import resolve_device
 from .sources import DatasetSplits
@@ -151,6 +153,10 @@ def _run(method: Method, data, seed: int, train_kwargs: dict) -> dict:
     return train(method, data, seed=seed, **train_kwargs).to_dict()
 
 
+def _run_many(jobs: list[tuple[Method, int]], data, train_kwargs: dict) -> list[dict]:
+    return [h.to_dict() for h in vectorized.train_many(jobs, data, **train_kwargs)]
+
+
 def _context():
     """fork where it is safe (Linux, CUDA not started): fast, and works from scripts with no
     `if __name__ == "__main__"` guard; spawn elsewhere (macOS, Windows, after CUDA started)."""
@@ -162,6 +168,11 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+ENGINES = ("vmap", "processes")
+"""`compare`'s engines: "vmap" trains the runs as one batched model (`drift.vectorized`),
+"processes" trains them one by one (`drift.train`), spread over worker processes."""
+
+
 def compare(
     methods: Sequence[str | Method] | None,
     data: SemiSupervisedData | DatasetSplits | Callable[..., SemiSupervisedData | DatasetSplits],
@@ -169,6 +180,7 @@ def compare(
     seeds: int | Sequence[int] = 5,
     reference: str | None = "mean_teacher",
     workers: int | None = None,
+    engine: str = "vmap",
     progress: bool = True,
     **train_kwargs,
 ) -> Results:
@@ -178,14 +190,24 @@ def compare(
     `SemiSupervisedData` or a `DatasetSplits`) shared by all seeds, or `data(seed=...)`
     returning each seed's split (picklable for workers > 1, e.g.
     `functools.partial(drift.load_data, "digits", labels_per_class=5)`). seeds: a count or a list.
-    workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU);
-    each worker uses one thread, so a run's result does not depend on `workers` when the
-    caller also pins one thread. train_kwargs go to `drift.train`.
+    engine: "vmap" (default) trains all runs as one batched model with `torch.func.vmap`
+    (`drift.vectorized`): each run keeps the random stream `drift.train` would give it, so the
+    results equal one-by-one training up to float rounding. Where it cannot serve (a model with
+    dropout or BatchNorm, data in torch Datasets, dict inputs, mixed precision, checkpoints,
+    callbacks, optimizer or scheduler factories, views, clipping, torchrun), compare warns once
+    with the reason and uses "processes": `drift.train` for each run.
+    workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU); each
+    worker uses one thread (with "vmap", each trains its share of the runs batched), so a
+    run's result does not depend on `workers` when the caller also pins one thread (with
+    "vmap", up to float rounding). train_kwargs go to `drift.train`; Method settings among
+    them (e.g. alpha=0.99) apply to every method.
     """
     methods = [get_method(m) for m in (METHODS if methods is None else methods)]
     names = [m.name for m in methods]
     if len(set(names)) != len(names):
         raise ValueError(f"methods must have distinct names; got {names}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
     if not (isinstance(data, (SemiSupervisedData, DatasetSplits)) or callable(data)):
         raise TypeError(
             "data must be a drift.SemiSupervisedData, a drift.DatasetSplits or a function of seed returning one; "
@@ -196,9 +218,70 @@ def compare(
         raise ValueError("seeds must be a count >= 1 or a non-empty list of seeds")
     if "model" in train_kwargs and isinstance(train_kwargs["model"], torch.nn.Module):
         raise TypeError("model must be a name or a factory in compare, so that every run starts from a fresh model")
-    jobs = [(m, s) for m in methods for s in seeds]
     if workers is None:
         workers = 1 if resolve_device(train_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
+    if engine == "vmap":
+        overrides, run_kwargs = method_overrides(train_kwargs)
+        reason = vectorized.unsupported(
+            run_kwargs, data_example=data if not callable(data) else None, distributed=distributed.world_size() > 1,
+        )
+        if reason is None:
+            try:
+                return _compare_batched([get_method(m, **overrides) for m in methods], data, seeds, reference,
+                                        workers, progress, run_kwargs)
+            except vectorized.Unbatchable as err:
+                reason = str(err)
+        warnings.warn(f"compare: engine='vmap' cannot batch these runs ({reason}); training them one by one "
+                      "(engine='processes')", stacklevel=2)
+    return _compare_processes(methods, data, seeds, reference, workers, progress, train_kwargs)
+
+
+def _pool_checked(methods, data, seeds, train_kwargs) -> None:
+    """Before worker processes start: call `data` once (fail fast; forked workers inherit what
+    load_data caches, e.g. MNIST-1D) and check that the work pickles."""
+    if callable(data):
+        data(seed=seeds[0])
+    try:
+        pickle.dumps((methods, data, train_kwargs))
+    except (pickle.PicklingError, AttributeError, TypeError) as err:
+        raise TypeError(
+            "data and train_kwargs must be picklable to run in worker processes: use e.g. "
+            "functools.partial(drift.load_data, 'digits', labels_per_class=5) rather than a lambda, "
+            f"or pass workers=1 ({err})"
+        ) from err
+
+
+def _results(names: list[str], out: list[dict], reference: str | None) -> Results:
+    histories: dict[str, list[History]] = {n: [] for n in names}
+    for h in out:
+        histories[h["method"]].append(History.from_dict(h))
+    return Results(histories, reference)
+
+
+def _compare_batched(methods, data, seeds, reference, workers, progress, train_kwargs) -> Results:
+    """`compare` with engine="vmap": the runs split over `workers` processes, each batched."""
+    jobs = [(m, s) for m in methods for s in seeds]
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        out = _run_many(jobs, data, {**train_kwargs, "progress": train_kwargs.get("progress", progress)})
+        return _results([m.name for m in methods], out, reference)
+    _pool_checked(methods, data, seeds, train_kwargs)
+    shares = [jobs[i::workers] for i in range(workers)]  # each share keeps the methods' order
+    bar = tqdm(total=len(jobs), desc="runs (vmap)", disable=not progress)
+    with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
+        futures = [pool.submit(_run_many, share, data, {**train_kwargs, "progress": False}) for share in shares]
+        for share, f in zip(shares, futures):
+            f.add_done_callback(lambda _, n=len(share): bar.update(n))
+        done = [f.result() for f in futures]
+    bar.close()
+    order = {(m.name, s): i for i, (m, s) in enumerate(jobs)}
+    out = sorted((h for part in done for h in part), key=lambda h: order[h["method"], h["seed"]])
+    return _results([m.name for m in methods], out, reference)
+
+
+def _compare_processes(methods, data, seeds, reference, workers, progress, train_kwargs) -> Results:
+    """`compare` with engine="processes": `drift.train` for each run, over `workers` processes."""
+    jobs = [(m, s) for m in methods for s in seeds]
     workers = max(1, min(workers, len(jobs)))
     train_kwargs = {**train_kwargs, "progress": train_kwargs.get("progress", progress and workers == 1)}
     bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
@@ -208,26 +291,14 @@ def compare(
             out.append(_run(m, data, s, train_kwargs))
             bar.update()
     else:
-        if callable(data):  # fail fast, and forked workers inherit what load_data caches (MNIST-1D)
-            data(seed=seeds[0])
-        try:
-            pickle.dumps((methods, data, train_kwargs))
-        except (pickle.PicklingError, AttributeError, TypeError) as err:
-            raise TypeError(
-                "data and train_kwargs must be picklable to run in worker processes: use e.g. "
-                "functools.partial(drift.load_data, 'digits', labels_per_class=5) rather than a lambda, "
-                f"or pass workers=1 ({err})"
-            ) from err
+        _pool_checked(methods, data, seeds, train_kwargs)
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
             futures = [pool.submit(_run, m, data, s, train_kwargs) for m, s in jobs]
             for f in futures:
                 f.add_done_callback(lambda _: bar.update())
             out = [f.result() for f in futures]
     bar.close()
-    histories: dict[str, list[History]] = {n: [] for n in names}
-    for h in out:
-        histories[h["method"]].append(History.from_dict(h))
-    return Results(histories, reference)
+    return _results([m.name for m in methods], out, reference)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,11 @@ class History:
     model: nn.Module | None = field(default=None, repr=False, compare=False)
     teacher: EMATeacher | None = field(default=None, repr=False, compare=False)
 
+    def append(self, record: dict) -> None:
+        """Add one evaluation: a value for every series in `SERIES`."""
+        for k in SERIES:
+            getattr(self, k).append(record[k])
+
     @property
     def final_test_accuracy(self) -> float:
         return self.test_accuracy[-1]

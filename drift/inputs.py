@@ -80,11 +80,16 @@ def to_device(x: Inputs, device, *, non_blocking: bool = False) -> Inputs:
     return apply(lambda t: t.to(device, non_blocking=non_blocking), x)
 
 
-def add_noise(x: Inputs, scale: float) -> Inputs:
-    """x + scale * Gaussian noise on floating-point tensors (one `randn_like` each from torch's
-    global generator, in the dict's order); integer tensors (token ids, attention masks) and
-    booleans unchanged, and everything unchanged when scale is 0."""
-    return apply(lambda t: t + scale * torch.randn_like(t) if scale > 0 and t.is_floating_point() else t, x)
+def add_noise(x: Inputs, scale: float, generator: torch.Generator | None = None) -> Inputs:
+    """x + scale * Gaussian noise on floating-point tensors (one draw each, in the dict's order,
+    from `generator`, default torch's global generator of the tensor's device); integer tensors
+    (token ids, attention masks) and booleans unchanged, and everything unchanged when scale is 0."""
+    def noisy(t: Tensor) -> Tensor:
+        if not (scale > 0 and t.is_floating_point()):
+            return t
+        return t + scale * torch.randn(t.shape, dtype=t.dtype, device=t.device, generator=generator)
+
+    return apply(noisy, x)
 
 
 def forward(model: nn.Module, x: Inputs):

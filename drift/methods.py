@@ -135,6 +135,12 @@ entropy_weight = 1 (the same scale as the unlabeled loss; a baseline for DRIFT's
 whose first-order effect is entropy minimisation on the teacher, see `drift.analysis`)."""
 
 
+def method_overrides(kwargs: dict) -> tuple[dict, dict]:
+    """Split keyword arguments into (Method settings, the rest), e.g. compare's train_kwargs."""
+    names = {f.name for f in fields(Method)}
+    return {k: v for k, v in kwargs.items() if k in names}, {k: v for k, v in kwargs.items() if k not in names}
+
+
 def get_method(method: str | Method, **overrides) -> Method:
     """A preset by name (`METHODS` or `EXTRA_PRESETS`) or a `Method`, with any field replaced by
     `overrides`."""

@@ -162,11 +162,12 @@ class TensorSource:
             x_u, y_u = inputs.take(x_u, rows), None if y_u is None else y_u[rows]
         self._eval = {"test": (self.data.x_test, self.data.y_test), "unlabeled": (x_u, y_u)}
 
-    def batch(self, step: int) -> Batch:
+    def batch(self, step: int, generator: torch.Generator | None = None) -> Batch:
+        """Indices drawn with replacement on the CPU from `generator` (default torch's global one)."""
         d = self.data
         device = d.y_labeled.device
-        i_l = torch.randint(len(d.y_labeled), (self.batch_size,)).to(device)
-        i_u = torch.randint(inputs.num_rows(d.x_unlabeled), (self.unlabeled_batch_size,)).to(device)
+        i_l = torch.randint(len(d.y_labeled), (self.batch_size,), generator=generator).to(device)
+        i_u = torch.randint(inputs.num_rows(d.x_unlabeled), (self.unlabeled_batch_size,), generator=generator).to(device)
         return inputs.take(d.x_labeled, i_l), d.y_labeled[i_l], inputs.take(d.x_unlabeled, i_u)
 
     def probe(self) -> Inputs:

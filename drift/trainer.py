@@ -60,26 +60,46 @@ def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
 
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: Source) -> dict:
-    """Metrics of the current student and teacher, streamed over the source's evaluation
-    batches, plus their predicted classes on the evaluated unlabeled rows."""
+    """`snapshot_of` the current student and teacher, streamed over the source's evaluation batches."""
     with eval_mode(student):
-        test_pred, y_test = [], []
-        for x, y in source.eval_batches("test"):
-            test_pred.append(logits_of(inputs.forward(student, x)).argmax(-1))
-            y_test.append(y)
-        student_pred, teacher_pred, weights, y_hidden = [], [], [], []
-        for x, y in source.eval_batches("unlabeled"):
-            student_pred.append(logits_of(inputs.forward(student, x)).argmax(-1))
-            g = teacher.logits(student, x)  # (N, C)
-            teacher_pred.append(g.argmax(-1))
-            weights.append(sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold))
-            y_hidden.append(y)
+        test = [(logits_of(inputs.forward(student, x)), y) for x, y in source.eval_batches("test")]
+        unlabeled = [
+            (logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
+            for x, y in source.eval_batches("unlabeled")
+        ]
+    return snapshot_of(method, test, unlabeled)
+
+
+def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
+                unlabeled: list[tuple[Tensor, Tensor, Tensor | None]]) -> dict:
+    """Metrics of one evaluation from its logits, batch by batch: `test` holds (student logits
+    (n, C), y (n,) or None), `unlabeled` (student logits (n, C), teacher logits (n, C), hidden
+    y (n,) or None). Returns the accuracies and mean weight, plus the predicted classes of the
+    student and the teacher on the unlabeled rows (for flip rates)."""
+    teacher_logits = [g for _, g, _ in unlabeled]
+    weights = [sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold) for g in teacher_logits]
     return {
-        "test_accuracy": _percent_right(test_pred, y_test),
-        "pseudo_label_accuracy": _percent_right(teacher_pred, y_hidden),
+        "test_accuracy": _percent_right([s.argmax(-1) for s, _ in test], [y for _, y in test]),
+        "pseudo_label_accuracy": _percent_right([g.argmax(-1) for g in teacher_logits], [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
-        "student_pred": torch.cat(student_pred),
-        "teacher_pred": torch.cat(teacher_pred),
+        "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
+        "teacher_pred": torch.cat([g.argmax(-1) for g in teacher_logits]),
+    }
+
+
+def evaluation_record(method: Method, *, done: int, steps: int, now: dict, previous: dict, sums: list[float],
+                      since: int, seconds: float) -> dict:
+    """One evaluation's entry of every History series, after `done` of `steps` steps: `now` and
+    `previous` are `snapshot_of` results, `sums` the loss parts summed over the `since` steps
+    since the previous evaluation."""
+    mean_loss, mean_sup, mean_unl = (s / since for s in sums)
+    return {
+        "step": done, "test_accuracy": now["test_accuracy"],
+        "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
+        "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
+        "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),
+        "loss": mean_loss, "supervised_loss": mean_sup, "unlabeled_loss": mean_unl,
+        "lam": method.lam_at(done - 1, steps), "seconds": seconds,
     }
 
 
@@ -261,6 +281,29 @@ def train(
     """
     method = get_method(method, **overrides)
     check_data(data)
+    unlabeled_batch_size, eval_every = check_arguments(
+        steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size, lr=lr, input_noise=input_noise,
+        precision=precision, eval_every=eval_every, eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
+        optimizer=optimizer, scheduler=scheduler, max_grad_norm=max_grad_norm, student_view=student_view,
+        teacher_view=teacher_view,
+    )
+    device = distributed.local_device(resolve_device(device))
+    with distributed.process_group(device):
+        for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
+            distributed.check_divisible(name, value)
+        return _fit(
+            method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
+            lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
+            eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
+            progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
+            max_grad_norm=max_grad_norm, student_view=student_view, teacher_view=teacher_view,
+        )
+
+
+def check_arguments(*, steps, batch_size, unlabeled_batch_size, lr, input_noise, precision, eval_every, eval_batch_size,
+                    eval_unlabeled, optimizer, scheduler, max_grad_norm, student_view, teacher_view) -> tuple[int, int]:
+    """Check `train`'s arguments (ValueError or TypeError naming the argument); returns
+    (unlabeled_batch_size, eval_every) with their defaults filled in."""
     unlabeled_batch_size = 2 * batch_size if unlabeled_batch_size is None else unlabeled_batch_size
     eval_every = max(1, steps // 20) if eval_every is None else eval_every
     for name, value in (("steps", steps), ("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size),
@@ -289,17 +332,7 @@ def train(
             raise TypeError(f"{name} must be {example}; got {type(value).__name__}")
     if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float)) and 0 < max_grad_norm < math.inf):
         raise ValueError(f"max_grad_norm must be a number > 0 (the largest gradient norm) or None; got {max_grad_norm!r}")
-    device = distributed.local_device(resolve_device(device))
-    with distributed.process_group(device):
-        for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
-            distributed.check_divisible(name, value)
-        return _fit(
-            method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
-            lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
-            eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
-            progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
-            max_grad_norm=max_grad_norm, student_view=student_view, teacher_view=teacher_view,
-        )
+    return unlabeled_batch_size, eval_every
 
 
 def _method_config(method: Method) -> dict:
@@ -375,20 +408,11 @@ def _fit(
         if done % eval_every and done != steps:
             continue
         now = _snapshot(method, student, teacher, source)
-        n = done - (history.step[-1] if history.step else 0)
-        mean_loss, mean_sup, mean_unl = (s / n for s in sums)
+        history.append(evaluation_record(
+            method, done=done, steps=steps, now=now, previous=previous, sums=sums,
+            since=done - (history.step[-1] if history.step else 0), seconds=elapsed + time.perf_counter() - tic,
+        ))
         sums = [0.0, 0.0, 0.0]
-        record = {
-            "step": done, "test_accuracy": now["test_accuracy"],
-            "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
-            "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
-            "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),
-            "loss": mean_loss, "supervised_loss": mean_sup, "unlabeled_loss": mean_unl,
-            "lam": method.lam_at(step, steps),
-            "seconds": elapsed + time.perf_counter() - tic,
-        }
-        for k, v in record.items():
-            getattr(history, k).append(v)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
         save = functools.partial(

@@ -27,6 +27,18 @@ def test_compare_prints_table_and_writes_json_and_png(tmp_path):
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_compare_engines_agree(tmp_path):
+    finals = {}
+    for engine in ("vmap", "processes"):
+        r = run_cli("compare", "--data", "two_moons", "--seeds", "2", "--methods", "drift", "--steps", "20",
+                    "--engine", engine, "--workers", "1", "--out", str(tmp_path / engine))
+        assert r.returncode == 0, r.stderr
+        assert "cannot batch" not in r.stderr
+        saved = json.loads((tmp_path / engine / "results.json").read_text())
+        finals[engine] = [h["test_accuracy"][-1] for h in saved["histories"]["drift"]]
+    assert finals["vmap"] == pytest.approx(finals["processes"], abs=0.5)
+
+
 def test_train_prints_final_accuracy():
     r = run_cli("train", "--data", "two_moons", "--labels-per-class", "5", "--method", "drift", "--steps", "20")
     assert r.returncode == 0, r.stderr

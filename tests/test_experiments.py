@@ -14,7 +14,7 @@ TRAIN = dict(steps=20, progress=False)
 @pytest.fixture(scope="module")
 def results():
     data = drift.load_data("two_moons", labels_per_class=5, seed=0)
-    return drift.compare(["mean_teacher", "drift"], data, seeds=[0, 1], workers=1, **TRAIN)
+    return drift.compare(["mean_teacher", "drift"], data, seeds=[0, 1], workers=1, engine="processes", **TRAIN)
 
 
 def test_results_hold_every_method_and_seed(results):
@@ -73,7 +73,7 @@ def test_results_round_trip_and_plot(results, tmp_path):
 
 
 def test_results_do_not_depend_on_workers(moons, without_seconds):
-    kwargs = dict(seeds=2, **TRAIN)
+    kwargs = dict(seeds=2, engine="processes", **TRAIN)  # engine="vmap": tests/test_vectorized.py
     one = drift.compare(["drift"], moons, workers=1, **kwargs)
     two = drift.compare(["drift"], moons, workers=2, **kwargs)
     strip = lambda r: [without_seconds(h) for h in r.to_dict()["histories"]["drift"]]  # noqa: E731

@@ -1,0 +1,307 @@
+"""Many runs as one: every (method, seed) of a comparison trained in one batched computation.
+
+`drift.compare`'s default engine. The K students share one architecture, so their parameters
+are stacked along a new first dimension (`torch.func.stack_module_state`) and every method's
+objective F runs under `torch.func.vmap` over its seeds through `functional_call`: one batched
+forward and backward pass per method and step instead of one small pass per run. One Adam
+optimizer steps the stacked parameters; Adam is elementwise, so each slice gets its own run's
+update. The teachers are stacked the same way: an EMA teacher's response
+phi(theta) = alpha * phi_prev + (1 - alpha) * theta is taken inside the vmapped objective (so the
+Stackelberg term differentiates through it), a copied teacher is a frozen slice refreshed
+every K steps. The unlabeled part of F is `drift.objectives.unlabeled_terms`, the function
+the single-run trainer calls.
+
+Each run keeps its own random stream: after `torch.manual_seed(seed)` and building its student
+(as `drift.train` does), the global generator's state is copied into a `torch.Generator` of its
+own, from which the run draws its batches and input noise in `train`'s order. Same seeds, same
+draws: a vectorised run reproduces `train` up to float rounding (batched matrix products round
+differently), which `tests/test_vectorized.py` checks over 100 steps for every preset.
+
+`unsupported` says why a comparison cannot run this way (e.g. dropout or BatchNorm in the
+model, data held in torch Datasets, callbacks or checkpoints); `compare` then falls back to
+training runs one by one in processes.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+from tqdm.auto import tqdm
+
+from . import inputs
+from .data import SemiSupervisedData
+from .history import History
+from .methods import Method
+from .models import build_model, check_output, eval_mode
+from .objectives import unlabeled_terms
+from .sources import TensorSource
+from .trainer import _DEFAULTS, check_arguments, evaluation_record, snapshot_of
+
+SUPPORTED = {
+    "model", "steps", "batch_size", "unlabeled_batch_size", "lr", "input_noise", "device", "precision",
+    "eval_every", "eval_batch_size", "eval_unlabeled", "progress",
+}
+"""The `drift.train` arguments the vectorised engine takes (others: one run at a time)."""
+
+_NOT_BATCHED = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
+
+
+class Unbatchable(ValueError):
+    """The runs cannot be trained as one batched computation; the message says why."""
+
+
+def unsupported(train_kwargs: dict, *, data_example=None, distributed: bool = False) -> str | None:
+    """Why `train_many` cannot serve these `train` arguments (a sentence), or None if it can.
+    data_example: one run's data, checked for its kind (in-memory tensors, not dicts)."""
+    if distributed:
+        return "training is distributed (torchrun): each process trains its runs one by one"
+    others = sorted(k for k in train_kwargs if k not in SUPPORTED and train_kwargs[k] is not _DEFAULTS.get(k, object()))
+    if others:
+        return f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} supported for one run at a time only"
+    if train_kwargs.get("precision", "fp32") != "fp32":
+        return "mixed precision is supported for one run at a time only"
+    if data_example is not None and not isinstance(data_example, SemiSupervisedData):
+        return "data in torch Datasets (DatasetSplits) stream through DataLoaders one run at a time"
+    if isinstance(data_example, SemiSupervisedData) and isinstance(data_example.x_labeled, dict):
+        return "dict inputs are supported for one run at a time only"
+    return None
+
+
+def model_unsupported(model: nn.Module) -> str | None:
+    """Why `vmap` cannot stand in for K copies of `model` (a sentence), or None if it can: a
+    model with buffers (e.g. BatchNorm statistics) or random layers (dropout) behaves differently
+    batched."""
+    layers = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _NOT_BATCHED)})
+    if layers:
+        return f"the model has {', '.join(layers)} layers, whose batched behaviour differs from one run's"
+    buffers = [name for name, _ in model.named_buffers()]
+    if buffers:
+        return f"the model has buffers ({', '.join(buffers[:3])}), which vmap cannot update per run"
+    return None
+
+
+@dataclass
+class _Run:
+    """One (method, seed) of the batch: its data source, random generators and History."""
+
+    method: Method
+    seed: int
+    source: TensorSource
+    index_generator: torch.Generator  # CPU: batch indices
+    noise_generator: torch.Generator  # the device's: input noise
+    history: History
+
+
+def _generators(device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+    """Generators continuing torch's global streams from here: CPU (indices) and the device's (noise)."""
+    cpu = torch.Generator()
+    cpu.set_state(torch.get_rng_state())
+    if device.type == "cpu":
+        return cpu, cpu
+    other = torch.Generator(device)
+    other.set_state(torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state())
+    return cpu, other
+
+
+def _objective(method: Method, lam: float, model: nn.Module):
+    """F of one run as a function of its tensors, for `vmap`: (params, teacher state, x_l (B, ...),
+    y_l (B,), student_x_l, student_x_u, teacher_x_u) -> (F, [F, supervised, unlabeled], phi(theta)).
+    Mirrors `drift.objectives.leader_terms` (the same forward passes on the same rows)."""
+
+    def objective(params, teacher, y_l, student_x_l, student_x_u, teacher_x_u):
+        if method.teacher == "copy":
+            phi = teacher
+        else:  # phi(theta) keeps its dependence on theta only where F differentiates through it
+            phi = {k: torch.lerp(teacher[k], v if method.coupled and lam != 0.0 else v.detach(), 1.0 - method.alpha)
+                   for k, v in params.items()}
+        if lam == 0.0:
+            supervised = nn.functional.cross_entropy(functional_call(model, params, (student_x_l,)), y_l)
+            return supervised, torch.stack([supervised, supervised, torch.zeros_like(supervised)]), phi
+        n_l = student_x_l.shape[0]
+        logits = functional_call(model, params, (torch.cat([student_x_l, student_x_u]),))  # (N_l + N_u, C)
+        supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
+        with eval_mode(model):
+            g = functional_call(model, phi, (teacher_x_u,))  # (N_u, C)
+        g = g if method.coupled else g.detach()
+        unlabeled, _, _ = unlabeled_terms(method, logits[n_l:], g)
+        total = supervised + lam * unlabeled
+        return total, torch.stack([total, supervised, unlabeled]), phi
+
+    return objective
+
+
+def train_many(
+    jobs: list[tuple[Method, int]],
+    data: SemiSupervisedData | Callable[..., SemiSupervisedData],
+    *,
+    model="mlp",
+    steps: int = 1000,
+    batch_size: int = 64,
+    unlabeled_batch_size: int | None = None,
+    lr: float = 1e-3,
+    input_noise: float = 0.1,
+    device="auto",
+    precision: str = "fp32",
+    eval_every: int | None = None,
+    eval_batch_size: int = 4096,
+    eval_unlabeled: int | None = None,
+    progress: bool = True,
+) -> list[History]:
+    """`drift.train(method, data(seed=seed) or data, seed=seed, ...)` for every (method, seed) of
+    `jobs`, trained together (see the module docstring); the Histories in `jobs`' order, without
+    `model` and `teacher`. Arguments as in `drift.train`; `data` is one split or a function of
+    the seed. `seconds` is the wall time of the whole batch. Raises `Unbatchable` (a ValueError
+    with the reason, see `unsupported`, `model_unsupported`) where the runs cannot be batched."""
+    from .runtime import resolve_device
+
+    if precision != "fp32":
+        raise Unbatchable(unsupported({"precision": precision}))
+    unlabeled_batch_size, eval_every = check_arguments(
+        steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size, lr=lr, input_noise=input_noise,
+        precision=precision, eval_every=eval_every, eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
+        optimizer=None, scheduler=None, max_grad_norm=None, student_view=None, teacher_view=None,
+    )
+    device = resolve_device(device)
+    splits: dict[int, SemiSupervisedData] = {}
+    sources: dict[tuple, TensorSource] = {}  # one per split (and per seed if eval rows depend on it)
+    runs, students = [], []
+    for method, seed in jobs:  # as `train` starts each run: seed, student, source, probe
+        if seed not in splits:
+            splits[seed] = data(seed=seed) if callable(data) else data
+        split = splits[seed]
+        reason = unsupported({}, data_example=split)
+        if reason:
+            raise Unbatchable(reason)
+        torch.manual_seed(seed)
+        student = build_model(model, split.feature_shape, split.num_classes).to(device)
+        reason = model_unsupported(student)  # before building (and perhaps pre-training) the others
+        if reason:
+            raise Unbatchable(reason)
+        key = (id(split), None if eval_unlabeled is None else seed)
+        if key not in sources:
+            sources[key] = TensorSource(split, device=device, seed=seed, batch_size=batch_size,
+                                        unlabeled_batch_size=unlabeled_batch_size, eval_batch_size=eval_batch_size,
+                                        eval_unlabeled=eval_unlabeled)
+        source = sources[key]
+        check_output(student, source.probe(), split.num_classes)
+        runs.append(_Run(method, seed, source, *_generators(device), History(method=method.name, seed=seed)))
+        students.append(student)
+    shapes = {tuple((k, tuple(v.shape)) for k, v in s.named_parameters()) for s in students}
+    if len(shapes) != 1:
+        raise Unbatchable("the runs' models differ in their parameters' names or shapes, so they cannot be stacked")
+    return _Batch(runs, students, device=device, steps=steps, lr=lr, input_noise=input_noise,
+                  eval_every=eval_every).fit(progress)
+
+
+class _Batch:
+    """The stacked students, teachers and optimizer of `train_many`'s runs."""
+
+    def __init__(self, runs: list[_Run], students: list[nn.Module], *, device, steps, lr, input_noise, eval_every):
+        self.runs, self.steps, self.input_noise, self.eval_every = runs, steps, input_noise, eval_every
+        self.model = copy.deepcopy(students[0]).to("meta")  # the architecture; parameters come stacked
+        self.model.train()
+        self.groups: list[tuple[Method, slice]] = []  # runs of one method, contiguous
+        for k, run in enumerate(runs):
+            if self.groups and self.groups[-1][0] == run.method and self.groups[-1][1].stop == k:
+                self.groups[-1] = (run.method, slice(self.groups[-1][1].start, k + 1))
+            else:
+                self.groups.append((run.method, slice(k, k + 1)))
+        self.params, self.teachers = [], []  # per group: {name: (K_group, ...)}, a leaf of its own
+        for _, rows in self.groups:
+            params, _ = stack_module_state(students[rows])
+            self.params.append({k: v.detach().requires_grad_() for k, v in params.items()})
+            self.teachers.append({k: v.detach().clone() for k, v in params.items()})  # phi starts equal to theta
+        leaves = [v for params in self.params for v in params.values()]
+        self.optimizer = torch.optim.Adam(leaves, lr=lr, fused=device.type in ("cpu", "cuda"))
+        self.by_source: dict[int, list[int]] = {}  # runs sharing one source, evaluated together
+        for k, run in enumerate(runs):
+            self.by_source.setdefault(id(run.source), []).append(k)
+
+    def _batches(self, step: int):
+        """Every run's batch and views, in `training_step`'s order of draws, stacked: (K, B, ...)."""
+        parts = []
+        for run in self.runs:
+            x_l, y_l, x_u = run.source.batch(step, generator=run.index_generator)
+            noisy = [inputs.add_noise(x, self.input_noise, run.noise_generator) for x in (x_l, x_u)]
+            parts.append((y_l, *noisy, x_u))
+        return [torch.stack(column) for column in zip(*parts)]
+
+    def step(self, step: int) -> Tensor:
+        """One optimizer step of every run; returns their loss parts, (K, 3)."""
+        y_l, student_x_l, student_x_u, teacher_x_u = self._batches(step)
+        totals, parts, responses = [], [], []
+        for (method, rows), params, teacher in zip(self.groups, self.params, self.teachers):
+            total, part, phi = vmap(_objective(method, method.lam_at(step, self.steps), self.model))(
+                params, teacher, y_l[rows], student_x_l[rows], student_x_u[rows], teacher_x_u[rows],
+            )
+            totals.append(total.sum())
+            parts.append(part.detach())
+            responses.append(phi)
+        parts = torch.cat(parts)
+        if not torch.isfinite(parts[:, 0]).all():
+            k = int((~torch.isfinite(parts[:, 0])).nonzero()[0])
+            run = self.runs[k]
+            total, supervised, unlabeled = parts[k].tolist()
+            raise FloatingPointError(
+                f"training stopped at step {step + 1} of {run.method.name} (seed {run.seed}): the loss is {total} "
+                f"(supervised {supervised}, unlabeled {unlabeled}); lower lr or check the inputs"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        torch.stack(totals).sum().backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            for (method, _), params, teacher, phi in zip(self.groups, self.params, self.teachers, responses):
+                if method.teacher == "ema":
+                    teacher.update({k: v.detach() for k, v in phi.items()})
+                elif (step + 1) % method.refresh_every == 0:
+                    teacher.update({k: v.detach().clone() for k, v in params.items()})
+        return parts
+
+    def _stacked(self, states: list[dict[str, Tensor]], rows: list[int]) -> dict[str, Tensor]:
+        """The states of runs `rows` (of any groups), stacked: {name: (len(rows), ...)}."""
+        where = [(g, k - r.start) for k in rows for g, (_, r) in enumerate(self.groups) if r.start <= k < r.stop]
+        return {name: torch.stack([states[g][name][i] for g, i in where]) for name in states[0]}
+
+    @torch.no_grad()
+    def snapshots(self) -> list[dict]:
+        """`snapshot_of` every run, its students and teachers evaluated together per data split."""
+        out: list[dict | None] = [None] * len(self.runs)
+        predict = vmap(lambda state, x: functional_call(self.model, state, (x,)), in_dims=(0, None))
+        with eval_mode(self.model):
+            for rows in self.by_source.values():
+                students, teachers = self._stacked(self.params, rows), self._stacked(self.teachers, rows)
+                source = self.runs[rows[0]].source
+                test = [(predict(students, x), y) for x, y in source.eval_batches("test")]  # (K_s, n, C)
+                unlabeled = [(predict(students, x), predict(teachers, x), y) for x, y in source.eval_batches("unlabeled")]
+                for j, k in enumerate(rows):
+                    out[k] = snapshot_of(
+                        self.runs[k].method, [(s[j], y) for s, y in test], [(s[j], g[j], y) for s, g, y in unlabeled],
+                    )
+        return out
+
+    def fit(self, progress: bool) -> list[History]:
+        previous = self.snapshots()
+        sums = torch.zeros(len(self.runs), 3, dtype=torch.float64)
+        bar = tqdm(total=self.steps, desc=f"{len(self.runs)} runs (vmap)", disable=not progress, leave=False)
+        tic, last = time.perf_counter(), 0
+        for step in range(self.steps):
+            sums += self.step(step).double().cpu()
+            bar.update()
+            done = step + 1
+            if done % self.eval_every and done != self.steps:
+                continue
+            now, seconds = self.snapshots(), time.perf_counter() - tic
+            for run, snap, prev, run_sums in zip(self.runs, now, previous, sums.tolist()):
+                run.history.append(evaluation_record(
+                    run.method, done=done, steps=self.steps, now=snap, previous=prev, sums=run_sums,
+                    since=done - last, seconds=seconds,
+                ))
+            previous, last = now, done
+            sums.zero_()
+        bar.close()
+        return [run.history for run in self.runs]
