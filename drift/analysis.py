@@ -19,9 +19,24 @@ teacher's entropy: DRIFT's label path is entropy minimisation on the teacher's p
 (Grandvalet & Bengio, 2005), exact at s = y~ and first order in the student-teacher gap
 otherwise. `label_path_gradient` and `entropy_gradient` return both sides as flat vectors over
 the student's parameters; `label_path_identity` compares them.
+
+The weight path follows from the same algebra, and exactly. Through the weights (labels and the
+student's logits held fixed) the Stackelberg term is lam * mean_j a_j * d w_j / d theta with
+a_j = N * dF_u/dw_j the (scaled) derivative of F_u = mean_j w^_j CE_j in the raw weight w_j:
+a_j = CE_j without normalisation, CE_j / mean w with the detached batch mean and
+(CE_j - sum_k w_k CE_k / sum_k w_k) / mean w with the batch mean (see `drift.weights`). For the
+entropy weight w = 1 - H(p) / log C, d w_j = -d H(p_j) / log C, so
+
+    weight path = -(lam / log C) * mean_j a_j * d H(p_j) / d theta
+                = -(1 - alpha) * (lam / log C) * mean_j a_j grad_phi H(p_j),
+
+with no approximation: a descent step on it *raises* the teacher's entropy, weighted by a_j,
+i.e. most where the student disagrees with its teacher (large CE_j). `weight_path_gradient`,
+`disagreement_entropy_gradient` and `weight_path_identity` return and compare the two sides.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +48,7 @@ from .methods import Method
 from .models import logits_of
 from .pseudo_labels import pseudo_labels
 from .teacher import EMATeacher
-from .weights import entropy, sample_weights
+from .weights import entropy, entropy_weights, sample_weights
 
 
 def _flat_gradient(value: Tensor, student: nn.Module) -> Tensor:
@@ -102,4 +117,72 @@ def label_path_identity(
     ent = entropy_gradient(method, student, teacher, x_u, lam=lam)
     err = (label - ent).norm() / ent.norm().clamp_min(torch.finfo(ent.dtype).tiny)
     cos = torch.nn.functional.cosine_similarity(label, ent, dim=0)
+    return IdentityCheck(float(err), float(cos))
+
+
+def _weight_parts(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, student_x_u: Inputs | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The teacher's probabilities p(theta) = softmax(g) (N_u, C), with gradient through
+    phi(theta), the student's cross-entropies CE_j against the (detached) pseudo-labels (N_u,)
+    and the coefficients a_j = N_u * dF_u/dw_j of the module docstring (N_u,), both detached."""
+    if method.weights != "entropy":
+        raise ValueError(f"the weight path needs differentiable weights (weights='entropy'); got weights={method.weights!r}")
+    g = teacher.logits(student, x_u, teacher.follow(student))
+    p = torch.softmax(g, dim=-1)
+    labels = pseudo_labels(g.detach(), method.labels, method.tau)
+    student_x_u = x_u if student_x_u is None else student_x_u
+    with torch.no_grad():
+        log_s = torch.log_softmax(logits_of(inputs.forward(student, student_x_u)).to(labels.dtype), dim=-1)
+        ce = -(labels * log_s).sum(dim=-1)
+        w = entropy_weights(p)
+        mean_w = w.mean().clamp_min(torch.finfo(w.dtype).tiny)
+        if method.normalize_weights is False:
+            a = ce
+        elif method.normalize_weights == "batch":
+            a = (ce - (w * ce).sum() / (w.sum().clamp_min(torch.finfo(w.dtype).tiny))) / mean_w
+        else:  # True or "detached"
+            a = ce / mean_w
+    return p, ce, a
+
+
+def weight_path_gradient(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    student_x_u: Inputs | None = None,
+) -> Tensor:
+    """The weight path of the Stackelberg gradient, (P,) over `student.parameters()`:
+    d/d theta of lam * mean_j w^_j(theta) CE_j with the weights w^ (normalised as the method
+    says) differentiated through phi(theta) and the cross-entropies CE_j (student's logits and
+    pseudo-labels) held fixed. It is the difference between DRIFT-weights' and mean teacher's
+    gradient of `leader_objective`. x_u (N_u, ...) is the batch as the teacher sees it,
+    `student_x_u` as the student sees it (default x_u). Needs weights="entropy"."""
+    p, ce, _ = _weight_parts(method, student, teacher, x_u, student_x_u)
+    weights = sample_weights(p, method.weights, threshold=method.threshold, normalize=method.normalize_weights)
+    return _flat_gradient(lam * (weights * ce).mean(), student)
+
+
+def disagreement_entropy_gradient(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    student_x_u: Inputs | None = None,
+) -> Tensor:
+    """-(lam / log C) * d/d theta mean_j a_j H(p_j(theta)), (P,): the teacher's entropy weighted by
+    the student's disagreement a_j (CE_j, normalised as the method says; module docstring),
+    differentiated through phi(theta) with a_j held fixed. For entropy weights it equals
+    `weight_path_gradient` exactly. Needs weights="entropy"."""
+    p, _, a = _weight_parts(method, student, teacher, x_u, student_x_u)
+    log_c = math.log(p.shape[-1])
+    return _flat_gradient(-(lam / log_c) * (a * entropy(p)).mean(), student)
+
+
+def weight_path_identity(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    student_x_u: Inputs | None = None,
+) -> IdentityCheck:
+    """Compare `weight_path_gradient` with `disagreement_entropy_gradient`: equal to round-off at
+    any state (the entropy weight is an affine function of the entropy), unlike the label path's
+    first-order identity."""
+    path = weight_path_gradient(method, student, teacher, x_u, lam=lam, student_x_u=student_x_u)
+    ent = disagreement_entropy_gradient(method, student, teacher, x_u, lam=lam, student_x_u=student_x_u)
+    err = (path - ent).norm() / ent.norm().clamp_min(torch.finfo(ent.dtype).tiny)
+    cos = torch.nn.functional.cosine_similarity(path, ent, dim=0)
     return IdentityCheck(float(err), float(cos))

@@ -72,6 +72,11 @@ class Results:
     def table(self, reference: str | None = None, *, references: dict[str, Sequence[float]] | None = None) -> Table:
         """A markdown `Table`: accuracy, paired difference against `reference`, stability.
 
+        The paired difference (pp, per seed against the reference, seeds paired by order) shows
+        its mean and 95% t-based confidence interval, "+0.67 [-1.27, 2.61]", the two-sided
+        p-value of the paired t-test ("p (t-test)") and how many seeds favour the method; see
+        `paired_stats`. With one seed, or differences all equal, there is no spread to test: the
+        interval and p-value show "-".
         references: extra rows {label: per-seed test accuracies (%)} from other learners on the
         same seeds and splits (e.g. `drift.baselines.reference_accuracies`), paired the same way.
         A bare `results` in a notebook cell shows `table()` rendered.
@@ -80,19 +85,22 @@ class Results:
         has_ref = reference in self.histories
         n = len(next(iter(self.histories.values())))
         header = ["method", f"test acc. (%) over {n} seeds"]
-        header += [f"Δ vs {reference}", "seeds Δ > 0"] if has_ref else []
+        header += [f"Δ vs {reference} [95% t-CI]", "p (t-test)", "seeds Δ > 0"] if has_ref else []
         header += ["oscillation (pp)", "flip rate (%)"]  # second half of training
 
         def paired(values) -> list[str]:
             if not has_ref:
                 return []
-            d = summarize(np.asarray(values) - self.final(reference))
-            return [f"{d.mean:+.2f} ± {d.std:.2f}", f"{d.wins}/{d.n}"]
+            ref = self.final(reference)
+            if len(values) != len(ref):
+                raise ValueError(f"paired seeds need as many runs as the reference {reference!r} ({len(ref)}); got {len(values)}")
+            d = np.asarray(values, dtype=float) - ref
+            return [*_paired_cells(paired_test(d)), f"{int((d > 0).sum())}/{d.size}"]
 
         rows = []
         for m in self.methods:
             osc, flips = self.stability(m)
-            ref_cells = ["-", "-"] if has_ref and m == reference else paired(self.final(m))
+            ref_cells = ["-", "-", "-"] if has_ref and m == reference else paired(self.final(m))
             rows.append([m, self.summary(m), *ref_cells, osc, flips])
         for label, values in (references or {}).items():
             if len(values) != n:
@@ -129,6 +137,15 @@ class Results:
         """Read a file written by `save` (null back to NaN)."""
         with open(path) as f:
             return cls.from_dict(_none_to_nan(json.load(f)))
+
+
+def _paired_cells(test: PairedTest) -> list[str]:
+    """Table cells of a paired difference: "mean [low, high]" and the p-value, "-" for what is
+    undefined (one seed: no interval; differences all equal: no p-value)."""
+    mean = f"{test.mean:+.2f}"
+    interval = "" if math.isnan(test.low) else f" [{test.low:.2f}, {test.high:.2f}]"
+    p = "-" if math.isnan(test.p_value) else f"{test.p_value:.2g}"
+    return [mean + interval, p]
 
 
 def _none_to_nan(value):

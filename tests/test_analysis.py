@@ -1,15 +1,24 @@
 """The label path's first-order identity (drift.analysis): through the labels, the Stackelberg
 term lam * mean_j w_j sum_c (-log s_jc) d y~_jc / d theta equals entropy minimisation on the
 teacher, lam * mean_j w_j d H(y~_j) / d theta = (1 - alpha) lam mean_j w_j grad_phi H(y~_j),
-exactly where the student agrees with the teacher (s = y~), and to first order in the gap."""
+exactly where the student agrees with the teacher (s = y~), and to first order in the gap.
+The weight path's identity is exact: through entropy weights the Stackelberg term is
+-(lam / log C) mean_j a_j d H(p_j) / d theta, a_j = CE_j (normalised as the method says)."""
 import pytest
 import torch
 from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import drift
-from drift.analysis import entropy_gradient, label_path_gradient, label_path_identity
-from test_gradients import LAM, autograd_gradient, make_problem
+from drift.analysis import (
+    disagreement_entropy_gradient,
+    entropy_gradient,
+    label_path_gradient,
+    label_path_identity,
+    weight_path_gradient,
+    weight_path_identity,
+)
+from test_gradients import EPS, LAM, autograd_gradient, evaluate_at, make_problem, theta
 
 
 @pytest.mark.parametrize("normalize", [False, True, "batch"])
@@ -83,3 +92,83 @@ def test_identity_breaks_as_the_student_teacher_gap_grows(digits):
     assert all(a < b for a, b in zip(errors, errors[1:])), errors
     assert all(a > b for a, b in zip(cosines, cosines[1:])), cosines
     assert cosines[1] > 0.9  # at the trained state the label path points along entropy minimisation
+
+
+NORMALIZE = [False, "detached", "batch"]
+
+
+@pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("alpha", [0.5, 0.9])
+def test_weight_path_is_drift_weights_minus_mean_teacher(alpha, normalize):
+    student, teacher, x_l, y_l, x_u = make_problem(alpha)
+    grads = {
+        name: autograd_gradient(student, drift.leader_objective(
+            drift.get_method(name, alpha=alpha, normalize_weights=normalize), student, teacher, x_l, y_l, x_u, lam=LAM))
+        for name in ("drift_weights", "mean_teacher")
+    }
+    method = drift.get_method("drift", alpha=alpha, normalize_weights=normalize)
+    path = weight_path_gradient(method, student, teacher, x_u, lam=LAM)
+    torch.testing.assert_close(path, grads["drift_weights"] - grads["mean_teacher"], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("alpha", [0.5, 0.9])
+def test_weight_path_against_finite_differences(alpha, normalize):
+    """Central differences of theta -> lam * mean_j w^_j(phi(theta)) CE_j, with CE_j (the
+    student's logits and the labels) frozen at theta0, along random directions; the detached
+    batch mean is a constant, frozen at theta0 too."""
+    student, teacher, _, _, x_u = make_problem(alpha)
+    method = drift.get_method("drift", alpha=alpha, normalize_weights=normalize)
+    with torch.no_grad():
+        g0 = teacher.logits(student, x_u, teacher.follow(student))
+        ce0 = drift.soft_cross_entropy(student(x_u), drift.soft_labels(g0, method.tau))
+        mean0 = drift.entropy_weights(torch.softmax(g0, -1)).mean()
+
+    def weighted_loss():
+        g = teacher.logits(student, x_u, teacher.follow(student))
+        w = drift.entropy_weights(torch.softmax(g, -1))
+        w = {False: w, "detached": w / mean0, "batch": w / w.mean()}[normalize]
+        return LAM * (w * ce0).mean()
+
+    path = weight_path_gradient(method, student, teacher, x_u, lam=LAM)
+    theta0, gen = theta(student), torch.Generator().manual_seed(1)
+    for _ in range(3):
+        v = torch.randn(theta0.numel(), generator=gen, dtype=torch.float64)
+        fd = (evaluate_at(student, theta0 + EPS * v, weighted_loss) - evaluate_at(student, theta0 - EPS * v, weighted_loss)) / (2 * EPS)
+        assert abs((path @ v).item() - fd) <= 1e-6 * abs(fd), (path @ v, fd)
+
+
+@pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("alpha", [0.5, 0.9])
+def test_weight_path_identity_is_exact(alpha, normalize):
+    """Unlike the label path's, the weight path's identity needs no agreement between student
+    and teacher: with theta != phi_prev it holds to round-off, and the path is not zero."""
+    student, teacher, _, _, x_u = make_problem(alpha)
+    method = drift.get_method("drift", alpha=alpha, normalize_weights=normalize)
+    check = weight_path_identity(method, student, teacher, x_u, lam=LAM)
+    assert check.relative_error < 1e-10 and check.cosine == pytest.approx(1.0, abs=1e-12)
+    assert disagreement_entropy_gradient(method, student, teacher, x_u, lam=LAM).norm() > 1e-3
+    assert label_path_identity(method, student, teacher, x_u, lam=LAM).relative_error > 1e-3  # the gap is real
+
+
+def test_weight_path_descends_into_higher_teacher_entropy():
+    """Without normalisation a small step along -weight path raises the CE-weighted entropy of
+    the teacher, mean_j CE_j H(p_j), to first order (the sign of the derivation)."""
+    student, teacher, _, _, x_u = make_problem(0.5)
+    method = drift.get_method("drift_weights", alpha=0.5)
+    path = weight_path_gradient(method, student, teacher, x_u, lam=LAM)
+    with torch.no_grad():
+        g0 = teacher.logits(student, x_u, teacher.follow(student))
+        ce0 = drift.soft_cross_entropy(student(x_u), drift.soft_labels(g0, method.tau))
+
+    def ce_weighted_entropy():
+        return (ce0 * drift.entropy(torch.softmax(teacher.logits(student, x_u, teacher.follow(student)), -1))).mean()
+
+    theta0 = theta(student)
+    assert evaluate_at(student, theta0 - 1e-4 * path, ce_weighted_entropy) > evaluate_at(student, theta0, ce_weighted_entropy)
+
+
+def test_weight_path_needs_entropy_weights():
+    student, teacher, _, _, x_u = make_problem(0.9)
+    with pytest.raises(ValueError, match="weights='entropy'"):
+        weight_path_identity(drift.get_method("drift", weights="threshold"), student, teacher, x_u)

@@ -63,3 +63,43 @@ def test_results_paired_stats_pairs_by_seed():
     short = drift.Results({"mean_teacher": results.histories["mean_teacher"][:2], "drift": results.histories["drift"]})
     with pytest.raises(ValueError, match="paired seeds need as many runs"):
         short.paired_stats("drift")
+
+
+def _results(columns: dict[str, list[float]]) -> drift.Results:
+    return drift.Results({m: [_history(m, s, v) for s, v in enumerate(vals)] for m, vals in columns.items()})
+
+
+def _cells(table: str, row: int) -> list[str]:
+    return [c.strip() for c in table.splitlines()[row].strip("|").split("|")]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # these one-evaluation histories have no stability
+def test_table_shows_the_t_interval_and_p_value():
+    """Results.table(): the paired difference as "mean [low, high]" (95%, t-based) and the
+    paired t-test's p-value, checked against scipy on known accuracies."""
+    a, b = [70.0, 72.0, 71.0, 74.0], [69.0, 72.5, 70.0, 70.7]
+    table = _results({"mean_teacher": b, "drift": a}).table()
+    header = _cells(table, 0)
+    assert header[2:5] == ["Δ vs mean_teacher [95% t-CI]", "p (t-test)", "seeds Δ > 0"]
+    assert _cells(table, 2)[2:5] == ["-", "-", "-"]  # the reference itself
+    d = np.array(a) - np.array(b)  # (1, -0.5, 1, 3.3)
+    low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+    p = stats.ttest_rel(a, b).pvalue
+    assert _cells(table, 3)[2:5] == [f"{d.mean():+.2f} [{low:.2f}, {high:.2f}]", f"{p:.2g}", "3/4"]
+    assert _cells(table, 3)[2:4] == ["+1.20 [-1.30, 3.70]", "0.22"]  # the same, by value
+    # extra reference rows are paired the same way
+    row = _cells(_results({"mean_teacher": b}).table(references={"other": a}), 3)
+    assert row[0] == "other" and row[2:5] == _cells(table, 3)[2:5] and row[5:] == ["-", "-"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_table_with_one_seed_shows_dashes_not_nan():
+    one = _results({"mean_teacher": [70.0], "drift": [71.5]}).table()
+    assert _cells(one, 3)[2:5] == ["+1.50", "-", "1/1"]
+    flat = _results({"mean_teacher": [70.0, 71.0], "drift": [71.0, 72.0]}).table()
+    cells = _cells(flat, 3)[2:5]  # no spread: a zero-width interval; p as scipy gives it, or "-"
+    p = stats.ttest_1samp([1.0, 1.0], 0.0).pvalue
+    assert cells == ["+1.00 [1.00, 1.00]", "-" if np.isnan(p) else f"{p:.2g}", "2/2"]
+    short = drift.Results({"mean_teacher": [_history("mean_teacher", 0, 70.0)]})
+    with pytest.raises(ValueError, match="one accuracy per seed"):
+        short.table(references={"other": [1.0, 2.0]})
