@@ -68,6 +68,7 @@ compare: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/step_cost.py
+	$(BIN)/python benchmarks/engine_speed.py
 
 tune: $(STAMP)
 	$(BIN)/python benchmarks/tune_defaults.py

@@ -111,20 +111,26 @@ def leader_terms(
 
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
         g = _loss_precision(teacher.logits(student, x_u, phi))  # (N_u, C)
-    unlabeled, labels, weights = unlabeled_terms(method, logits[n_l:], g)
+    unlabeled, labels, weights = unlabeled_terms(method, logits[n_l:], *routed(method, g))
     return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
 
 
-def unlabeled_terms(method: Method, student_logits: Tensor, teacher_logits: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """The unlabeled part of F from the student's logits f(x_j; theta) and the teacher's
-    g_j(theta), both (N_u, C): (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)),
-    with the method's gradient routing (g detached on the paths the method does not differentiate).
-    A function of tensors alone, so `drift.vectorized` runs it under `torch.func.vmap`."""
-    g_labels = teacher_logits if method.grad_labels else teacher_logits.detach()
-    g_weights = teacher_logits if method.grad_weights else teacher_logits.detach()
-    labels = pseudo_labels(g_labels, method.labels, method.tau)
+def routed(method: Method, teacher_logits: Tensor) -> tuple[Tensor, Tensor]:
+    """The teacher's logits g (N_u, C) for the labels and for the weights: g itself on the paths
+    the method differentiates (grad_labels, grad_weights), sg(g) on the others."""
+    return tuple(teacher_logits if grad else teacher_logits.detach() for grad in (method.grad_labels, method.grad_weights))
+
+
+def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor, weight_logits: Tensor,
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """The unlabeled part of F from the student's logits f(x_j; theta) and the teacher's g_j
+    as routed to the labels and to the weights (see `routed`), all (N_u, C):
+    (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)). A function of tensors
+    alone, with branches on the method's settings only, so `drift.vectorized` runs it under
+    `torch.func.vmap` (with its own per-run routing)."""
+    labels = pseudo_labels(label_logits, method.labels, method.tau)
     weights = sample_weights(
-        torch.softmax(g_weights, dim=-1), method.weights,
+        torch.softmax(weight_logits, dim=-1), method.weights,
         threshold=method.threshold, normalize=method.normalize_weights,
     )
     unlabeled = (weights * soft_cross_entropy(student_logits, labels)).mean()

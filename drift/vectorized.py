@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -108,18 +108,34 @@ def _generators(device: torch.device) -> tuple[torch.Generator, torch.Generator]
     return cpu, other
 
 
-def _objective(method: Method, lam: float, model: nn.Module):
-    """F of one run as a function of its tensors, for `vmap`: (params, teacher state, x_l (B, ...),
-    y_l (B,), student_x_l, student_x_u, teacher_x_u) -> (F, [F, supervised, unlabeled], phi(theta)).
-    Mirrors `drift.objectives.leader_terms` (the same forward passes on the same rows)."""
+PER_RUN = ("name", "alpha", "lam", "rampup", "rampup_shape", "grad_labels", "grad_weights", "refresh_every")
+"""Method settings that may differ between the runs of one batched group: the objective takes
+them per run (alpha, the ramped lam_t, the routing as tensors; refresh_every in the teacher's
+update). Runs whose other settings agree, and that agree on whether any gradient flows
+through the teacher, share one vmapped forward and backward pass per step."""
 
-    def objective(params, teacher, y_l, student_x_l, student_x_u, teacher_x_u):
-        if method.teacher == "copy":
+
+def _shared(method: Method) -> tuple[Method, bool]:
+    """The group key of a run: its method less the `PER_RUN` settings, and `coupled`."""
+    neutral = {"name": "", "alpha": 0.0, "lam": 1.0, "rampup": 0.0, "rampup_shape": "sigmoid",
+               "grad_labels": False, "grad_weights": False, "refresh_every": 1}
+    return replace(method, **neutral), method.coupled
+
+
+def _objective(shared: Method, coupled: bool, labeled_only: bool, model: nn.Module):
+    """F of one run as a function of its tensors, for `vmap`: (params, teacher state, lam_t, alpha,
+    grad_labels, grad_weights (0-d), y_l (B,), student_x_l (B, ...), student_x_u (B_u, ...),
+    teacher_x_u (B_u, ...)) -> (F, [F, supervised, unlabeled], phi(theta)). Mirrors
+    `drift.objectives.leader_terms` (the same forward passes on the same rows) with the routing of
+    `drift.objectives.routed` taken per run; labeled_only: lam_t = 0 for every run of the group."""
+
+    def objective(params, teacher, lam, alpha, grad_labels, grad_weights, y_l, student_x_l, student_x_u, teacher_x_u):
+        if shared.teacher == "copy":
             phi = teacher
         else:  # phi(theta) keeps its dependence on theta only where F differentiates through it
-            phi = {k: torch.lerp(teacher[k], v if method.coupled and lam != 0.0 else v.detach(), 1.0 - method.alpha)
+            phi = {k: torch.lerp(teacher[k], v if coupled and not labeled_only else v.detach(), 1.0 - alpha)
                    for k, v in params.items()}
-        if lam == 0.0:
+        if labeled_only:
             supervised = nn.functional.cross_entropy(functional_call(model, params, (student_x_l,)), y_l)
             return supervised, torch.stack([supervised, supervised, torch.zeros_like(supervised)]), phi
         n_l = student_x_l.shape[0]
@@ -127,10 +143,10 @@ def _objective(method: Method, lam: float, model: nn.Module):
         supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
         with eval_mode(model):
             g = functional_call(model, phi, (teacher_x_u,))  # (N_u, C)
-        g = g if method.coupled else g.detach()
-        unlabeled, _, _ = unlabeled_terms(method, logits[n_l:], g)
+        routes = [torch.where(grad, g, g.detach()) for grad in (grad_labels, grad_weights)]
+        unlabeled, _, _ = unlabeled_terms(shared, logits[n_l:], *routes)
         total = supervised + lam * unlabeled
-        return total, torch.stack([total, supervised, unlabeled]), phi
+        return total, torch.stack([total, supervised, torch.where(lam == 0, 0.0, unlabeled)]), phi
 
     return objective
 
@@ -198,32 +214,64 @@ def train_many(
                   eval_every=eval_every).fit(progress)
 
 
+class _Group:
+    """Runs `rows` (indices into the batch's runs) that share one vmapped objective: their
+    stacked parameters (one leaf per name, (K_g, ...)), teachers and per-run settings."""
+
+    def __init__(self, key: tuple[Method, bool], rows: list[int], runs: list[_Run], students: list[nn.Module]):
+        self.shared, self.coupled = key
+        self.rows, self.methods = rows, [runs[k].method for k in rows]
+        params, _ = stack_module_state([students[k] for k in rows])
+        self.params = {k: v.detach().requires_grad_() for k, v in params.items()}
+        self.teacher = {k: v.detach().clone() for k, v in params.items()}  # phi starts equal to theta
+        device = next(iter(params.values())).device
+        self.alpha = torch.tensor([m.alpha for m in self.methods], device=device)
+        self.routes = [torch.tensor([getattr(m, f) for m in self.methods], device=device)
+                       for f in ("grad_labels", "grad_weights")]
+
+    def loss(self, model: nn.Module, step: int, steps: int, batch: list[Tensor]) -> tuple[Tensor, Tensor, dict]:
+        """(sum of the runs' F, their loss parts (K_g, 3), their responses phi(theta))."""
+        lams = [m.lam_at(step, steps) for m in self.methods]
+        lam = torch.tensor(lams, device=self.alpha.device)
+        objective = _objective(self.shared, self.coupled, all(v == 0.0 for v in lams), model)
+        total, parts, phi = vmap(objective)(self.params, self.teacher, lam, self.alpha, *self.routes,
+                                           *(part[self.rows] for part in batch))
+        return total.sum(), parts.detach(), phi
+
+    @torch.no_grad()
+    def follow(self, step: int, phi: dict) -> None:
+        """After the optimizer step: an EMA teacher keeps phi(theta_t); a copied teacher copies
+        the student of each run whose refresh period ends at this step."""
+        if self.shared.teacher == "ema":
+            self.teacher = {k: v.detach() for k, v in phi.items()}
+            return
+        for j, method in enumerate(self.methods):
+            if (step + 1) % method.refresh_every == 0:
+                for k, v in self.teacher.items():
+                    v[j] = self.params[k][j]
+
+
 class _Batch:
-    """The stacked students, teachers and optimizer of `train_many`'s runs."""
+    """The groups of `train_many`'s runs, one Adam optimizer over all their parameters."""
 
     def __init__(self, runs: list[_Run], students: list[nn.Module], *, device, steps, lr, input_noise, eval_every):
         self.runs, self.steps, self.input_noise, self.eval_every = runs, steps, input_noise, eval_every
         self.model = copy.deepcopy(students[0]).to("meta")  # the architecture; parameters come stacked
         self.model.train()
-        self.groups: list[tuple[Method, slice]] = []  # runs of one method, contiguous
+        keys: dict[tuple[Method, bool], list[int]] = {}
         for k, run in enumerate(runs):
-            if self.groups and self.groups[-1][0] == run.method and self.groups[-1][1].stop == k:
-                self.groups[-1] = (run.method, slice(self.groups[-1][1].start, k + 1))
-            else:
-                self.groups.append((run.method, slice(k, k + 1)))
-        self.params, self.teachers = [], []  # per group: {name: (K_group, ...)}, a leaf of its own
-        for _, rows in self.groups:
-            params, _ = stack_module_state(students[rows])
-            self.params.append({k: v.detach().requires_grad_() for k, v in params.items()})
-            self.teachers.append({k: v.detach().clone() for k, v in params.items()})  # phi starts equal to theta
-        leaves = [v for params in self.params for v in params.values()]
+            keys.setdefault(_shared(run.method), []).append(k)
+        self.groups = [_Group(key, rows, runs, students) for key, rows in keys.items()]
+        self.where = {k: (g, j) for g, group in enumerate(self.groups) for j, k in enumerate(group.rows)}
+        leaves = [v for group in self.groups for v in group.params.values()]
         self.optimizer = torch.optim.Adam(leaves, lr=lr, fused=device.type in ("cpu", "cuda"))
         self.by_source: dict[int, list[int]] = {}  # runs sharing one source, evaluated together
         for k, run in enumerate(runs):
             self.by_source.setdefault(id(run.source), []).append(k)
 
-    def _batches(self, step: int):
-        """Every run's batch and views, in `training_step`'s order of draws, stacked: (K, B, ...)."""
+    def _batches(self, step: int) -> list[Tensor]:
+        """Every run's batch and views, in `training_step`'s order of draws, stacked: y_l (K, B),
+        student_x_l (K, B, ...), student_x_u, teacher_x_u (K, B_u, ...)."""
         parts = []
         for run in self.runs:
             x_l, y_l, x_u = run.source.batch(step, generator=run.index_generator)
@@ -233,16 +281,13 @@ class _Batch:
 
     def step(self, step: int) -> Tensor:
         """One optimizer step of every run; returns their loss parts, (K, 3)."""
-        y_l, student_x_l, student_x_u, teacher_x_u = self._batches(step)
-        totals, parts, responses = [], [], []
-        for (method, rows), params, teacher in zip(self.groups, self.params, self.teachers):
-            total, part, phi = vmap(_objective(method, method.lam_at(step, self.steps), self.model))(
-                params, teacher, y_l[rows], student_x_l[rows], student_x_u[rows], teacher_x_u[rows],
-            )
-            totals.append(total.sum())
-            parts.append(part.detach())
+        batch = self._batches(step)
+        totals, parts, responses = [], torch.empty(len(self.runs), 3, device=batch[0].device), []
+        for group in self.groups:
+            total, part, phi = group.loss(self.model, step, self.steps, batch)
+            totals.append(total)
+            parts[group.rows] = part
             responses.append(phi)
-        parts = torch.cat(parts)
         if not torch.isfinite(parts[:, 0]).all():
             k = int((~torch.isfinite(parts[:, 0])).nonzero()[0])
             run = self.runs[k]
@@ -254,18 +299,14 @@ class _Batch:
         self.optimizer.zero_grad(set_to_none=True)
         torch.stack(totals).sum().backward()
         self.optimizer.step()
-        with torch.no_grad():
-            for (method, _), params, teacher, phi in zip(self.groups, self.params, self.teachers, responses):
-                if method.teacher == "ema":
-                    teacher.update({k: v.detach() for k, v in phi.items()})
-                elif (step + 1) % method.refresh_every == 0:
-                    teacher.update({k: v.detach().clone() for k, v in params.items()})
+        for group, phi in zip(self.groups, responses):
+            group.follow(step, phi)
         return parts
 
-    def _stacked(self, states: list[dict[str, Tensor]], rows: list[int]) -> dict[str, Tensor]:
-        """The states of runs `rows` (of any groups), stacked: {name: (len(rows), ...)}."""
-        where = [(g, k - r.start) for k in rows for g, (_, r) in enumerate(self.groups) if r.start <= k < r.stop]
-        return {name: torch.stack([states[g][name][i] for g, i in where]) for name in states[0]}
+    def _stacked(self, state: str, rows: list[int]) -> dict[str, Tensor]:
+        """The `state` ("params" or "teacher") of runs `rows`, of any groups, stacked: {name: (len(rows), ...)}."""
+        states = [(getattr(self.groups[g], state), j) for g, j in (self.where[k] for k in rows)]
+        return {name: torch.stack([s[name][j] for s, j in states]) for name in states[0][0]}
 
     @torch.no_grad()
     def snapshots(self) -> list[dict]:
@@ -274,7 +315,7 @@ class _Batch:
         predict = vmap(lambda state, x: functional_call(self.model, state, (x,)), in_dims=(0, None))
         with eval_mode(self.model):
             for rows in self.by_source.values():
-                students, teachers = self._stacked(self.params, rows), self._stacked(self.teachers, rows)
+                students, teachers = self._stacked("params", rows), self._stacked("teacher", rows)
                 source = self.runs[rows[0]].source
                 test = [(predict(students, x), y) for x, y in source.eval_batches("test")]  # (K_s, n, C)
                 unlabeled = [(predict(students, x), predict(teachers, x), y) for x, y in source.eval_batches("unlabeled")]
