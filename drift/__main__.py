@@ -3,7 +3,7 @@
     python -m drift compare --data digits --labels-per-class 5 --seeds 5 [--methods drift mean_teacher]
                             [--steps N] [--model mlp|cnn] [--engine vmap|processes] [--workers N]
                             [--references] [--out DIR]
-    python -m drift train --data digits --labels-per-class 5 --method drift [--steps N]
+    python -m drift train --data digits --labels-per-class 5 --method drift|cosine|... [--steps N]
                           [--batch-size B] [--precision fp32|bf16|fp16] [--out DIR]
     torchrun --standalone --nproc_per_node=N -m drift train ...   (data-parallel on N processes)
 
@@ -24,7 +24,7 @@ import time
 
 from . import distributed
 from .data import DATASETS, load_data
-from .methods import METHODS
+from .methods import EXTRA_PRESETS, METHODS
 from .models import MODELS
 from .runtime import resolve_device, seed_everything
 from .trainer import PRECISIONS, train
@@ -43,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("compare", help="run methods x seeds, print a table, save JSON and a plot")
     _common(c)
-    c.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), metavar="METHOD",
-                   help=f"methods to run (default: all of {', '.join(METHODS)})")
+    c.add_argument("--methods", nargs="+", choices=[*METHODS, *EXTRA_PRESETS], default=list(METHODS), metavar="METHOD",
+                   help=f"methods to run (default: all of {', '.join(METHODS)}; also the extra presets "
+                        f"{', '.join(EXTRA_PRESETS)})")
     c.add_argument("--seeds", type=int, default=5, help="number of seeds (default: 5)")
     c.add_argument("--workers", type=int, default=None, help="processes (default: CPU count on a CPU, 1 on a GPU)")
     c.add_argument("--engine", choices=["vmap", "processes"], default="vmap",
@@ -54,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="add scikit-learn LabelSpreading and SelfTraining (LR) rows on the same splits, as in chapter 6")
     t = sub.add_parser("train", help="train one method and print its final test accuracy")
     _common(t)
-    t.add_argument("--method", choices=list(METHODS), default="drift", help="method (default: drift)")
+    t.add_argument("--method", choices=[*METHODS, *EXTRA_PRESETS], default="drift",
+                   help=f"a preset, or an extra one: {', '.join(EXTRA_PRESETS)} (default: drift)")
     t.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     t.add_argument("--batch-size", type=int, default=None,
                    help="global labeled batch size, split over the processes (default: drift.train's)")

@@ -16,6 +16,11 @@ entropy minimisation on the student's own predictions s_j = softmax(f(x_j; theta
 unweighted (no w_j) and under the same ramp-up lam. It depends on theta only through the
 student, so its gradient is the plain partial derivative whatever the routing.
 
+COSINE's components (the "cosine" and "drift_cosine" presets) change the two maps, not F:
+sharpened labels y~_jc ∝ softmax(g_j / tau)_c^sharpen / f_c, with f_c the batch's soft class
+frequency (so each label depends on the whole batch's g), and masked weights, w_j set to 0
+below `mask_below`.
+
 With two views (`train`'s student_view and teacher_view), the student's CE terms read
 f(student_view(x); theta) and the teacher's logits are g_j(theta) = f(teacher_view(x_j); phi(theta)).
 Views are functions of the inputs, not of theta (their random draws fixed within a step), so
@@ -125,13 +130,17 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
                     ) -> tuple[Tensor, Tensor, Tensor]:
     """The unlabeled part of F from the student's logits f(x_j; theta) and the teacher's g_j
     as routed to the labels and to the weights (see `routed`), all (N_u, C):
-    (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)). A function of tensors
-    alone, with branches on the method's settings only, so `drift.vectorized` runs it under
+    (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)). Sharpened labels
+    (`Method.sharpen`, `class_normalize`) couple the rows through the batch's class frequencies;
+    the confidence mask (`mask_below`) zeroes low weights. A function of tensors alone, with
+    branches on the method's settings only, so `drift.vectorized` runs it under
     `torch.func.vmap` (with its own per-run routing)."""
-    labels = pseudo_labels(label_logits, method.labels, method.tau)
+    labels = pseudo_labels(
+        label_logits, method.labels, method.tau, power=method.sharpen, class_normalize=method.class_normalize,
+    )
     weights = sample_weights(
         torch.softmax(weight_logits, dim=-1), method.weights,
-        threshold=method.threshold, normalize=method.normalize_weights,
+        threshold=method.threshold, normalize=method.normalize_weights, mask_below=method.mask_below,
     )
     unlabeled = (weights * soft_cross_entropy(student_logits, labels)).mean()
     if method.entropy_weight != 0.0:  # opt-in (the default 0 computes nothing more)

@@ -77,7 +77,10 @@ def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
     y (n,) or None). Returns the accuracies and mean weight, plus the predicted classes of the
     student and the teacher on the unlabeled rows (for flip rates)."""
     teacher_logits = [g for _, g, _ in unlabeled]
-    weights = [sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold) for g in teacher_logits]
+    weights = [  # as F's (masked), unnormalised
+        sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold, mask_below=method.mask_below)
+        for g in teacher_logits
+    ]
     return {
         "test_accuracy": _percent_right([s.argmax(-1) for s, _ in test], [y for _, y in test]),
         "pseudo_label_accuracy": _percent_right([g.argmax(-1) for g in teacher_logits], [y for _, _, y in unlabeled]),
@@ -337,12 +340,19 @@ def check_arguments(*, steps, batch_size, unlabeled_batch_size, lr, input_noise,
 
 def _method_config(method: Method) -> dict:
     """The method's settings for the checkpoint config: `asdict(method)`, less opt-in settings
-    left at their defaults (entropy_weight = 0), so checkpoints written before those settings
-    existed still resume, and a default run writes the same config as before."""
+    left at their defaults (entropy_weight = 0, sharpen = 1, class_normalize = False,
+    mask_below = 0), so checkpoints written before those settings existed still resume, and a
+    default run writes the same config as before."""
     config = asdict(method)
-    if config["entropy_weight"] == 0.0:
-        del config["entropy_weight"]
+    for name, default in _OPT_IN.items():
+        if config[name] == default:
+            del config[name]
     return config
+
+
+_OPT_IN = {"entropy_weight": 0.0, "sharpen": 1.0, "class_normalize": False, "mask_below": 0.0}
+"""Method settings added after checkpoints were first written, with the defaults that leave the
+computation as it was."""
 
 
 def _fit(

@@ -40,8 +40,21 @@ def check_normalize(name: str, value) -> None:
         )
 
 
-def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool | str = False) -> Tensor:
+def confidence_mask(weights: Tensor, below: float) -> Tensor:
+    """COSINE's confidence mask: w_j, or 0 where w_j < `below`, (N,) -> (N,). A kept weight keeps
+    its gradient (d w_j); a masked one has none. The mask itself is piecewise constant: its
+    threshold crossings are jumps of F that no gradient sees."""
+    return torch.where(weights >= below, weights, torch.zeros_like(weights))
+
+
+def sample_weights(
+    probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool | str = False,
+    mask_below: float = 0.0,
+) -> Tensor:
     """Weights (N,) of kind "uniform", "threshold" or "entropy".
+
+    mask_below: weights below it are set to 0 (`confidence_mask`), before any normalisation;
+    0 (the default) masks nothing and computes nothing more.
 
     normalize: False leaves w as is; True or "detached" divides by the stop-gradient batch mean,
     w_j / sg(mean_k w_k), so the scale of the unlabeled loss stays fixed; "batch" divides by the
@@ -58,6 +71,8 @@ def sample_weights(probs: Tensor, kind: str = "entropy", *, threshold: float = 0
         w = entropy_weights(probs)
     else:
         raise ValueError(f"kind must be 'uniform', 'threshold' or 'entropy'; got {kind!r}")
+    if mask_below != 0.0:  # opt-in
+        w = confidence_mask(w, mask_below)
     if normalize is not False:
         mean = w.mean() if normalize == "batch" else w.mean().detach()
         w = w / mean.clamp_min(torch.finfo(w.dtype).tiny)

@@ -45,6 +45,20 @@ def test_train_prints_final_accuracy():
     assert "final test accuracy" in r.stdout
 
 
+@pytest.mark.parametrize("method", ["entropy_min", "cosine", "drift_cosine"])
+def test_train_accepts_the_extra_presets(method):
+    r = run_cli("train", "--data", "two_moons", "--labels-per-class", "5", "--method", method, "--steps", "10")
+    assert r.returncode == 0, r.stderr
+    assert f"{method} on two_moons" in r.stdout and "final test accuracy" in r.stdout
+
+
+def test_compare_accepts_an_extra_preset(tmp_path):
+    r = run_cli("compare", "--data", "two_moons", "--seeds", "1", "--methods", "mean_teacher", "drift_cosine",
+                "--steps", "10", "--workers", "1", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "| drift_cosine |" in r.stdout
+
+
 @pytest.mark.parametrize("args, message", [
     (("train", "--labels-per-class", "0"), "labels_per_class must be an integer >= 1"),
     (("train", "--method", "nope"), "invalid choice: 'nope'"),
