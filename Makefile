@@ -76,6 +76,7 @@ tune: $(STAMP)
 
 record: $(STAMP)
 	$(BIN)/python benchmarks/record_mnist1d.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/record_where.py --part all
 
 clean:
 	rm -rf _build runs build *.egg-info .pytest_cache
