@@ -39,6 +39,7 @@ from .history import History
 from .methods import Method
 from .models import build_model, check_output, eval_mode
 from .objectives import unlabeled_terms
+from .runtime import resolve_device
 from .sources import TensorSource
 from .trainer import _DEFAULTS, check_arguments, evaluation_record, snapshot_of
 
@@ -154,35 +155,25 @@ def _objective(shared: Method, coupled: bool, labeled_only: bool, model: nn.Modu
 def train_many(
     jobs: list[tuple[Method, int]],
     data: SemiSupervisedData | Callable[..., SemiSupervisedData],
-    *,
-    model="mlp",
-    steps: int = 1000,
-    batch_size: int = 64,
-    unlabeled_batch_size: int | None = None,
-    lr: float = 1e-3,
-    input_noise: float = 0.1,
-    device="auto",
-    precision: str = "fp32",
-    eval_every: int | None = None,
-    eval_batch_size: int = 4096,
-    eval_unlabeled: int | None = None,
-    progress: bool = True,
+    **train_kwargs,
 ) -> list[History]:
-    """`drift.train(method, data(seed=seed) or data, seed=seed, ...)` for every (method, seed) of
-    `jobs`, trained together (see the module docstring); the Histories in `jobs`' order, without
-    `model` and `teacher`. Arguments as in `drift.train`; `data` is one split or a function of
-    the seed. `seconds` is the wall time of the whole batch. Raises `Unbatchable` (a ValueError
-    with the reason, see `unsupported`, `model_unsupported`) where the runs cannot be batched."""
-    from .runtime import resolve_device
-
-    if precision != "fp32":
-        raise Unbatchable(unsupported({"precision": precision}))
+    """`drift.train(method, data(seed=seed) or data, seed=seed, **train_kwargs)` for every
+    (method, seed) of `jobs`, trained together (see the module docstring); the Histories in
+    `jobs`' order, without `model` and `teacher`. `data` is one split or a function of the seed;
+    train_kwargs are `drift.train`'s arguments named in `SUPPORTED`, with its defaults. `seconds`
+    is the wall time of the whole batch. Raises `Unbatchable` (a ValueError with the reason, see
+    `unsupported`, `model_unsupported`) where the runs cannot be batched."""
+    reason = unsupported(train_kwargs)
+    if reason:
+        raise Unbatchable(reason)
+    args = {k: train_kwargs.get(k, _DEFAULTS[k]) for k in SUPPORTED}
+    model, steps, batch_size, lr, input_noise, eval_batch_size, eval_unlabeled = (
+        args[k] for k in ("model", "steps", "batch_size", "lr", "input_noise", "eval_batch_size", "eval_unlabeled"))
     unlabeled_batch_size, eval_every = check_arguments(
-        steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size, lr=lr, input_noise=input_noise,
-        precision=precision, eval_every=eval_every, eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
+        **{k: args[k] for k in SUPPORTED - {"model", "device", "progress"}},
         optimizer=None, scheduler=None, max_grad_norm=None, student_view=None, teacher_view=None,
     )
-    device = resolve_device(device)
+    device = resolve_device(args["device"])
     splits: dict[int, SemiSupervisedData] = {}
     sources: dict[tuple, TensorSource] = {}  # one per split (and per seed if eval rows depend on it)
     runs, students = [], []
@@ -211,7 +202,7 @@ def train_many(
     if len(shapes) != 1:
         raise Unbatchable("the runs' models differ in their parameters' names or shapes, so they cannot be stacked")
     return _Batch(runs, students, device=device, steps=steps, lr=lr, input_noise=input_noise,
-                  eval_every=eval_every).fit(progress)
+                  eval_every=eval_every).fit(args["progress"])
 
 
 class _Group:
