@@ -239,8 +239,9 @@ def compare(
         workers = 1 if resolve_device(train_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
     if engine == "vmap":
         overrides, run_kwargs = method_overrides(train_kwargs)
-        reason = vectorized.unsupported(
-            run_kwargs, data_example=data if not callable(data) else None, distributed=distributed.world_size() > 1,
+        reason = vectorized.unsupported(  # a data factory is called once here to see its kind (load_data caches)
+            run_kwargs, data_example=data(seed=seeds[0]) if callable(data) else data,
+            distributed=distributed.world_size() > 1,
         )
         if reason is None:
             try:
