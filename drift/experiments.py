@@ -1,6 +1,7 @@
 """Methods x seeds on one data set: `compare` and its `Results` (shared by chapters and the CLI)."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -239,10 +240,12 @@ def compare(
         workers = 1 if resolve_device(train_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
     if engine == "vmap":
         overrides, run_kwargs = method_overrides(train_kwargs)
-        reason = vectorized.unsupported(  # a data factory is called once here to see its kind (load_data caches)
-            run_kwargs, data_example=data(seed=seeds[0]) if callable(data) else data,
-            distributed=distributed.world_size() > 1,
-        )
+        example = data
+        if callable(data):  # called here to see its kind; runs in this process reuse that split
+            example = data(seed=seeds[0])
+            if min(workers, len(methods) * len(seeds)) == 1:
+                data = functools.partial(_reusing, data, seeds[0], example)
+        reason = vectorized.unsupported(run_kwargs, data_example=example, distributed=distributed.world_size() > 1)
         if reason is None:
             try:
                 return _compare_batched([get_method(m, **overrides) for m in methods], data, seeds, reference,
@@ -252,6 +255,11 @@ def compare(
         warnings.warn(f"compare: engine='vmap' cannot batch these runs ({reason}); training them one by one "
                       "(engine='processes')", stacklevel=2)
     return _compare_processes(methods, data, seeds, reference, workers, progress, train_kwargs)
+
+
+def _reusing(data: Callable, seed0: int, split0, seed: int):
+    """data(seed=seed), where the split of seed0 is already made (split0)."""
+    return split0 if seed == seed0 else data(seed=seed)
 
 
 def _pool_checked(methods, data, seeds, train_kwargs) -> None:
