@@ -6,7 +6,7 @@ Each cell of a map is one `compare` of DRIFT against mean teacher over the same 
 `benchmarks/record_where.py` as `drift/recorded/<cell_name(...)>.json` and read back with
 `drift.load_record`. The names are the grid's coordinates:
 
-- "where_digits_a{alpha}_k{labels_per_class}" (map 1: EMA decay x labels per class, digits),
+- "where_digits_a{alpha}_k{k}" (map 1: EMA decay alpha x k labels per class, digits),
 - "where_weak_noise{rate}" (map 2: label-noise rate of chapter 7's weak labels, "rules" for the
   rules' own noise),
 - "where_entropy_tuning" (validation accuracies of every tuned setting) and
