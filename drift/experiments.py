@@ -96,7 +96,8 @@ class Results:
             if len(values) != len(ref):
                 raise ValueError(f"paired seeds need as many runs as the reference {reference!r} ({len(ref)}); got {len(values)}")
             d = np.asarray(values, dtype=float) - ref
-            return [*_paired_cells(paired_test(d)), f"{int((d > 0).sum())}/{d.size}"]
+            ahead = summarize(d)
+            return [*_paired_cells(paired_test(d)), f"{ahead.wins}/{ahead.n}"]
 
         rows = []
         for m in self.methods:
@@ -238,13 +239,13 @@ def compare(
         raise TypeError("model must be a name or a factory in compare, so that every run starts from a fresh model")
     if workers is None:
         workers = 1 if resolve_device(train_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
+    example = data
+    if callable(data):  # once here: fail fast, show its kind, and forked workers inherit what load_data caches
+        example = data(seed=seeds[0])
+        if min(workers, len(methods) * len(seeds)) == 1:  # runs in this process reuse that split
+            data = functools.partial(_reusing, data, seeds[0], example)
     if engine == "vmap":
         overrides, run_kwargs = method_overrides(train_kwargs)
-        example = data
-        if callable(data):  # called here to see its kind; runs in this process reuse that split
-            example = data(seed=seeds[0])
-            if min(workers, len(methods) * len(seeds)) == 1:
-                data = functools.partial(_reusing, data, seeds[0], example)
         reason = vectorized.unsupported(run_kwargs, data_example=example, distributed=distributed.world_size() > 1)
         if reason is None:
             try:
@@ -262,11 +263,8 @@ def _reusing(data: Callable, seed0: int, split0, seed: int):
     return split0 if seed == seed0 else data(seed=seed)
 
 
-def _pool_checked(methods, data, seeds, train_kwargs) -> None:
-    """Before worker processes start: call `data` once (fail fast; forked workers inherit what
-    load_data caches, e.g. MNIST-1D) and check that the work pickles."""
-    if callable(data):
-        data(seed=seeds[0])
+def _pool_checked(methods, data, train_kwargs) -> None:
+    """Before worker processes start: check that the work pickles."""
     try:
         pickle.dumps((methods, data, train_kwargs))
     except (pickle.PicklingError, AttributeError, TypeError) as err:
@@ -291,7 +289,7 @@ def _compare_batched(methods, data, seeds, reference, workers, progress, train_k
     if workers == 1:
         out = _run_many(jobs, data, {**train_kwargs, "progress": train_kwargs.get("progress", progress)})
         return _results([m.name for m in methods], out, reference)
-    _pool_checked(methods, data, seeds, train_kwargs)
+    _pool_checked(methods, data, train_kwargs)
     shares = [jobs[i::workers] for i in range(workers)]  # each share keeps the methods' order
     bar = tqdm(total=len(jobs), desc="runs (vmap)", disable=not progress)
     with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
@@ -317,7 +315,7 @@ def _compare_processes(methods, data, seeds, reference, workers, progress, train
             out.append(_run(m, data, s, train_kwargs))
             bar.update()
     else:
-        _pool_checked(methods, data, seeds, train_kwargs)
+        _pool_checked(methods, data, train_kwargs)
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
             futures = [pool.submit(_run, m, data, s, train_kwargs) for m, s in jobs]
             for f in futures:

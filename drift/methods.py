@@ -23,6 +23,11 @@ def _check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
+def _is_number(value) -> bool:
+    """A finite int or float, not a bool (True would pass as 1)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class Method:
     """Settings of one self-training method.
@@ -95,16 +100,12 @@ class Method:
             raise ValueError(f"refresh_every must be an integer >= 1 (steps between teacher copies); got {self.refresh_every!r}")
         if not (self.lam >= 0.0 and math.isfinite(self.lam)):
             raise ValueError(f"lam must be a finite number >= 0 (weight of the unlabeled loss); got {self.lam}")
-        if isinstance(self.entropy_weight, bool) or not (
-            isinstance(self.entropy_weight, (int, float)) and self.entropy_weight >= 0.0 and math.isfinite(self.entropy_weight)
-        ):
+        if not (_is_number(self.entropy_weight) and self.entropy_weight >= 0.0):
             raise ValueError(
                 f"entropy_weight must be a finite number >= 0 (weight of the entropy-minimisation term on "
                 f"the student's unlabeled predictions; 0 turns it off); got {self.entropy_weight!r}"
             )
-        if isinstance(self.sharpen, bool) or not (
-            isinstance(self.sharpen, (int, float)) and self.sharpen > 0.0 and math.isfinite(self.sharpen)
-        ):
+        if not (_is_number(self.sharpen) and self.sharpen > 0.0):
             raise ValueError(
                 f"sharpen must be a finite number > 0 (the power of the teacher's probabilities in the "
                 f"pseudo-labels, e.g. 2 as in COSINE; 1 turns it off); got {self.sharpen!r}"
@@ -119,9 +120,7 @@ class Method:
                 f"sharpen and class_normalize act on soft labels; set labels='soft' (got labels={self.labels!r}) "
                 f"or leave them at 1.0 and False"
             )
-        if isinstance(self.mask_below, bool) or not (
-            isinstance(self.mask_below, (int, float)) and 0.0 <= self.mask_below <= 1.0
-        ):
+        if not (_is_number(self.mask_below) and 0.0 <= self.mask_below <= 1.0):
             raise ValueError(
                 f"mask_below must be a number in [0, 1] (sample weights below it are set to 0, e.g. 0.6 as "
                 f"in COSINE; 0 turns the mask off); got {self.mask_below!r}"

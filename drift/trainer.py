@@ -77,16 +77,17 @@ def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
     y (n,) or None). Returns the accuracies and mean weight, plus the predicted classes of the
     student and the teacher on the unlabeled rows (for flip rates)."""
     teacher_logits = [g for _, g, _ in unlabeled]
+    teacher_pred = [g.argmax(-1) for g in teacher_logits]
     weights = [  # as F's (masked), unnormalised
         sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold, mask_below=method.mask_below)
         for g in teacher_logits
     ]
     return {
         "test_accuracy": _percent_right([s.argmax(-1) for s, _ in test], [y for _, y in test]),
-        "pseudo_label_accuracy": _percent_right([g.argmax(-1) for g in teacher_logits], [y for _, _, y in unlabeled]),
+        "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
         "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
-        "teacher_pred": torch.cat([g.argmax(-1) for g in teacher_logits]),
+        "teacher_pred": torch.cat(teacher_pred),
     }
 
 

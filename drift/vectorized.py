@@ -180,10 +180,10 @@ def train_many(
     for method, seed in jobs:  # as `train` starts each run: seed, student, source, probe
         if seed not in splits:
             splits[seed] = data(seed=seed) if callable(data) else data
+            reason = unsupported({}, data_example=splits[seed])
+            if reason:
+                raise Unbatchable(reason)
         split = splits[seed]
-        reason = unsupported({}, data_example=split)
-        if reason:
-            raise Unbatchable(reason)
         torch.manual_seed(seed)
         student = build_model(model, split.feature_shape, split.num_classes).to(device)
         reason = model_unsupported(student)  # before building (and perhaps pre-training) the others
