@@ -21,19 +21,21 @@ from drift.analysis import (
 from test_gradients import EPS, LAM, autograd_gradient, evaluate_at, make_problem, theta
 
 
-@pytest.mark.parametrize("normalize", [False, True, "batch"])
+@pytest.mark.parametrize("normalize", [False, True, "detached", "batch"])
 @pytest.mark.parametrize("alpha", [0.5, 0.9])
-def test_label_path_is_drift_labels_minus_mean_teacher(alpha, normalize):
-    """label_path_gradient is the labels' share of dF/d theta, in F's own normalisation."""
+@pytest.mark.parametrize("path, preset", [(label_path_gradient, "drift_labels"), (weight_path_gradient, "drift_weights")])
+def test_path_is_its_ablation_minus_mean_teacher(path, preset, alpha, normalize):
+    """label_path_gradient and weight_path_gradient are the labels' and the weights' shares of
+    dF/d theta, in F's own normalisation: DRIFT-labels (or DRIFT-weights) minus mean teacher."""
     student, teacher, x_l, y_l, x_u = make_problem(alpha)
     grads = {
         name: autograd_gradient(student, drift.leader_objective(
             drift.get_method(name, alpha=alpha, normalize_weights=normalize), student, teacher, x_l, y_l, x_u, lam=LAM))
-        for name in ("drift_labels", "mean_teacher")
+        for name in (preset, "mean_teacher")
     }
     method = drift.get_method("drift", alpha=alpha, normalize_weights=normalize)
-    label = label_path_gradient(method, student, teacher, x_u, lam=LAM)
-    torch.testing.assert_close(label, grads["drift_labels"] - grads["mean_teacher"], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(path(method, student, teacher, x_u, lam=LAM), grads[preset] - grads["mean_teacher"],
+                               rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.5, 0.9])
@@ -95,20 +97,6 @@ def test_identity_breaks_as_the_student_teacher_gap_grows(digits):
 
 
 NORMALIZE = [False, "detached", "batch"]
-
-
-@pytest.mark.parametrize("normalize", NORMALIZE)
-@pytest.mark.parametrize("alpha", [0.5, 0.9])
-def test_weight_path_is_drift_weights_minus_mean_teacher(alpha, normalize):
-    student, teacher, x_l, y_l, x_u = make_problem(alpha)
-    grads = {
-        name: autograd_gradient(student, drift.leader_objective(
-            drift.get_method(name, alpha=alpha, normalize_weights=normalize), student, teacher, x_l, y_l, x_u, lam=LAM))
-        for name in ("drift_weights", "mean_teacher")
-    }
-    method = drift.get_method("drift", alpha=alpha, normalize_weights=normalize)
-    path = weight_path_gradient(method, student, teacher, x_u, lam=LAM)
-    torch.testing.assert_close(path, grads["drift_weights"] - grads["mean_teacher"], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("normalize", NORMALIZE)
