@@ -52,7 +52,9 @@ execute: $(STAMP)
 
 # The package's tests, every chapter under nbval (training results within their declared
 # tolerances, everything else exactly: CONTRIBUTING.md rule 8), and the built book in a browser.
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg
+# A cell that runs 300 s (a whole chapter takes at most a minute) is stuck: nbval interrupts it,
+# showing where, before pytest-timeout's 600 s (pyproject.toml) would end the run.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg --nbval-cell-timeout=300
 test: book
 	$(BIN)/python -m pytest tests book $(NBVAL)
 
