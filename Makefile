@@ -62,8 +62,10 @@ execute: $(STAMP)
 
 # The package's tests, every chapter under nbval, and the built book in a browser, all under
 # the pin (tier 1: the chapters' outputs exactly, on a machine that reproduces the pinned bits;
-# pytest's header says which tier ran).
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg
+# pytest's header says which tier ran). A cell that runs 300 s (a whole chapter takes at most a
+# minute) is stuck: nbval interrupts it, showing where, before pytest-timeout's 600 s
+# (pyproject.toml) would end the run.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg --nbval-cell-timeout=300
 test: book
 	$(PINNED) $(BIN)/python -m pytest tests book $(NBVAL)
 

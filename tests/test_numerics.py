@@ -2,7 +2,6 @@
 tier, and a stale chapter failing in both tiers."""
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 
 import numerics
 from book_files import ROOT
+from processes import run
 
 
 def test_settings_and_the_environments_they_make(monkeypatch):
@@ -66,11 +66,11 @@ def test_a_stale_chapter_fails_in_both_tiers(tmp_path, setting, tier):
     (tmp_path / "sitecustomize.py").write_text(STALE)  # imported by every Python process, kernels too
     env = {**numerics.environment(setting), "DRIFT_NBVAL_TIER": tier,
            "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
-    run = subprocess.run(
+    result = run(
         [sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
          "--nbval-sanitize-with", "book/nbval.cfg", "book/03_stackelberg.ipynb"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=env, name=f"nbval on a stale chapter 3 ({setting})", timeout=300,
     )
-    assert f"numerics: tier {tier}" in run.stdout
-    assert run.returncode == 1 and "1 failed" in run.stdout, run.stdout[-3000:]
-    assert "Cell outputs differ" in run.stdout, run.stdout[-3000:]  # a moved output, not an error
+    assert f"numerics: tier {tier}" in result.stdout
+    assert result.returncode == 1 and "1 failed" in result.stdout, result.stdout[-3000:]
+    assert "Cell outputs differ" in result.stdout, result.stdout[-3000:]  # a moved output, not an error

@@ -1,7 +1,6 @@
 """The book's tolerant output comparison (tests/portable_outputs.py) passes what float rounding
 moves and fails what a stale chapter moves."""
 import os
-import subprocess
 import sys
 
 import nbformat
@@ -10,6 +9,7 @@ import pytest
 from book_files import ROOT
 from portable_outputs import (NUMBER, align, align_outputs, cell_tolerance, check_tolerance, last_digit,
                               p_value_positions, same_magnitude)
+from processes import run
 
 TABLE = "| drift | 87.96 ± 1.51 | +0.67 ± 1.56 | 3/5 |"
 
@@ -124,11 +124,11 @@ def _notebook(path, committed: str, tolerance):
 def test_nbval_applies_the_cells_tolerance_in_tier_2(tmp_path, tier, committed, tolerance, passes):
     """End to end: `pytest --nbval` with this plugin, on a one-cell notebook that prints 0.67."""
     nb = _notebook(tmp_path / "nb.ipynb", committed, tolerance)
-    run = subprocess.run(
+    result = run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.portable_outputs",
          "--rootdir", str(tmp_path), "--nbval", "--nbval-current-env", str(nb)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "DRIFT_NBVAL_TIER": tier}, capture_output=True,
-        text=True, timeout=300,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "DRIFT_NBVAL_TIER": tier},
+        name="pytest --nbval on a one-cell notebook", timeout=120,  # a kernel's start and one cell: about 5 s
     )
-    assert f"numerics: tier {tier}" in run.stdout
-    assert (run.returncode == 0) == passes, run.stdout[-2000:]
+    assert f"numerics: tier {tier}" in result.stdout
+    assert (result.returncode == 0) == passes, result.stdout[-2000:]
