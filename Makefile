@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.drift-installed
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install lock test test-kernels book execute compare bench tune record clean
+.PHONY: install lock test test-numerics book execute compare bench tune record clean
 
 install: $(STAMP)
 
@@ -44,24 +44,37 @@ book: $(STAMP) vendor/.stamp
 	rm -rf _build  # a fresh build: Sphinx keeps stale copies of changed static files
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Re-execute every chapter in place, refreshing the committed outputs. nbclient 0.11 now and then
-# misses the kernel's reply after a widget cell and waits out the cell timeout before going on
-# (jupyter/nbclient#312), hence a short one; the outputs are unaffected.
+# The numerics contract (tests/numerics.py, CONTRIBUTING.md rule 8). Tier 1: the chapters are
+# executed, and `make test` compares them exactly, under PINNED, one numeric setting that gives
+# the same bits on x86-64 CPUs with AVX2 (ATen's kernels, MKL's CNR branch, oneDNN's ISA, one
+# thread). Tier 2: `make test-numerics` re-runs them under OTHER settings, unpinned.
+NUMERICS = $(PYTHON) tests/numerics.py env
+PINNED = env $(shell $(NUMERICS) pinned)
+OTHER_NUMERICS ?= native sse
+
+# Re-execute every chapter in place under the pin, refreshing the committed outputs and the
+# recorded fingerprint of the pinned bits. nbclient 0.11 now and then misses the kernel's reply
+# after a widget cell and waits out the cell timeout before going on (jupyter/nbclient#312),
+# hence a short one; the outputs are unaffected.
 execute: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=180 book/*.ipynb
+	$(PINNED) $(BIN)/python tests/numerics.py fingerprint --write
+	$(PINNED) $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=180 book/*.ipynb
 
-# The package's tests, every chapter under nbval (training results within their declared
-# tolerances, everything else exactly: CONTRIBUTING.md rule 8), and the built book in a browser.
-NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg
+# The package's tests, every chapter under nbval, and the built book in a browser, all under
+# the pin (tier 1: the chapters' outputs exactly, on a machine that reproduces the pinned bits;
+# pytest's header says which tier ran). A cell that runs 300 s (a whole chapter takes at most a
+# minute) is stuck: nbval interrupts it, showing where, before pytest-timeout's 600 s
+# (pyproject.toml) would end the run.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with book/nbval.cfg --nbval-cell-timeout=300
 test: book
-	$(BIN)/python -m pytest tests book $(NBVAL)
+	$(PINNED) $(BIN)/python -m pytest tests book $(NBVAL)
 
-# The chapters again as another CPU would run them: under other ATen kernels (other float
-# rounding), each kernel in its own process (`make -j2 test-kernels`; CI runs it).
-KERNELS ?= default avx2
-test-kernels: $(addprefix test-kernel-,$(KERNELS))
-test-kernel-%: $(STAMP)
-	ATEN_CPU_CAPABILITY=$* $(BIN)/python -m pytest -p no:cacheprovider book $(NBVAL)
+# Tier 2: the chapters as other CPUs run them, one process per setting (`make -j2
+# test-numerics`; CI runs it): every assert holds, training results within their cells'
+# tolerances. EXTRA adds variables to every run, e.g. EXTRA="MKL_CBWR=COMPATIBLE".
+test-numerics: $(addprefix test-numerics-,$(OTHER_NUMERICS))
+test-numerics-%: $(STAMP)
+	env $(shell $(NUMERICS) $*) $(EXTRA) $(BIN)/python -m pytest -p no:cacheprovider book $(NBVAL)
 
 compare: $(STAMP)
 	$(BIN)/python -m drift compare --data digits --labels-per-class 5 --seeds 5 --out runs/compare

@@ -1,6 +1,5 @@
 """Every chapter notebook follows the book's conventions (CONTRIBUTING.md)."""
 import re
-import subprocess
 import sys
 
 import nbformat
@@ -8,6 +7,7 @@ import pytest
 
 from book_files import CHECK_LABEL, INSTALL_CELL, ROOT, chapters, colab_url, load, source
 from portable_outputs import check_tolerance
+from processes import run
 
 CHAPTERS = chapters()
 
@@ -156,5 +156,6 @@ def test_no_table_is_printed_as_text(notebook):
 @pytest.mark.parametrize("command", [["format", "--check", "--diff"], ["check"]], ids=["format", "lint"])
 def test_code_is_formatted_to_the_page(command):
     """Notebook code is ruff-formatted to 88 columns and lint-clean ([tool.ruff] in pyproject.toml)."""
-    run = subprocess.run([sys.executable, "-m", "ruff", *command, "book"], cwd=ROOT, capture_output=True, text=True)
-    assert run.returncode == 0, f"`ruff {' '.join(command)} book` failed; run `ruff format book`:\n{run.stdout}{run.stderr}"
+    result = run([sys.executable, "-m", "ruff", *command, "book"], cwd=ROOT, timeout=60)  # it takes < 1 s
+    assert result.returncode == 0, (f"`ruff {' '.join(command)} book` failed; run `ruff format book`:\n"
+                                    f"{result.stdout}{result.stderr}")

@@ -1,16 +1,20 @@
 """Smoke tests of `python -m drift` in a subprocess, as a user runs it."""
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+from processes import run
+
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+# A command takes 2-10 s (2 cores); a test runs at most two, well within pytest's 600 s.
+TIMEOUT = 120
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "drift", *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=300)
+    return run([sys.executable, "-m", "drift", *args], name=f"`python -m drift {' '.join(args)}`", timeout=TIMEOUT,
+               env=ENV, cwd=cwd)
 
 
 def test_compare_prints_table_and_writes_json_and_png(tmp_path):

@@ -10,23 +10,23 @@ Three things run side by side:
   shared generator, a resume from a checkpoint that only rank 0's disk holds), counts the
   broadcasts of buffers per step, and writes rank{R}.json;
 - the same `train` command in this one process, the reference for the torchrun run.
+The command and the workers share one deadline (`DEADLINE`): none can hang the suite.
 """
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 from torch.utils.data import TensorDataset
 
 import drift
 from drift import distributed
 from drift.__main__ import main as cli
+from processes import Processes
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
 TRAIN_ARGS = ["train", "--data", "digits", "--labels-per-class", "5", "--method", "drift", "--steps", "200"]
@@ -38,27 +38,28 @@ ACCURACY_TOL = 100 / 540
 LOSS_TOL = 1e-5
 # One DDP step's gradient against the single-process one, in float64 (measured ~1e-16).
 GRAD_TOL = 1e-10
+# One deadline for the torchrun command and the two workers, which take about 20 s on an idle
+# 2-core machine and a minute on a busy one: a rank that hangs (in a gloo collective whose peer
+# died or deadlocked) fails the tests then, named, with where it was stuck (tests/processes.py).
+DEADLINE = 300
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Start the torchrun command and the workers, run the 1-process reference meanwhile, collect all."""
     root = tmp_path_factory.mktemp("ddp")
-    cli_run = subprocess.Popen(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "drift", *TRAIN_ARGS, "--out", str(root / "two")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-    )
-    workers = mp.start_processes(_worker, args=(str(root / "worker"), f"file://{root / 'store'}"), nprocs=2,
-                                 join=False, start_method="fork")
-    assert cli([*TRAIN_ARGS, "--out", str(root / "one")]) == 0
-    one = json.loads((root / "one" / "history.json").read_text())
-    while not workers.join(timeout=300):
-        pass
-    stdout, stderr = cli_run.communicate(timeout=300)
-    assert cli_run.returncode == 0, stderr[-4000:]
+    with Processes(root / "logs", timeout=DEADLINE) as processes:
+        processes.command("the torchrun command", [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+            "-m", "drift", *TRAIN_ARGS, "--out", str(root / "two")], env=ENV)
+        for rank in range(2):
+            processes.worker(f"rank {rank}", _worker, rank, str(root / "worker"), f"file://{root / 'store'}")
+        assert cli([*TRAIN_ARGS, "--out", str(root / "one")]) == 0
+        one = json.loads((root / "one" / "history.json").read_text())
+        torchrun = processes.wait()["the torchrun command"]
     return {
-        "stdout": stdout, "stderr": stderr, "one": one, "two": json.loads((root / "two" / "history.json").read_text()),
+        "stdout": torchrun.stdout, "stderr": torchrun.stderr, "one": one,
+        "two": json.loads((root / "two" / "history.json").read_text()),
         "ranks": [json.loads((root / "worker" / f"rank{r}.json").read_text()) for r in range(2)],
     }
 

@@ -5,16 +5,15 @@ with the repository's committed HEAD standing in for the GitHub URL and torch pr
 on Colab, then runs every chapter's imports there.
 """
 import re
-import subprocess
 import sys
 import types
-import venv
 from unittest import mock
 
 import pytest
 import torch
 
 from book_files import INSTALL_CELL, REPOSITORY, ROOT, chapters, load, source
+from processes import run
 
 
 def run_install_cell(on_colab: bool) -> list[list[str]]:
@@ -51,23 +50,34 @@ def chapter_imports() -> list[str]:
     return sorted(lines)
 
 
+# pip may download torch here (from PyPI on Linux, a CUDA build: gigabytes); with its wheel on
+# local disk the whole test takes about 100 s. Each install gets 15 minutes, and pytest's timeout
+# (pyproject.toml) is raised to cover them all, so that a command that hangs is the one named.
+PIP_TIMEOUT = 900
+
+
+@pytest.mark.timeout(60 + 3 * PIP_TIMEOUT + 300 + 60)
 def test_fresh_environment_installs_like_the_cell_and_imports_every_chapter(tmp_path):
-    if subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode:
+    if run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], timeout=60).returncode:
         pytest.skip("needs the project as a git repository with a commit (a clone)")
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
+    run([sys.executable, "-m", "venv", str(env_dir)], name="python -m venv", timeout=60, check=True)
     python = str(env_dir / "bin" / "python")
     pip = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+
+    def install(*args):
+        run([*pip, *args], name=f"pip install {' '.join(args)}", timeout=PIP_TIMEOUT, check=True)
+
     # Colab comes with a current pip and with torch: the same release as this environment's.
-    subprocess.run([*pip, "--upgrade", "pip"], check=True, timeout=900)
-    subprocess.run([*pip, f"torch=={torch.__version__.split('+')[0]}"], check=True, timeout=900)
+    install("--upgrade", "pip")
+    install(f"torch=={torch.__version__.split('+')[0]}")
     (command,) = run_install_cell(on_colab=True)
     requirement = command[-1].replace(REPOSITORY, f"file://{ROOT}")
-    subprocess.run([*pip, requirement], check=True, timeout=900)
+    install(requirement)
     imports = chapter_imports()
     assert "import drift" in imports
     records = [f"drift.load_record({p.stem!r})" for p in sorted((ROOT / "drift" / "recorded").glob("*.json"))]
     assert records, "the package ships the records chapter 6 reads"
     script = "\n".join(imports + ["import drift.widgets", "drift.widgets._ipywidgets()", *records, "print('ok')"])
-    r = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    r = run([python, "-c", script], name="the chapters' imports in the fresh environment", timeout=300, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
