@@ -62,7 +62,7 @@ class Results:
         mine, ref = self.final(method), self.final(reference or self.reference)
         if len(mine) != len(ref):
             raise ValueError(f"paired seeds need as many runs of {method!r} ({len(mine)}) as of the reference ({len(ref)})")
-        return paired_test(mine - ref, confidence)
+        return paired_test(mine - ref, confidence=confidence)
 
     def stability(self, method: str) -> tuple[Summary, Summary]:
         """Oscillation of test accuracy (pp) and mean student flip rate (%) between evaluations,

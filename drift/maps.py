@@ -116,8 +116,8 @@ def tuned_methods(choice: dict[str, str]) -> list:
 
 @dataclass(frozen=True)
 class Cell:
-    """One grid cell's paired comparison of `method` against `reference` (pp): the t-based test
-    and the seeds where `method` is ahead."""
+    """One grid cell's paired comparison of `method` against `reference` (pp): its
+    `drift.metrics.paired_test` and the seeds where `method` is ahead."""
 
     test: PairedTest
     wins: int
@@ -141,10 +141,11 @@ def load_weak_map() -> dict[float | None, Record]:
 
 
 def grid(cells: np.ndarray) -> dict[str, np.ndarray]:
-    """Arrays of a grid of `Cell` objects (any shape): mean, low, high, p_value, wins, excludes_zero."""
+    """Arrays of a grid of `Cell` objects (any shape): mean, low, high, p_value (t-test),
+    p_exact (sign-flip), wins, excludes_zero."""
     flat = list(np.asarray(cells, dtype=object).reshape(-1))
     shape = np.shape(cells)
-    out = {k: np.array([getattr(c.test, k) for c in flat]).reshape(shape) for k in ("mean", "low", "high", "p_value")}
+    out = {k: np.array([getattr(c.test, k) for c in flat]).reshape(shape) for k in ("mean", "low", "high", "p_value", "p_exact")}
     out["wins"] = np.array([c.wins for c in flat]).reshape(shape)
     out["excludes_zero"] = (out["low"] > 0) | (out["high"] < 0)
     return out
@@ -152,7 +153,7 @@ def grid(cells: np.ndarray) -> dict[str, np.ndarray]:
 
 def plot_paired_map(ax, cells, *, xticklabels, yticklabels, xlabel: str, ylabel: str, limit: float | None = None):
     """A heatmap of a 2-D grid of `Cell` objects (rows x columns) on `ax`: colour = paired mean (pp,
-    diverging around 0, saturated at ±`limit`, default the largest |mean| or 1), text = mean
+    diverging around 0, saturated at ±`limit`, default the largest absolute mean or 1), text = mean
     and 95% CI, bold with a star where the CI excludes 0.
     Returns the image (for a colour bar)."""
     g = grid(cells)

@@ -1,13 +1,14 @@
 """drift.maps: the grid cells of chapter 10's maps, the tuning rule of the entropy-minimisation
 baseline, and the shipped records (benchmarks/record_where.py) they read."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import drift
 from drift import maps
-from drift.metrics import PairedTest
+from drift.metrics import paired_test
 
 
 class Finals:
@@ -76,9 +77,10 @@ def test_tuned_methods_keep_the_preset_names():
 def test_grid_marks_intervals_that_exclude_zero():
     cells = np.empty((1, 3), dtype=object)
     for j, (low, high) in enumerate([(-1.0, 1.0), (0.2, 1.0), (-2.0, -0.1)]):
-        cells[0, j] = maps.Cell(PairedTest((low + high) / 2, low, high, 0.5, 10), wins=j)
+        test = replace(paired_test(np.arange(10.0)), mean=(low + high) / 2, low=low, high=high)
+        cells[0, j] = maps.Cell(test, wins=j)
     g = maps.grid(cells)
-    assert g["mean"].shape == (1, 3)
+    assert g["mean"].shape == (1, 3) and g["p_exact"].shape == (1, 3)
     assert g["excludes_zero"].tolist() == [[False, True, True]]
     assert g["wins"].tolist() == [[0, 1, 2]]
 
