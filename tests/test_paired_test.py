@@ -195,17 +195,6 @@ def _history(method: str, seed: int, acc: float) -> History:
     return h
 
 
-def test_results_paired_stats_pairs_by_seed():
-    a, b = [70.0, 72.0, 71.0, 74.0], [69.0, 72.5, 70.0, 71.0]
-    results = drift.Results({"mean_teacher": [_history("mean_teacher", s, v) for s, v in enumerate(b)],
-                             "drift": [_history("drift", s, v) for s, v in enumerate(a)]})
-    assert results.paired_stats("drift") == paired_test(np.array(a) - np.array(b))
-    assert results.paired_stats("mean_teacher", "drift").mean == pytest.approx(-np.mean(np.array(a) - np.array(b)))
-    short = drift.Results({"mean_teacher": results.histories["mean_teacher"][:2], "drift": results.histories["drift"]})
-    with pytest.raises(ValueError, match="paired seeds need as many runs"):
-        short.paired_stats("drift")
-
-
 def _results(columns: dict[str, list[float]]) -> drift.Results:
     return drift.Results({m: [_history(m, s, v) for s, v in enumerate(vals)] for m, vals in columns.items()})
 
@@ -214,32 +203,125 @@ def _cells(table: str, row: int) -> list[str]:
     return [c.strip() for c in table.splitlines()[row].strip("|").split("|")]
 
 
+def test_results_paired_stats_pairs_by_seed_and_passes_the_margin():
+    a, b = [70.0, 72.0, 71.0, 74.0], [69.0, 72.5, 70.0, 71.0]
+    results = _results({"mean_teacher": b, "drift": a})
+    assert results.paired_stats("drift") == paired_test(np.array(a) - np.array(b))
+    assert results.paired_stats("drift", margin=5.0) == paired_test(np.array(a) - np.array(b), margin=5.0)
+    assert results.paired_stats("drift", margin=5.0).verdict == "equivalent"
+    assert results.paired_stats("mean_teacher", "drift").mean == pytest.approx(-np.mean(np.array(a) - np.array(b)))
+    short = drift.Results({"mean_teacher": results.histories["mean_teacher"][:2], "drift": results.histories["drift"]})
+    with pytest.raises(ValueError, match="paired seeds need as many runs"):
+        short.paired_stats("drift")
+
+
+SEVEN = {  # accuracies over 7 seeds
+    "mean_teacher": [70.0, 71.0, 69.0, 72.0, 70.0, 71.0, 70.0],
+    "drift": [71.0, 73.0, 69.5, 75.0, 71.5, 71.25, 71.0],  # d all > 0: exact p = 2/128
+    "alternating": [69.5, 71.25, 69.25, 71.75, 70.25, 70.5, 70.25],  # small, mixed differences
+}
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # these one-evaluation histories have no stability
-def test_table_shows_the_t_interval_and_p_value():
-    """Results.table(): the paired difference as "mean [low, high]" (95%, t-based) and the
-    paired t-test's p-value, checked against scipy on known accuracies."""
-    a, b = [70.0, 72.0, 71.0, 74.0], [69.0, 72.5, 70.0, 70.7]
-    table = _results({"mean_teacher": b, "drift": a}).table()
+def test_table_shows_interval_exact_p_and_holm_verdicts():
+    results = _results(SEVEN)
+    table = results.table()
     header = _cells(table, 0)
-    assert header[2:5] == ["Δ vs mean_teacher [95% t-CI]", "p (t-test)", "seeds Δ > 0"]
-    assert _cells(table, 2)[2:5] == ["-", "-", "-"]  # the reference itself
-    d = np.array(a) - np.array(b)  # (1, -0.5, 1, 3.3)
+    assert header[2:6] == ["Δ vs mean_teacher [95% t-CI]", "p (exact)", "verdict (Holm)", "seeds Δ > 0"]
+    assert header[6:] == ["oscillation (pp)", "flip rate (%)"]
+    assert _cells(table, 2)[2:6] == ["-", "-", "-", "-"]  # the reference itself
+    d = np.array(SEVEN["drift"]) - np.array(SEVEN["mean_teacher"])
     low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
-    p = stats.ttest_rel(a, b).pvalue
-    assert _cells(table, 3)[2:5] == [f"{d.mean():+.2f} [{low:.2f}, {high:.2f}]", f"{p:.2g}", "3/4"]
-    assert _cells(table, 3)[2:4] == ["+1.20 [-1.30, 3.70]", "0.22"]  # the same, by value
-    # extra reference rows are paired the same way
-    row = _cells(_results({"mean_teacher": b}).table(references={"other": a}), 3)
-    assert row[0] == "other" and row[2:5] == _cells(table, 3)[2:5] and row[5:] == ["-", "-"]
+    assert _cells(table, 3)[2:6] == [f"{d.mean():+.2f} [{low:.2f}, {high:.2f}]", "0.0156", "better", "7/7"]
+    tests = results.tests()
+    assert list(tests) == ["drift", "alternating"]
+    e = np.array(SEVEN["alternating"]) - np.array(SEVEN["mean_teacher"])
+    assert tests["alternating"].p_exact == pytest.approx(sign_flip_p(4 * e))  # quarters -> integers
+    assert tests["drift"].p_adjusted == pytest.approx(2 * 2 / 128)  # Holm: the smaller of two, x2
+    assert _cells(table, 4)[3:5] == [f"{tests['alternating'].p_exact:.3g}", "inconclusive"]
+    # with a margin the mixed row is equivalent (its 90% interval lies inside ±1)
+    lo90, hi90 = stats.t.interval(0.90, len(e) - 1, loc=e.mean(), scale=stats.sem(e))
+    assert -1 < lo90 and hi90 < 1
+    with_margin = results.table(margin=1.0)
+    assert _cells(with_margin, 4)[4] == "equivalent within ±1" and _cells(with_margin, 3)[4] == "better"
+    assert results.tests(margin=1.0)["alternating"].verdict == "equivalent"
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_table_with_one_seed_shows_dashes_not_nan():
+def test_table_verdicts_are_adjusted_across_its_rows():
+    """drift alone is "better" (2/128 < 0.05); beside two more rows Holm multiplies its p by 3
+    (0.047 < 0.05: still better), and with a fourth row by 4 (0.0625: no longer)."""
+    results = _results(SEVEN)
+    gains = np.array(SEVEN["drift"]) - np.array(SEVEN["mean_teacher"])
+    extra = {"x": list(np.array(SEVEN["mean_teacher"]) + gains[::-1])}  # also all ahead: 2/128
+    three = results.table(references=extra)
+    assert [_cells(three, r)[4] for r in (3, 4, 5)] == ["better", "inconclusive", "better"]
+    extra["y"] = list(np.array(SEVEN["mean_teacher"]) + 0.5)  # all equal, ahead: 2/128
+    four = results.table(references=extra)
+    assert [_cells(four, r)[4] for r in (3, 4, 5, 6)] == ["inconclusive"] * 4
+    assert _cells(four, 6)[:4] == ["y", "70.93 ± 0.98", "+0.50 [0.50, 0.50]", "0.0156"]
+    assert {k: t.verdict for k, t in results.tests(references=extra).items()} == dict.fromkeys(
+        ["drift", "alternating", "x", "y"], "inconclusive")
+    with pytest.raises(ValueError, match="must be labelled apart from the methods"):
+        results.tests(references={"drift": SEVEN["drift"]})
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_table_with_one_seed_or_no_test_set_shows_dashes_not_nan():
     one = _results({"mean_teacher": [70.0], "drift": [71.5]}).table()
-    assert _cells(one, 3)[2:5] == ["+1.50", "-", "1/1"]
+    assert _cells(one, 3)[2:6] == ["+1.50", "-", "-", "1/1"]
     flat = _results({"mean_teacher": [70.0, 71.0], "drift": [71.0, 72.0]}).table()
-    cells = _cells(flat, 3)[2:5]  # no spread: a zero-width interval and no t-test
-    assert cells == ["+1.00 [1.00, 1.00]", "-", "2/2"]
+    assert _cells(flat, 3)[2:6] == ["+1.00 [1.00, 1.00]", "0.5", "inconclusive", "2/2"]
+    blind = _results({"mean_teacher": [math.nan, math.nan], "drift": [math.nan, math.nan]}).table()
+    assert _cells(blind, 3)[3:5] == ["-", "-"]
     short = drift.Results({"mean_teacher": [_history("mean_teacher", 0, 70.0)]})
     with pytest.raises(ValueError, match="one accuracy per seed"):
         short.table(references={"other": [1.0, 2.0]})
+
+
+def test_interaction_is_the_per_seed_difference_of_differences():
+    r = _results({
+        "drift_views": [80.0, 82.0, 81.0, 79.0],
+        "drift": [79.0, 80.0, 80.5, 78.0],
+        "mt_views": [78.0, 81.0, 79.0, 77.5],
+        "mt": [75.0, 77.0, 76.0, 74.0],
+    })
+    # by hand: drift's gain (1, 2, 0.5, 1), mean teacher's (3, 4, 3, 3.5): contrast (-2, -2, -2.5, -2.5)
+    t = r.interaction("drift_views", "drift", "mt_views", "mt", margin=1.0)
+    assert t == paired_test([-2.0, -2.0, -2.5, -2.5], margin=1.0)
+    assert t.mean == -2.25 and t.n == 4 and t.verdict == "inconclusive"  # 4 seeds: p >= 2/16
+    assert r.interaction("drift_views", "drift", "mt_views", "mt", confidence=0.9).low > t.low
+    short = drift.Results({**r.histories, "mt": r.histories["mt"][:3]})
+    with pytest.raises(ValueError, match="paired seeds need as many runs of each method; got .*'mt' 3"):
+        short.interaction("drift_views", "drift", "mt_views", "mt")
+    with pytest.raises(KeyError, match="method must be one of"):
+        r.interaction("drift_views", "drift", "mt_views", "nope")
+
+
+def _curve(method: str, seed: int, accs: list[float], flips: list[float]) -> History:
+    h = History(method=method, seed=seed)
+    h.step.extend(range(len(accs)))
+    h.test_accuracy.extend(accs)
+    h.flip_rate.extend(flips)
+    return h
+
+
+def test_stability_test_pairs_each_measure_by_seed():
+    """Over the second half of 4 evaluations (the last 2): oscillation = |a3 - a2|, flip rate =
+    100 * mean(f2, f3)."""
+    mt = [_curve("mean_teacher", s, [60, 70, 71, 73 + s], [0.3, 0.2, 0.02, 0.04 + 0.01 * s]) for s in range(3)]
+    dr = [_curve("drift", s, [60, 70, 72, 72.5], [0.3, 0.2, 0.01, 0.02 * s]) for s in range(3)]
+    r = drift.Results({"mean_teacher": mt, "drift": dr})
+    osc, flips = r.stability_test("drift")
+    osc_mt, osc_dr = np.array([2.0, 3.0, 4.0]), np.array([0.5, 0.5, 0.5])
+    flip_mt = 100 * np.array([0.03, 0.035, 0.04])
+    flip_dr = 100 * np.array([0.005, 0.015, 0.025])
+    assert osc == paired_test(osc_dr - osc_mt)
+    assert flips.mean == pytest.approx(np.mean(flip_dr - flip_mt))
+    assert flips.p_value == pytest.approx(paired_test(flip_dr - flip_mt).p_value)
+    assert r.stability("drift")[0].mean == pytest.approx(0.5)
+    osc_m, flips_m = r.stability_test("drift", "mean_teacher", margin=(1.0, 0.5))
+    assert (osc_m.margin, flips_m.margin) == (1.0, 0.5)
+    assert r.stability_test("drift", margin=2.0)[1].margin == 2.0
+    with pytest.raises(ValueError, match="margin must be a number or a pair"):
+        r.stability_test("drift", margin=(1.0, 2.0, 3.0))
