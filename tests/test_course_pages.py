@@ -1,5 +1,6 @@
-"""The course pages: the API reference covers every public name, and the solutions index lists
-every exercise of every chapter, whose solution cell is executed in the committed notebook.
+"""The course pages: the API reference covers every public name, the solutions index lists
+every exercise of every chapter, whose solution cell is executed in the committed notebook, and
+the glossary defines the terms the book relies on (its two mean teachers, its statistics).
 
 The API checks read the built page, so they need `make book` first (as `make test` does)."""
 from __future__ import annotations
@@ -17,6 +18,7 @@ from book_files import ROOT, chapters, load, source
 API_PAGE = ROOT / "book" / "api.md"
 API_HTML = ROOT / "_build" / "html" / "book" / "api.html"
 SOLUTIONS = ROOT / "book" / "solutions.md"
+GLOSSARY = ROOT / "book" / "glossary.md"
 
 MODULES = [importlib.import_module(f"drift.{m.name}") for m in pkgutil.iter_modules(drift.__path__)
            if m.name != "__main__"]
@@ -90,3 +92,19 @@ def test_every_solution_cell_is_executed(chapter):
     assert len(solutions) == len(exercises(nb)) >= 2, path.name
     for cell in solutions:
         assert cell["execution_count"] is not None and cell["outputs"], f"{path.name}: {source(cell)[:40]!r} not run"
+
+
+@pytest.mark.parametrize("term", [
+    "mean teacher", "original mean teacher", "best response", "EMA teacher", "paired difference",
+    "t interval", "permutation p-value", "equivalence test", "multiplicity correction",
+    "flip rate", "oscillation", "verdict",
+])
+def test_glossary_defines(term):
+    assert re.search(rf"^{re.escape(term)}$", GLOSSARY.read_text(), re.M), f"book/glossary.md lacks {term!r}"
+
+
+def test_glossary_separates_the_two_mean_teachers():
+    entries = dict(re.findall(r"^(\S[^\n]*)\n((?:  [^\n]*\n)+)", GLOSSARY.read_text(), re.M))
+    assert "mean_teacher_original" in entries["original mean teacher"]
+    for verdict in ["better", "worse", "equivalent within ±margin", "inconclusive"]:
+        assert f'"{verdict}"' in entries["verdict"], verdict
