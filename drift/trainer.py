@@ -61,21 +61,22 @@ def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: Source) -> dict:
     """`snapshot_of` the current student and teacher, streamed over the source's evaluation batches."""
+    def logits(split: str) -> list[tuple[Tensor, Tensor, Tensor | None]]:
+        return [(logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
+                for x, y in source.eval_batches(split)]
+
     with eval_mode(student):
-        test = [(logits_of(inputs.forward(student, x)), y) for x, y in source.eval_batches("test")]
-        unlabeled = [
-            (logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
-            for x, y in source.eval_batches("unlabeled")
-        ]
+        test, unlabeled = logits("test"), logits("unlabeled")
     return snapshot_of(method, test, unlabeled)
 
 
-def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
+def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor, Tensor | None]],
                 unlabeled: list[tuple[Tensor, Tensor, Tensor | None]]) -> dict:
-    """Metrics of one evaluation from its logits, batch by batch: `test` holds (student logits
-    (n, C), y (n,) or None), `unlabeled` (student logits (n, C), teacher logits (n, C), hidden
-    y (n,) or None). Returns the accuracies and mean weight, plus the predicted classes of the
-    student and the teacher on the unlabeled rows (for flip rates)."""
+    """Metrics of one evaluation from its logits, batch by batch: `test` and `unlabeled` hold
+    (student logits (n, C), teacher logits (n, C), y (n,) or None; hidden labels for the
+    unlabeled rows). Returns the student's and the teacher's test accuracy, the pseudo-label
+    accuracy and mean weight, plus the predicted classes of the student and the teacher on the
+    unlabeled rows (for flip rates)."""
     teacher_logits = [g for _, g, _ in unlabeled]
     teacher_pred = [g.argmax(-1) for g in teacher_logits]
     weights = [  # as F's (masked), unnormalised
@@ -83,7 +84,8 @@ def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
         for g in teacher_logits
     ]
     return {
-        "test_accuracy": _percent_right([s.argmax(-1) for s, _ in test], [y for _, y in test]),
+        "test_accuracy": _percent_right([s.argmax(-1) for s, _, _ in test], [y for _, _, y in test]),
+        "teacher_test_accuracy": _percent_right([g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]),
         "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
         "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
@@ -98,7 +100,7 @@ def evaluation_record(method: Method, *, done: int, steps: int, now: dict, previ
     since the previous evaluation."""
     mean_loss, mean_sup, mean_unl = (s / since for s in sums)
     return {
-        "step": done, "test_accuracy": now["test_accuracy"],
+        "step": done, "test_accuracy": now["test_accuracy"], "teacher_test_accuracy": now["teacher_test_accuracy"],
         "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
         "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
         "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),

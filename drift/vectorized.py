@@ -308,11 +308,14 @@ class _Batch:
             for rows in self.by_source.values():
                 students, teachers = self._stacked("params", rows), self._stacked("teacher", rows)
                 source = self.runs[rows[0]].source
-                test = [(predict(students, x), y) for x, y in source.eval_batches("test")]  # (K_s, n, C)
-                unlabeled = [(predict(students, x), predict(teachers, x), y) for x, y in source.eval_batches("unlabeled")]
+                test, unlabeled = (  # (K_s, n, C) logits of the students and of the teachers
+                    [(predict(students, x), predict(teachers, x), y) for x, y in source.eval_batches(split)]
+                    for split in ("test", "unlabeled")
+                )
                 for j, k in enumerate(rows):
                     out[k] = snapshot_of(
-                        self.runs[k].method, [(s[j], y) for s, y in test], [(s[j], g[j], y) for s, g, y in unlabeled],
+                        self.runs[k].method, [(s[j], g[j], y) for s, g, y in test],
+                        [(s[j], g[j], y) for s, g, y in unlabeled],
                     )
         return out
 
