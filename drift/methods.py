@@ -16,6 +16,7 @@ TEACHERS = ("ema", "copy")
 LABELS = ("hard", "soft", "straight_through")
 WEIGHTS = ("uniform", "threshold", "entropy")
 RAMPUPS = ("sigmoid", "linear")
+CONSISTENCIES = ("ce", "mse")
 
 
 def _check_choice(name, value, choices):
@@ -63,6 +64,31 @@ class Method:
     mask_below: COSINE's confidence mask xi: sample weights below it are set to 0 (kept ones keep
         their value and gradient; `drift.weights.confidence_mask`), before normalize_weights.
         Entropy weights only. 0 (the default) masks nothing.
+    consistency: the per-example loss between the student and its pseudo-label y~_j on the
+        unlabeled batch. "ce" (the default): the soft cross-entropy CE(f(x_j; theta), y~_j),
+        computed exactly as before. "mse": Tarvainen & Valpola's (2017) consistency cost, the
+        squared error between the student's softmax s_j = softmax(f(x_j; theta)) and y~_j,
+        averaged over the C classes,
+            MSE_j = (1 / C) * sum_c (s_jc - y~_jc)^2,
+        so the unlabeled loss is mean_j w_j MSE_j. With soft labels at tau = 1, y~_j is the
+        teacher's softmax(g_j) and this is their cost exactly: the mean over classes is their
+        code's (`tf.reduce_mean((softmax1 - softmax2) ** 2, -1)` in CuriousAI/mean-teacher's
+        TensorFlow model; `F.mse_loss(..., size_average=False) / num_classes`, then divided by
+        the batch size, in its PyTorch version), so `lam` is in the units of their consistency
+        coefficient (100 on CIFAR-10 in both). Any labels and weights combine with it, and with grad_labels the
+        Stackelberg term runs through y~_j(theta) inside the square.
+    teacher_noise: std of Gaussian noise added to the teacher's view of the unlabeled batch
+        (floating tensors only, like `train`'s input_noise, which stays the student's), drawn
+        every step from the run's generator right after the student's noise (student labeled,
+        student unlabeled, then teacher), so `drift.compare`'s batched engine draws the same.
+        It is the default teacher view: `train` refuses it together with a `teacher_view`
+        (add the noise inside your view instead, e.g. with `drift.inputs.add_noise`, and set
+        teacher_noise=0). 0 (the default) draws nothing and leaves the teacher's input as it
+        was. Evaluation never adds it.
+
+    The teacher's test accuracy (`History.teacher_test_accuracy`) is recorded for every method:
+    the EMA teacher's, the latest copy's for a copied teacher, and for "supervised", whose
+    teacher takes no part in training, the EMA of its iterates (`History.teacher_module`).
     """
 
     name: str = "drift"
@@ -83,6 +109,8 @@ class Method:
     sharpen: float = 1.0
     class_normalize: bool = False
     mask_below: float = 0.0
+    consistency: str = "ce"
+    teacher_noise: float = 0.0
 
     def __post_init__(self):
         _check_choice("teacher", self.teacher, TEACHERS)
@@ -129,6 +157,17 @@ class Method:
             raise ValueError(
                 f"mask_below masks entropy weights; set weights='entropy' (got weights={self.weights!r}) "
                 f"or leave mask_below at 0"
+            )
+        if self.consistency not in CONSISTENCIES:
+            raise ValueError(
+                f"consistency must be one of {', '.join(map(repr, CONSISTENCIES))} (the per-example unlabeled "
+                f"loss: 'ce' soft cross-entropy, 'mse' squared error between the softmaxes as in Tarvainen & "
+                f"Valpola's mean teacher); got {self.consistency!r}"
+            )
+        if not (_is_number(self.teacher_noise) and self.teacher_noise >= 0.0):
+            raise ValueError(
+                f"teacher_noise must be a finite number >= 0 (the std of Gaussian noise on the teacher's "
+                f"unlabeled inputs, e.g. 0.1 as train's input_noise; 0 turns it off); got {self.teacher_noise!r}"
             )
         if not 0.0 <= self.rampup <= 1.0:
             raise ValueError(f"rampup must be in [0, 1] (a fraction of the training steps); got {self.rampup}")
