@@ -52,6 +52,16 @@ class Results:
         """Mean ± std of the final test accuracy over seeds."""
         return summarize(self.final(method))
 
+    def teacher_final(self, method: str) -> np.ndarray:
+        """Final test accuracy of each seed's teacher, (seeds,): the EMA teacher, a copied
+        teacher's latest copy, the EMA of the iterates for "supervised" (see
+        `History.teacher_test_accuracy`); NaN for runs saved before it was recorded."""
+        return np.array([h.final_teacher_test_accuracy for h in self._runs(method)])
+
+    def teacher_summary(self, method: str) -> Summary:
+        """Mean ± std of the teacher's final test accuracy over seeds (NaN where not recorded)."""
+        return summarize(self.teacher_final(method))
+
     def paired(self, method: str, reference: str | None = None) -> Summary:
         """Per-seed final accuracy of `method` minus `reference`: mean, std and seeds > 0."""
         return summarize(self.final(method) - self.final(reference or self.reference))

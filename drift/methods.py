@@ -16,6 +16,7 @@ TEACHERS = ("ema", "copy")
 LABELS = ("hard", "soft", "straight_through")
 WEIGHTS = ("uniform", "threshold", "entropy")
 RAMPUPS = ("sigmoid", "linear")
+CONSISTENCIES = ("ce", "mse")
 
 
 def _check_choice(name, value, choices):
@@ -32,8 +33,9 @@ def _is_number(value) -> bool:
 class Method:
     """Settings of one self-training method.
 
-    teacher: "ema" (phi = alpha * phi_prev + (1 - alpha) * theta, every step) or "copy"
-        (a frozen copy of the student, refreshed every `refresh_every` steps).
+    teacher: "ema" (phi = alpha * phi_prev + (1 - alpha) * theta, every step; alpha = 0 makes
+        the teacher the current student exactly, as in FixMatch) or "copy" (a frozen copy of the
+        student, refreshed every `refresh_every` steps).
     labels: "hard" (one-hot argmax), "soft" (softmax(g / tau)) or "straight_through".
     weights: "uniform", "threshold" (max p >= threshold) or "entropy" (1 - H(p) / log C).
     normalize_weights: False; True or "detached" (divide weights by their stop-gradient batch
@@ -63,6 +65,31 @@ class Method:
     mask_below: COSINE's confidence mask xi: sample weights below it are set to 0 (kept ones keep
         their value and gradient; `drift.weights.confidence_mask`), before normalize_weights.
         Entropy weights only. 0 (the default) masks nothing.
+    consistency: the per-example loss between the student and its pseudo-label y~_j on the
+        unlabeled batch. "ce" (the default): the soft cross-entropy CE(f(x_j; theta), y~_j),
+        computed exactly as before. "mse": Tarvainen & Valpola's (2017) consistency cost, the
+        squared error between the student's softmax s_j = softmax(f(x_j; theta)) and y~_j,
+        averaged over the C classes,
+            MSE_j = (1 / C) * sum_c (s_jc - y~_jc)^2,
+        so the unlabeled loss is mean_j w_j MSE_j. With soft labels at tau = 1, y~_j is the
+        teacher's softmax(g_j) and this is their cost exactly: the mean over classes is their
+        code's (`tf.reduce_mean((softmax1 - softmax2) ** 2, -1)` in CuriousAI/mean-teacher's
+        TensorFlow model; `F.mse_loss(..., size_average=False) / num_classes`, then divided by
+        the batch size, in its PyTorch version), so `lam` is in the units of their consistency
+        coefficient (100 on CIFAR-10 in both). Any labels and weights combine with it, and with grad_labels the
+        Stackelberg term runs through y~_j(theta) inside the square.
+    teacher_noise: std of Gaussian noise added to the teacher's view of the unlabeled batch
+        (floating tensors only, like `train`'s input_noise, which stays the student's), drawn
+        every step from the run's generator right after the student's noise (student labeled,
+        student unlabeled, then teacher), so `drift.compare`'s batched engine draws the same.
+        It is the default teacher view: `train` refuses it together with a `teacher_view`
+        (add the noise inside your view instead, e.g. with `drift.inputs.add_noise`, and set
+        teacher_noise=0). 0 (the default) draws nothing and leaves the teacher's input as it
+        was. Evaluation never adds it.
+
+    The teacher's test accuracy (`History.teacher_test_accuracy`) is recorded for every method:
+    the EMA teacher's, the latest copy's for a copied teacher, and for "supervised", whose
+    teacher takes no part in training, the EMA of its iterates (`History.teacher_module`).
     """
 
     name: str = "drift"
@@ -83,6 +110,8 @@ class Method:
     sharpen: float = 1.0
     class_normalize: bool = False
     mask_below: float = 0.0
+    consistency: str = "ce"
+    teacher_noise: float = 0.0
 
     def __post_init__(self):
         _check_choice("teacher", self.teacher, TEACHERS)
@@ -129,6 +158,17 @@ class Method:
             raise ValueError(
                 f"mask_below masks entropy weights; set weights='entropy' (got weights={self.weights!r}) "
                 f"or leave mask_below at 0"
+            )
+        if self.consistency not in CONSISTENCIES:
+            raise ValueError(
+                f"consistency must be one of {', '.join(map(repr, CONSISTENCIES))} (the per-example unlabeled "
+                f"loss: 'ce' soft cross-entropy, 'mse' squared error between the softmaxes as in Tarvainen & "
+                f"Valpola's mean teacher); got {self.consistency!r}"
+            )
+        if not (_is_number(self.teacher_noise) and self.teacher_noise >= 0.0):
+            raise ValueError(
+                f"teacher_noise must be a finite number >= 0 (the std of Gaussian noise on the teacher's "
+                f"unlabeled inputs, e.g. 0.1 as train's input_noise; 0 turns it off); got {self.teacher_noise!r}"
             )
         if not 0.0 <= self.rampup <= 1.0:
             raise ValueError(f"rampup must be in [0, 1] (a fraction of the training steps); got {self.rampup}")
@@ -177,6 +217,15 @@ EXTRA_PRESETS: dict[str, Method] = {
         name="cosine", teacher="copy", refresh_every=100, grad_labels=False, grad_weights=False, **_COSINE_PARTS,
     ),
     "drift_cosine": replace(_MEAN_TEACHER, name="drift_cosine", grad_labels=True, grad_weights=True, **_COSINE_PARTS),
+    "mean_teacher_original": Method(
+        name="mean_teacher_original", teacher="ema", alpha=0.99, labels="soft", tau=1.0, weights="uniform",
+        grad_labels=False, grad_weights=False, lam=10.0, rampup=0.3, rampup_shape="sigmoid", consistency="mse",
+        teacher_noise=0.1,
+    ),
+    "fixmatch": Method(
+        name="fixmatch", teacher="ema", alpha=0.0, labels="hard", weights="threshold", threshold=0.95,
+        grad_labels=False, grad_weights=False, lam=1.0, rampup=0.0,
+    ),
 }
 """Presets outside the default set: `get_method` knows them, but `METHODS` (which `compare(None)`,
 the CLI's default table and the chapters iterate over) stays the six of DESIGN §1.
@@ -212,7 +261,57 @@ xi is shared (the presets differ only in teacher and gradient), picked by the me
 methods' runs: 86.84 (0.5), 87.46 (0.6), 87.93 (0.7); 0.7 is best for each method alone too.
 It sits at the edge of the grid, which stops at COSINE's range (0.6-0.7). cosine's refresh period
 is its best at xi = 0.7: 100 steps, +1.55 ± 1.06 (one standard error of the paired difference)
-ahead of 200, so within noise of it; both lie in COSINE's range (100-250)."""
+ahead of 200, so within noise of it; both lie in COSINE's range (100-250).
+
+mean_teacher_original: Tarvainen & Valpola's mean teacher (NeurIPS 2017), where the book's
+"mean_teacher" is DRIFT's ablation (soft-label cross-entropy, entropy weights, alpha = 0.9). Its
+consistency cost is the squared error between the student's softmax and the EMA teacher's,
+averaged over the classes as in their code (consistency="mse", soft labels at tau = 1; see
+`Method`), with no sample weights (weights="uniform"), noise on both inputs (the student keeps
+train's input_noise, the teacher gets its own independent draw, teacher_noise = 0.1, the same
+std as train's default input_noise), alpha = 0.99, their sigmoid ramp-up exp(-5 (1 - t)^2) of the
+weight over the first 30% of the steps (their TensorFlow run: 40k of 150k steps), no gradient
+through the teacher. Its teacher's test accuracy, which they report, is
+`History.teacher_test_accuracy`. lam = 10, in the units of their consistency coefficient (the
+MSE averaged over classes): theirs is 100, for 150k-step CIFAR-10 runs. Here it starts lower, as
+a starting value for the validation tuning of issue 19 (alpha and lam), because on our 1000-step
+runs their alpha = 0.99 lags, and a strong pull towards a lagging teacher costs accuracy. A probe
+on validation data (`benchmarks/probe_original_baselines.py`, record
+`benchmarks/results/probe_original_baselines.json`: digits, 5 labels per class, seeds 0-3, a
+quarter of the unlabeled pool held out, 1000 steps), validation accuracy minus supervised's,
+paired by seed (± one standard error): at alpha = 0.99, lam 1: -0.91 ± 0.44, 3: -0.91 ± 0.44,
+10: -1.66 ± 0.53, 30: -2.99 ± 1.03, 100: -8.55 ± 2.14; at alpha = 0.9 every lam from 3 to 100
+is within noise of the others (+1.33 to +1.74, se 0.8-1.5). 10 keeps the term an order of
+magnitude above lam = 1 (with C = 10 classes the MSE's gradient at a uniform prediction is
+2 / C^2 = 1/50 of the cross-entropy's) while costing 6.89 ± 1.65 points less than 100 at
+alpha = 0.99 (and 0.75 ± 0.39 more than 3). Left out: their augmentation (random translations,
+flips; ours is Gaussian noise only), consistency on the labeled examples too (their TensorFlow
+code applies it to every example; ours to the unlabeled batch, as every Method), the switch of
+alpha to 0.999 after the ramp-up, dropout in the network, their learning-rate schedule and, in
+their PyTorch version, the second head with a logit-distance cost.
+
+fixmatch: FixMatch (Sohn et al., NeurIPS 2020) as one Method: the current student as teacher (an
+EMA with alpha = 0: phi(theta) = theta exactly, so the pseudo-labels come from the student the
+step starts from, with no gradient through them), hard pseudo-labels kept only where the
+teacher's confidence max softmax(g) is at least 0.95 (labels="hard", weights="threshold",
+threshold=0.95; the loss is the mean over the whole unlabeled batch, masked rows counting as
+zero, as in FixMatch), the cross-entropy of the student on its own (strong) view, lam = 1 (their
+lambda_u) from the first step (rampup=0). The strong view is train's input noise (std 0.1) on the
+student's inputs, or a `student_view`; the weak view, from which the teacher labels, is the batch
+itself (teacher_noise = 0), or a `teacher_view`. Why 0 for the weak view: with Gaussian noise as
+the only augmentation, weak and strong differ only in their std, and the strong one is already
+small (0.1 of a unit-variance feature), so the weak one is the identity; with no noise of its own
+the preset also takes chapter 9's weak and strong views as they are (train refuses a teacher_view
+with teacher_noise > 0). On the validation probe above, teacher_noise = 0 was +1.58 ± 0.44 ahead
+of 0.05, and +2.41 ± 1.22 ahead of supervised. Left out: RandAugment or CTAugment with Cutout as
+the strong view and flips and crops as the weak one (image transformations; the package's
+built-in data are small standardised arrays, so both views are Gaussian noise unless the user
+passes views, as chapter 9 does), the ratio of 7 unlabeled to 1 labeled examples per batch (ours
+is train's unlabeled_batch_size, 2 x batch_size), SGD with Nesterov momentum, a cosine
+learning-rate decay and weight decay (ours: train's optimizer), the EMA of the weights their code
+evaluates (our teacher is the student itself; its test accuracy is the student's one step
+earlier), and BatchNorm statistics shared over the labeled, weak and strong batches (the teacher
+predicts in eval mode, as every teacher here)."""
 
 
 def method_overrides(kwargs: dict) -> tuple[dict, dict]:

@@ -77,8 +77,8 @@ def test_entropy_min_trains_and_its_checkpoint_config_resumes(moons, tmp_path, w
     path = tmp_path / "e.pt"
     drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     config = torch.load(path, weights_only=True)["config"]
-    cosine_defaults = ("sharpen", "class_normalize", "mask_below")  # opt-in settings left at their defaults
-    expected = {k: v for k, v in dataclasses.asdict(drift.get_method("entropy_min")).items() if k not in cosine_defaults}
+    unset = ("sharpen", "class_normalize", "mask_below", "consistency", "teacher_noise")  # opt-in, at their defaults
+    expected = {k: v for k, v in dataclasses.asdict(drift.get_method("entropy_min")).items() if k not in unset}
     assert config["method"] == expected
     again = drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     assert without_seconds(again.to_dict()) == without_seconds(full.to_dict())
@@ -96,6 +96,7 @@ def test_default_checkpoint_config_omits_the_unset_opt_in_setting(moons, tmp_pat
     drift.train("mean_teacher", moons, steps=5, progress=False, checkpoint=path)
     method = torch.load(path, weights_only=True)["config"]["method"]
     expected = dataclasses.asdict(drift.METHODS["mean_teacher"])
-    for name in ("entropy_weight", "sharpen", "class_normalize", "mask_below"):  # opt-in, at their defaults
+    for name in ("entropy_weight", "sharpen", "class_normalize", "mask_below", "consistency",
+                 "teacher_noise"):  # opt-in, at their defaults
         del expected[name]
     assert method == expected
