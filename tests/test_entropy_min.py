@@ -22,7 +22,8 @@ def test_entropy_min_is_an_extra_preset_outside_the_default_set():
     assert tuple(drift.METHODS) == ("supervised", "alternating", "mean_teacher", "drift_labels", "drift_weights", "drift")
     m = drift.get_method("entropy_min")
     assert m is drift.EXTRA_PRESETS["entropy_min"] and m.entropy_weight == 1.0
-    assert dataclasses.replace(m, name="mean_teacher", entropy_weight=0.0) == drift.METHODS["mean_teacher"]
+    tuned = {k: getattr(drift.METHODS["mean_teacher"], k) for k in ("alpha", "lam")}  # each preset's own tuning
+    assert dataclasses.replace(m, name="mean_teacher", entropy_weight=0.0, **tuned) == drift.METHODS["mean_teacher"]
     assert all(p.entropy_weight == 0.0 for p in drift.METHODS.values())
     assert drift.get_method("entropy_min", entropy_weight=0.3).entropy_weight == 0.3
     assert dataclasses.asdict(m)["entropy_weight"] == 1.0
