@@ -151,6 +151,9 @@ class Results:
               margin: float | None = None) -> Table:
         """A markdown `Table`: accuracy, paired difference against `reference`, stability.
 
+        The teacher's final test accuracy stands beside the student's ("teacher acc."; see
+        `teacher_final`) when some run recorded it; runs saved before it was recorded show "-".
+
         The paired difference (pp, per seed against the reference, seeds paired by order) shows
         its mean and 95% t-based confidence interval, "+0.67 [-1.27, 2.61]", the two-sided
         sign-flip permutation p ("p (exact)"; "p (Monte Carlo)" above `EXACT_MAX_N` seeds), a
@@ -167,6 +170,10 @@ class Results:
         has_ref = reference in self.histories
         n = len(next(iter(self.histories.values())))
         header = ["method", f"test acc. (%) over {n} seeds"]
+        teachers = {m: self.teacher_final(m) for m in self.methods}
+        has_teacher = any(np.isfinite(t).any() for t in teachers.values())
+        if has_teacher:
+            header.append("teacher acc. (%)")
         if has_ref:
             p_header = "p (exact)" if n <= EXACT_MAX_N else "p (Monte Carlo)"
             header += [f"Δ vs {reference} [95% t-CI]", p_header, "verdict (Holm)", "seeds Δ > 0"]
@@ -188,9 +195,10 @@ class Results:
         rows = []
         for m in self.methods:
             osc, flips = self.stability(m)
-            rows.append([m, self.summary(m), *cells.get(m, []), osc, flips])
+            teacher = [summarize(teachers[m]) if np.isfinite(teachers[m]).all() else "-"] if has_teacher else []
+            rows.append([m, self.summary(m), *teacher, *cells.get(m, []), osc, flips])
         for label, values in (references or {}).items():
-            rows.append([label, summarize(values), *cells.get(label, []), "-", "-"])
+            rows.append([label, summarize(values), *(["-"] if has_teacher else []), *cells.get(label, []), "-", "-"])
         return Table.from_rows(header, rows)
 
     def _repr_markdown_(self) -> str:

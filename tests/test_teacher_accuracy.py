@@ -74,6 +74,15 @@ def test_results_report_the_teachers_accuracy(moons, tmp_path):
     np.testing.assert_array_equal(drift.Results.load(tmp_path / "r.json").teacher_final("drift"), r.teacher_final("drift"))
     with pytest.raises(KeyError, match="method must be one of"):
         r.teacher_final("supervised")
+    header, _, *rows = r.table().splitlines()
+    column = header.split(" | ").index("teacher acc. (%)")
+    for m, row in zip(r.methods, rows):
+        assert row.split(" | ")[column] == str(r.teacher_summary(m))
+
+
+def test_tables_of_old_records_have_no_teacher_column():
+    record = drift.load_record("mnist1d_cnn")
+    assert "teacher acc." not in record.results.table()
 
 
 def test_shipped_records_lack_the_series_and_read_as_nan():
