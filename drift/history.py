@@ -83,7 +83,7 @@ class History:
     @property
     def final_teacher_test_accuracy(self) -> float:
         """The teacher's test accuracy (%) at the last evaluation (NaN where it was not recorded)."""
-        return self.teacher_test_accuracy[-1]
+        return self.teacher_test_accuracy[-1] if self.teacher_test_accuracy else math.nan
 
     def settled(self, series: str) -> list[float]:
         """The second half of a series: after the ramp-up, where changes are instability rather

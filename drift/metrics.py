@@ -116,8 +116,9 @@ class PairedTest:
         return replace(self, p_adjusted=float(p_adjusted))
 
     def __str__(self) -> str:
+        kind = "exact" if self.n <= EXACT_MAX_N else "Monte Carlo"
         return (f"{self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}], "
-                f"p (exact) = {self.p_exact:.3g}, {self.verdict}")
+                f"p ({kind}) = {self.p_exact:.3g}, {self.verdict}")
 
 
 def paired_test(differences: Sequence[float], *, confidence: float = 0.95, margin: float | None = None) -> PairedTest:

@@ -44,6 +44,8 @@ def test_t_interval_by_hand():
     # all 8 sign vectors: only (+,+,+) and (-,-,-) reach |sum| = 6
     assert r.p_exact == pytest.approx(2 / 8, abs=1e-12) and r.verdict == "inconclusive"
     assert str(r) == f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}], p (exact) = 0.25, inconclusive"
+    many = drift.paired_test(np.arange(1.0, 1.0 + drift.metrics.EXACT_MAX_N + 1))
+    assert "p (Monte Carlo) = " in str(many)  # above EXACT_MAX_N seeds the p is sampled, and says so
 
 
 @pytest.mark.parametrize("d", [
