@@ -88,6 +88,7 @@ tune: $(STAMP)
 
 record: $(STAMP)
 	$(BIN)/python benchmarks/record_mnist1d.py
+	$(BIN)/python benchmarks/record_presets.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/record_where.py --part all
 	$(BIN)/python benchmarks/record_confirm.py
 
