@@ -85,11 +85,12 @@ bench: $(STAMP)
 
 tune: $(STAMP)
 	$(BIN)/python benchmarks/tune_defaults.py
-	$(BIN)/python benchmarks/tune_defaults.py --confirm
 
 record: $(STAMP)
 	$(BIN)/python benchmarks/record_mnist1d.py
+	$(BIN)/python benchmarks/record_presets.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/record_where.py --part all
+	$(BIN)/python benchmarks/record_confirm.py
 
 clean:
 	rm -rf _build runs build *.egg-info .pytest_cache

@@ -7,7 +7,7 @@
     python benchmarks/record_where.py --part all         # the four, in this order
 
 digits: map 1, DRIFT and mean teacher (same alpha) on digits over `drift.maps.ALPHAS` x
-`drift.maps.LABELS_PER_CLASS`, seeds 0..9, `drift.train`'s defaults; one record per cell.
+`drift.maps.LABELS_PER_CLASS`, seeds 0..9, `drift.train`'s defaults, both methods at `drift.maps.SHARED` otherwise; one record per cell.
 weak: map 2, chapter 7's weak labels on two moons at each of `drift.maps.NOISE_RATES`, 500 steps
 of supervised pre-training then each method for `--steps` (chapter 7's GPU scale), seeds 0..9.
 entropy: entropy_min's entropy_weight and drift_labels' alpha, four settings each, on validation

@@ -9,7 +9,7 @@ from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
 from .experiments import Record, Results, compare, load_record
 from .experiments import Pretrained, compare_after_pretraining
 from .methods import EXTRA_PRESETS, METHODS, Method, get_method
-from .metrics import PairedTest, Summary, accuracy, error_bound, flip_rate, oscillation, paired_test, summarize
+from .metrics import PairedTest, Summary, accuracy, error_bound, flip_rate, holm, holm_adjusted, oscillation, paired_test, summarize
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model, logits_of
 from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DATASETS", "DatasetSplits", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "EXTRA_PRESETS", "METHODS", "Method", "get_method",
-    "PairedTest", "Summary", "Table", "accuracy", "error_bound", "flip_rate", "oscillation", "paired_test", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model", "logits_of",
+    "PairedTest", "Summary", "Table", "accuracy", "error_bound", "flip_rate", "holm", "holm_adjusted", "oscillation", "paired_test", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model", "logits_of",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
     "make_teacher", "History", "PRECISIONS", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",

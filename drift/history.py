@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,10 +21,14 @@ from .models import eval_mode, logits_of
 from .teacher import EMATeacher
 
 SERIES = (
-    "step", "test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
-    "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds",
+    "step", "test_accuracy", "teacher_test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate",
+    "label_flip_rate", "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds",
 )
 """The per-evaluation series of a History, in `to_dict()`'s order."""
+
+ADDED_SERIES = ("teacher_test_accuracy",)
+"""Series added after Histories were first saved (the shipped records, old checkpoints): a
+dict without one reads as NaN at every evaluation (`History.from_dict`)."""
 
 WHICH = ("student", "teacher")
 
@@ -35,7 +40,13 @@ class History:
     flip_rate: fraction of the unlabeled set whose *student* prediction changed since the
     previous evaluation; label_flip_rate: the same for the *teacher's* pseudo-labels.
     mean_weight: the teacher's mean sample weight over the unlabeled set (before normalisation).
-    test_accuracy is NaN without a test set, pseudo_label_accuracy without hidden labels.
+    teacher_test_accuracy: the test accuracy of the teacher's predictions (eval mode, clean
+    inputs), the teacher that `predict(..., which="teacher")` serves: the EMA teacher phi_t, a
+    copied teacher's latest copy (the initial student before its first refresh) and, for
+    "supervised", whose teacher takes no part in training, the EMA of its iterates (alpha 0.9:
+    weight averaging for free). NaN in Histories saved before it existed.
+    test_accuracy and teacher_test_accuracy are NaN without a test set, pseudo_label_accuracy
+    without hidden labels.
     Loss parts are means over the steps since the previous evaluation; `lam` is the ramped
     weight of the unlabeled loss at the evaluation. `stopped_at`: the step after which a
     callback stopped training (None: it ran all its steps). `model` and `teacher` are the
@@ -46,6 +57,7 @@ class History:
     seed: int
     step: list[int] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    teacher_test_accuracy: list[float] = field(default_factory=list)
     pseudo_label_accuracy: list[float] = field(default_factory=list)
     mean_weight: list[float] = field(default_factory=list)
     flip_rate: list[float] = field(default_factory=list)
@@ -68,6 +80,11 @@ class History:
     def final_test_accuracy(self) -> float:
         return self.test_accuracy[-1]
 
+    @property
+    def final_teacher_test_accuracy(self) -> float:
+        """The teacher's test accuracy (%) at the last evaluation (NaN where it was not recorded)."""
+        return self.teacher_test_accuracy[-1] if self.teacher_test_accuracy else math.nan
+
     def settled(self, series: str) -> list[float]:
         """The second half of a series: after the ramp-up, where changes are instability rather
         than learning."""
@@ -89,8 +106,11 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         """The History of `to_dict()` (without model and teacher); dicts written before
-        `stopped_at` existed read as runs that were not stopped."""
-        return cls(**{k: d[k] for k in ("method", "seed", *SERIES)}, stopped_at=d.get("stopped_at"))
+        `stopped_at` existed read as runs that were not stopped, and before a series of
+        `ADDED_SERIES` existed (e.g. teacher_test_accuracy) as NaN at every evaluation."""
+        missing = {k: [math.nan] * len(d["step"]) for k in ADDED_SERIES if k not in d}
+        return cls(**{k: d[k] if k in d else missing[k] for k in ("method", "seed", *SERIES)},
+                   stopped_at=d.get("stopped_at"))
 
     def plot(self, axes=None):
         """Test and pseudo-label accuracy, mean weight and flip rate against step; returns the figure."""

@@ -23,10 +23,14 @@ import numpy as np
 
 from .data import SemiSupervisedData, load_data
 from .experiments import Record, Results, compare, compare_after_pretraining, load_record
-from .methods import get_method
+from .methods import Method, get_method
 from .metrics import PairedTest, paired_test, summarize
 from .weak import load_weak_data
 
+SHARED = {"alpha": 0.9, "lam": 1.0}
+"""The one setting every map's methods share, so that the Stackelberg term is the only difference
+between DRIFT and mean teacher in a cell (and the shipped records reproduce): lam = 1 and, except
+where map 1 sets it, alpha = 0.9. Not the presets, which carry each method's own tuned setting."""
 ALPHAS = (0.5, 0.9, 0.99)
 """Map 1's EMA decays of the teacher (shared by DRIFT and mean teacher in each cell)."""
 LABELS_PER_CLASS = (2, 5, 20)
@@ -34,10 +38,15 @@ LABELS_PER_CLASS = (2, 5, 20)
 NOISE_RATES = (None, 0.2, 0.3, 0.4)
 """Map 2's weak-label noise rates (`drift.load_weak_data(noise_rate=...)`; None: the rules' own)."""
 ENTROPY_WEIGHTS = (0.1, 0.3, 1.0, 3.0)
-"""entropy_min's candidate values of `entropy_weight` (its preset's 1.0 is the default)."""
+"""entropy_min's candidate values of `entropy_weight` (1.0, its preset's, is the default)."""
 LABEL_ALPHAS = (0.8, 0.9, 0.95, 0.99)
-"""drift_labels' candidate alphas (its preset's 0.9 is the default): (1 - alpha) scales its label
+"""drift_labels' candidate alphas (SHARED's 0.9 is the default): (1 - alpha) scales its label
 path, as entropy_weight scales entropy_min's term, so both get four strengths of their term."""
+
+
+def shared(preset: str, **settings) -> Method:
+    """`preset` at the maps' `SHARED` setting, with `settings` on top, under the preset's name."""
+    return get_method(preset, **{**SHARED, **settings})
 
 
 def cell_name(map_name: str, *, alpha: float | None = None, labels_per_class: int | None = None,
@@ -61,7 +70,7 @@ def digits_cell(alpha: float, labels_per_class: int, *, seeds: int | Sequence[in
     """Map 1's cell: mean teacher and DRIFT, both with EMA decay `alpha`, on digits with
     `labels_per_class` labels per class (seed s draws its own labels), paired by seed."""
     data = functools.partial(load_data, "digits", labels_per_class=labels_per_class)
-    methods = [get_method("mean_teacher", alpha=alpha), get_method("drift", alpha=alpha)]
+    methods = [shared(m, alpha=alpha) for m in ("mean_teacher", "drift")]
     return compare(methods, data, seeds=seeds, steps=steps, workers=workers, progress=progress, **kwargs)
 
 
@@ -69,9 +78,9 @@ def weak_cell(noise_rate: float | None, *, seeds: int | Sequence[int] = 10, pret
               steps: int = 1000, workers: int | None = 1, progress: bool = False, **kwargs) -> Results:
     """Map 2's cell: chapter 7's two-moons weak labels (data seed 0) at `noise_rate`, a
     supervised pre-training of `pretrain_steps` on them, then mean teacher and DRIFT for
-    `steps`, paired by seed."""
+    `steps`, paired by seed (both at `SHARED`)."""
     weak = load_weak_data("two_moons", noise_rate=noise_rate, seed=0)
-    return compare_after_pretraining(["mean_teacher", "drift"], weak.data, pretrain_steps=pretrain_steps,
+    return compare_after_pretraining([shared("mean_teacher"), shared("drift")], weak.data, pretrain_steps=pretrain_steps,
                                      steps=steps, seeds=seeds, workers=workers, progress=progress, **kwargs)
 
 
@@ -82,10 +91,11 @@ def validation_data(seed: int, *, labels_per_class: int = 5) -> SemiSupervisedDa
 
 
 def tuning_candidates() -> list:
-    """The tuned settings, as `Method` objects with distinct names: entropy_min at each of
-    ENTROPY_WEIGHTS and drift_labels at each of LABEL_ALPHAS (four each: the same budget)."""
-    return ([get_method("entropy_min", name=f"entropy_min_w{w:g}", entropy_weight=w) for w in ENTROPY_WEIGHTS]
-            + [get_method("drift_labels", name=f"drift_labels_a{a:g}", alpha=a) for a in LABEL_ALPHAS])
+    """The tuned settings, as `Method` objects with distinct names, at `SHARED` otherwise:
+    entropy_min at each of ENTROPY_WEIGHTS and drift_labels at each of LABEL_ALPHAS (four each:
+    the same budget)."""
+    return ([shared("entropy_min", name=f"entropy_min_w{w:g}", entropy_weight=w) for w in ENTROPY_WEIGHTS]
+            + [shared("drift_labels", name=f"drift_labels_a{a:g}", alpha=a) for a in LABEL_ALPHAS])
 
 
 def choose(results: Results, candidates: Sequence[str], default: str) -> str:
@@ -108,16 +118,16 @@ def tuned(results: Results) -> dict[str, str]:
 
 
 def tuned_methods(choice: dict[str, str]) -> list:
-    """mean_teacher (the reference, at its preset) and the two chosen settings, under their preset
+    """mean_teacher (the reference, at `SHARED`) and the two chosen settings, under their preset
     names, from `tuned(...)`'s choice."""
     by_name = {m.name: m for m in tuning_candidates()}
-    return [get_method("mean_teacher")] + [replace(by_name[choice[k]], name=k) for k in ("entropy_min", "drift_labels")]
+    return [shared("mean_teacher")] + [replace(by_name[choice[k]], name=k) for k in ("entropy_min", "drift_labels")]
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One grid cell's paired comparison of `method` against `reference` (pp): the t-based test
-    and the seeds where `method` is ahead."""
+    """One grid cell's paired comparison of `method` against `reference` (pp): its
+    `drift.metrics.paired_test` and the seeds where `method` is ahead."""
 
     test: PairedTest
     wins: int
@@ -141,10 +151,11 @@ def load_weak_map() -> dict[float | None, Record]:
 
 
 def grid(cells: np.ndarray) -> dict[str, np.ndarray]:
-    """Arrays of a grid of `Cell` objects (any shape): mean, low, high, p_value, wins, excludes_zero."""
+    """Arrays of a grid of `Cell` objects (any shape): mean, low, high, p_value (t-test),
+    p_exact (sign-flip), wins, excludes_zero."""
     flat = list(np.asarray(cells, dtype=object).reshape(-1))
     shape = np.shape(cells)
-    out = {k: np.array([getattr(c.test, k) for c in flat]).reshape(shape) for k in ("mean", "low", "high", "p_value")}
+    out = {k: np.array([getattr(c.test, k) for c in flat]).reshape(shape) for k in ("mean", "low", "high", "p_value", "p_exact")}
     out["wins"] = np.array([c.wins for c in flat]).reshape(shape)
     out["excludes_zero"] = (out["low"] > 0) | (out["high"] < 0)
     return out
@@ -152,7 +163,7 @@ def grid(cells: np.ndarray) -> dict[str, np.ndarray]:
 
 def plot_paired_map(ax, cells, *, xticklabels, yticklabels, xlabel: str, ylabel: str, limit: float | None = None):
     """A heatmap of a 2-D grid of `Cell` objects (rows x columns) on `ax`: colour = paired mean (pp,
-    diverging around 0, saturated at ±`limit`, default the largest |mean| or 1), text = mean
+    diverging around 0, saturated at ±`limit`, default the largest absolute mean or 1), text = mean
     and 95% CI, bold with a star where the CI excludes 0.
     Returns the image (for a colour bar)."""
     g = grid(cells)

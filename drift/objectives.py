@@ -16,6 +16,12 @@ entropy minimisation on the student's own predictions s_j = softmax(f(x_j; theta
 unweighted (no w_j) and under the same ramp-up lam. It depends on theta only through the
 student, so its gradient is the plain partial derivative whatever the routing.
 
+With `consistency` = "mse" (the "mean_teacher_original" preset) the per-example loss is
+Tarvainen & Valpola's squared error between the softmaxes instead of the cross-entropy:
+
+    F(theta) = mean_i CE(f(x_i; theta), y_i)
+             + lam * mean_j w_j(theta) * (1 / C) sum_c (softmax(f(x_j; theta))_c - y~_jc(theta))^2.
+
 COSINE's components (the "cosine" and "drift_cosine" presets) change the two maps, not F:
 sharpened labels y~_jc ∝ softmax(g_j / tau)_c^sharpen / f_c, with f_c the batch's soft class
 frequency (so each label depends on the whole batch's g), and masked weights, w_j set to 0
@@ -46,6 +52,13 @@ from .weights import entropy, sample_weights
 def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """CE(z, q) = -sum_c q_c log softmax(z)_c per row: logits, targets (N, C) -> (N,)."""
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
+
+
+def softmax_squared_error(logits: Tensor, targets: Tensor) -> Tensor:
+    """Tarvainen & Valpola's consistency cost per row, the squared error between softmax(z) and
+    the target distribution q averaged over the C classes, (1 / C) sum_c (softmax(z)_c - q_c)^2:
+    logits, targets (N, C) -> (N,)."""
+    return (torch.softmax(logits, dim=-1) - targets).square().mean(dim=-1)
 
 
 @dataclass
@@ -130,7 +143,8 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
                     ) -> tuple[Tensor, Tensor, Tensor]:
     """The unlabeled part of F from the student's logits f(x_j; theta) and the teacher's g_j
     as routed to the labels and to the weights (see `routed`), all (N_u, C):
-    (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)). Sharpened labels
+    (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)); with
+    `Method.consistency` "mse", `softmax_squared_error` takes CE_j's place. Sharpened labels
     (`Method.sharpen`, `class_normalize`) couple the rows through the batch's class frequencies;
     the confidence mask (`mask_below`) zeroes low weights. A function of tensors alone, with
     branches on the method's settings only, so `drift.vectorized` runs it under
@@ -142,7 +156,11 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
         torch.softmax(weight_logits, dim=-1), method.weights,
         threshold=method.threshold, normalize=method.normalize_weights, mask_below=method.mask_below,
     )
-    unlabeled = (weights * soft_cross_entropy(student_logits, labels)).mean()
+    if method.consistency == "mse":  # opt-in (the default "ce" computes what it did)
+        per_example = softmax_squared_error(student_logits, labels)
+    else:
+        per_example = soft_cross_entropy(student_logits, labels)
+    unlabeled = (weights * per_example).mean()
     if method.entropy_weight != 0.0:  # opt-in (the default 0 computes nothing more)
         unlabeled = unlabeled + method.entropy_weight * entropy(torch.softmax(student_logits, dim=-1)).mean()
     return unlabeled, labels, weights

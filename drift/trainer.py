@@ -61,21 +61,22 @@ def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: Source) -> dict:
     """`snapshot_of` the current student and teacher, streamed over the source's evaluation batches."""
+    def logits(split: str) -> list[tuple[Tensor, Tensor, Tensor | None]]:
+        return [(logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
+                for x, y in source.eval_batches(split)]
+
     with eval_mode(student):
-        test = [(logits_of(inputs.forward(student, x)), y) for x, y in source.eval_batches("test")]
-        unlabeled = [
-            (logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
-            for x, y in source.eval_batches("unlabeled")
-        ]
+        test, unlabeled = logits("test"), logits("unlabeled")
     return snapshot_of(method, test, unlabeled)
 
 
-def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
+def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor, Tensor | None]],
                 unlabeled: list[tuple[Tensor, Tensor, Tensor | None]]) -> dict:
-    """Metrics of one evaluation from its logits, batch by batch: `test` holds (student logits
-    (n, C), y (n,) or None), `unlabeled` (student logits (n, C), teacher logits (n, C), hidden
-    y (n,) or None). Returns the accuracies and mean weight, plus the predicted classes of the
-    student and the teacher on the unlabeled rows (for flip rates)."""
+    """Metrics of one evaluation from its logits, batch by batch: `test` and `unlabeled` hold
+    (student logits (n, C), teacher logits (n, C), y (n,) or None; hidden labels for the
+    unlabeled rows). Returns the student's and the teacher's test accuracy, the pseudo-label
+    accuracy and mean weight, plus the predicted classes of the student and the teacher on the
+    unlabeled rows (for flip rates)."""
     teacher_logits = [g for _, g, _ in unlabeled]
     teacher_pred = [g.argmax(-1) for g in teacher_logits]
     weights = [  # as F's (masked), unnormalised
@@ -83,7 +84,8 @@ def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor | None]],
         for g in teacher_logits
     ]
     return {
-        "test_accuracy": _percent_right([s.argmax(-1) for s, _ in test], [y for _, y in test]),
+        "test_accuracy": _percent_right([s.argmax(-1) for s, _, _ in test], [y for _, _, y in test]),
+        "teacher_test_accuracy": _percent_right([g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]),
         "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
         "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
@@ -98,7 +100,7 @@ def evaluation_record(method: Method, *, done: int, steps: int, now: dict, previ
     since the previous evaluation."""
     mean_loss, mean_sup, mean_unl = (s / since for s in sums)
     return {
-        "step": done, "test_accuracy": now["test_accuracy"],
+        "step": done, "test_accuracy": now["test_accuracy"], "teacher_test_accuracy": now["teacher_test_accuracy"],
         "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
         "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
         "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),
@@ -136,9 +138,10 @@ def training_step(
 
     Draws the step's global batch from `source` (see `drift.sources.source_of`), makes its views
     student_view(x_l), student_view(x_u) and teacher_view(x_u) in that order (student_view
-    defaults to adding `input_noise`, teacher_view to the batch itself), and keeps this process's
-    shard of them (all of them in a single process): every process draws the same indices and
-    noise from the same generator state; under a process group the forward passes draw
+    defaults to adding `input_noise`, teacher_view to the batch itself plus the method's
+    `teacher_noise`, drawn last; a teacher_view with teacher_noise raises ValueError), and
+    keeps this process's shard of them (all of them in a single process): every process draws
+    the same indices and noise from the same generator state; under a process group the forward passes draw
     (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F (forward passes under autocast unless
     precision is "fp32"; through `scaler` if given) with the method's routing, clips the
     student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
@@ -153,7 +156,11 @@ def training_step(
         student_view = functools.partial(inputs.add_noise, scale=input_noise)
     student_x_l = _viewed("student_view", student_view, x_l)
     student_x_u = _viewed("student_view", student_view, x_u)
-    teacher_x_u = x_u if teacher_view is None else _viewed("teacher_view", teacher_view, x_u)
+    if teacher_view is None:  # the default teacher view: the batch, plus teacher_noise (none at 0)
+        teacher_x_u = inputs.add_noise(x_u, method.teacher_noise)
+    else:
+        check_teacher_view(method, teacher_view)
+        teacher_x_u = _viewed("teacher_view", teacher_view, x_u)
     shard = functools.partial(inputs.apply, distributed.shard)
     with distributed.rank_stream(seed, step, device), \
             torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
@@ -262,9 +269,12 @@ def train(
         the labeled and the unlabeled batch; the teacher's pseudo-labels and weights come from
         teacher_view(x_u). Defaults: student_view adds `input_noise` (a student_view replaces
         it: add noise inside your view, e.g. with `drift.inputs.add_noise`, and leave
-        input_noise at its default), teacher_view is the batch itself. Views may draw from
-        torch's global generator (called student labeled, student unlabeled, teacher, each
-        step). Evaluation and predictions use the inputs as they are, without views.
+        input_noise at its default), teacher_view is the batch itself, plus Gaussian noise of std
+        `teacher_noise` where the method sets it (e.g. "mean_teacher_original"; a teacher_view
+        replaces that noise, so train refuses a teacher_view with teacher_noise > 0: add the
+        noise inside your view and pass teacher_noise=0). Views may draw from torch's global
+        generator (called student labeled, student unlabeled, teacher, each step). Evaluation
+        and predictions use the inputs as they are, without views.
         Views act on inputs, not on theta, so the Stackelberg gradient keeps its form: F(theta)
         takes the student's logits at student_view(x) and the teacher's g_j = f(teacher_view(x_j);
         phi(theta)), and dF/dtheta differentiates through phi(theta) at those inputs, the views'
@@ -291,6 +301,7 @@ def train(
         optimizer=optimizer, scheduler=scheduler, max_grad_norm=max_grad_norm, student_view=student_view,
         teacher_view=teacher_view,
     )
+    check_teacher_view(method, teacher_view)
     device = distributed.local_device(resolve_device(device))
     with distributed.process_group(device):
         for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
@@ -339,11 +350,22 @@ def check_arguments(*, steps, batch_size, unlabeled_batch_size, lr, input_noise,
     return unlabeled_batch_size, eval_every
 
 
+def check_teacher_view(method: Method, teacher_view: View | None) -> None:
+    """Refuse a `teacher_view` together with the method's `teacher_noise` (the default teacher
+    view's noise): ValueError saying how to have both."""
+    if teacher_view is not None and method.teacher_noise != 0.0:
+        raise ValueError(
+            f"teacher_noise is the default teacher view's noise; with teacher_view, add noise inside your view "
+            f"(e.g. drift.inputs.add_noise(x, {method.teacher_noise})) and pass teacher_noise=0; "
+            f"got teacher_noise={method.teacher_noise} ({method.name!r})"
+        )
+
+
 def _method_config(method: Method) -> dict:
     """The method's settings for the checkpoint config: `asdict(method)`, less opt-in settings
     left at their defaults (entropy_weight = 0, sharpen = 1, class_normalize = False,
-    mask_below = 0), so checkpoints written before those settings existed still resume, and a
-    default run writes the same config as before."""
+    mask_below = 0, consistency = "ce", teacher_noise = 0), so checkpoints written before
+    those settings existed still resume, and a default run writes the same config as before."""
     config = asdict(method)
     for name, default in _OPT_IN.items():
         if config[name] == default:
@@ -351,7 +373,8 @@ def _method_config(method: Method) -> dict:
     return config
 
 
-_OPT_IN = {"entropy_weight": 0.0, "sharpen": 1.0, "class_normalize": False, "mask_below": 0.0}
+_OPT_IN = {"entropy_weight": 0.0, "sharpen": 1.0, "class_normalize": False, "mask_below": 0.0, "consistency": "ce",
+           "teacher_noise": 0.0}
 """Method settings added after checkpoints were first written, with the defaults that leave the
 computation as it was."""
 

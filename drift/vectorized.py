@@ -109,17 +109,19 @@ def _generators(device: torch.device) -> tuple[torch.Generator, torch.Generator]
     return cpu, other
 
 
-PER_RUN = ("name", "alpha", "lam", "rampup", "rampup_shape", "grad_labels", "grad_weights", "refresh_every")
+PER_RUN = ("name", "alpha", "lam", "rampup", "rampup_shape", "grad_labels", "grad_weights", "refresh_every",
+           "teacher_noise")
 """Method settings that may differ between the runs of one batched group: the objective takes
 them per run (alpha, the ramped lam_t, the routing as tensors; refresh_every in the teacher's
-update). Runs whose other settings agree, and that agree on whether any gradient flows
-through the teacher, share one vmapped forward and backward pass per step."""
+update; teacher_noise in the run's own batch). Runs whose other settings agree, and that
+agree on whether any gradient flows through the teacher, share one vmapped forward and
+backward pass per step."""
 
 
 def _shared(method: Method) -> tuple[Method, bool]:
     """The group key of a run: its method less the `PER_RUN` settings, and `coupled`."""
     neutral = {"name": "", "alpha": 0.0, "lam": 1.0, "rampup": 0.0, "rampup_shape": "sigmoid",
-               "grad_labels": False, "grad_weights": False, "refresh_every": 1}
+               "grad_labels": False, "grad_weights": False, "refresh_every": 1, "teacher_noise": 0.0}
     return replace(method, **neutral), method.coupled
 
 
@@ -262,12 +264,14 @@ class _Batch:
 
     def _batches(self, step: int) -> list[Tensor]:
         """Every run's batch and views, in `training_step`'s order of draws, stacked: y_l (K, B),
-        student_x_l (K, B, ...), student_x_u, teacher_x_u (K, B_u, ...)."""
+        student_x_l (K, B, ...), student_x_u, teacher_x_u (K, B_u, ...): the student's noise
+        on x_l, then on x_u, then the teacher's (its method's teacher_noise, none at 0)."""
         parts = []
         for run in self.runs:
             x_l, y_l, x_u = run.source.batch(step, generator=run.index_generator)
             noisy = [inputs.add_noise(x, self.input_noise, run.noise_generator) for x in (x_l, x_u)]
-            parts.append((y_l, *noisy, x_u))
+            teacher_x_u = inputs.add_noise(x_u, run.method.teacher_noise, run.noise_generator)
+            parts.append((y_l, *noisy, teacher_x_u))
         return [torch.stack(column) for column in zip(*parts)]
 
     def step(self, step: int) -> Tensor:
@@ -308,11 +312,14 @@ class _Batch:
             for rows in self.by_source.values():
                 students, teachers = self._stacked("params", rows), self._stacked("teacher", rows)
                 source = self.runs[rows[0]].source
-                test = [(predict(students, x), y) for x, y in source.eval_batches("test")]  # (K_s, n, C)
-                unlabeled = [(predict(students, x), predict(teachers, x), y) for x, y in source.eval_batches("unlabeled")]
+                test, unlabeled = (  # (K_s, n, C) logits of the students and of the teachers
+                    [(predict(students, x), predict(teachers, x), y) for x, y in source.eval_batches(split)]
+                    for split in ("test", "unlabeled")
+                )
                 for j, k in enumerate(rows):
                     out[k] = snapshot_of(
-                        self.runs[k].method, [(s[j], y) for s, y in test], [(s[j], g[j], y) for s, g, y in unlabeled],
+                        self.runs[k].method, [(s[j], g[j], y) for s, g, y in test],
+                        [(s[j], g[j], y) for s, g, y in unlabeled],
                     )
         return out
 

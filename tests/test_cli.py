@@ -49,7 +49,7 @@ def test_train_prints_final_accuracy():
     assert "final test accuracy" in r.stdout
 
 
-@pytest.mark.parametrize("method", ["entropy_min", "cosine", "drift_cosine"])
+@pytest.mark.parametrize("method", ["entropy_min", "cosine", "drift_cosine", "mean_teacher_original", "fixmatch"])
 def test_train_accepts_the_extra_presets(method):
     r = run_cli("train", "--data", "two_moons", "--labels-per-class", "5", "--method", method, "--steps", "10")
     assert r.returncode == 0, r.stderr

@@ -95,7 +95,9 @@ def test_cosine_presets_are_extra_and_follow_cosine():
     assert (dc.teacher, dc.grad_labels, dc.grad_weights) == ("ema", True, True)
     assert all(getattr(dc, k) == getattr(cos, k) for k in COSINE_PARTS)  # the same components
     # drift_cosine is DRIFT with COSINE's labels and weights, and nothing else changed
-    assert dataclasses.replace(dc, name="drift", sharpen=1.0, class_normalize=False, mask_below=0.0) == drift.METHODS["drift"]
+    tuned = {k: getattr(drift.METHODS["drift"], k) for k in ("alpha", "lam")}  # each preset's own tuning
+    assert dataclasses.replace(dc, name="drift", sharpen=1.0, class_normalize=False, mask_below=0.0, **tuned) \
+        == drift.METHODS["drift"]
     for m in drift.METHODS.values():
         assert (m.sharpen, m.class_normalize, m.mask_below) == (1.0, False, 0.0)
 
@@ -299,7 +301,8 @@ def test_copied_teacher_still_refuses_the_stackelberg_gradient():
 
 
 def test_checkpoint_config_keeps_old_keys_and_records_new_settings():
-    old_keys = {f.name for f in dataclasses.fields(drift.Method)} - {"entropy_weight", *COSINE_PARTS}
+    later = {"entropy_weight", *COSINE_PARTS, "consistency", "teacher_noise"}  # opt-in settings added since
+    old_keys = {f.name for f in dataclasses.fields(drift.Method)} - later
     for m in drift.METHODS.values():
         assert set(_method_config(m)) == old_keys  # as written before these settings existed
     for name in ("cosine", "drift_cosine"):

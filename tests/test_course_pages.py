@@ -1,5 +1,7 @@
-"""The course pages: the API reference covers every public name, and the solutions index lists
-every exercise of every chapter, whose solution cell is executed in the committed notebook.
+"""The course pages: the API reference covers every public name, the solutions index lists
+every exercise of every chapter, whose solution cell is executed in the committed notebook, the
+workshop plan adds up and matches the locked stack, and the glossary defines the terms the
+book relies on (its two mean teachers, its statistics).
 
 The API checks read the built page, so they need `make book` first (as `make test` does)."""
 from __future__ import annotations
@@ -17,6 +19,8 @@ from book_files import ROOT, chapters, load, source
 API_PAGE = ROOT / "book" / "api.md"
 API_HTML = ROOT / "_build" / "html" / "book" / "api.html"
 SOLUTIONS = ROOT / "book" / "solutions.md"
+WORKSHOP = ROOT / "book" / "workshop.md"
+GLOSSARY = ROOT / "book" / "glossary.md"
 
 MODULES = [importlib.import_module(f"drift.{m.name}") for m in pkgutil.iter_modules(drift.__path__)
            if m.name != "__main__"]
@@ -90,3 +94,77 @@ def test_every_solution_cell_is_executed(chapter):
     assert len(solutions) == len(exercises(nb)) >= 2, path.name
     for cell in solutions:
         assert cell["execution_count"] is not None and cell["outputs"], f"{path.name}: {source(cell)[:40]!r} not run"
+
+
+def minutes(clock: str) -> int:
+    hours, mins = clock.split(":")
+    return 60 * int(hours) + int(mins)
+
+
+def workshop_blocks() -> list[tuple[int, int, str]]:
+    """(start, end, line) of every timed block of the workshop's schedule, lunch included, in
+    page order."""
+    blocks = []
+    for line in WORKSHOP.read_text().splitlines():
+        m = re.match(r"^(?:\| |\*\*Lunch\*\* \()(\d+:\d\d)-(\d+:\d\d)", line)
+        if m:
+            blocks.append((minutes(m.group(1)), minutes(m.group(2)), line))
+    return blocks
+
+
+def estimated_minutes(nb: dict) -> int:
+    """The reading time of a chapter's "Estimated time" line (first cell), in minutes."""
+    m = re.search(r"\*\*Estimated time:?\*\*:?\s*(\d+) minutes", source(nb["cells"][0]))
+    assert m, "the first cell states no **Estimated time**: N minutes"
+    return int(m.group(1))
+
+
+def test_workshop_schedule_adds_up():
+    blocks = workshop_blocks()
+    assert blocks and blocks[0][0] == 0, "the schedule starts at 0:00"
+    for (_, end, line), (start, _, following) in zip(blocks, blocks[1:]):
+        assert end == start, f"book/workshop.md: a gap or overlap between\n{line}\n{following}"
+    for start, end, line in blocks:
+        assert end > start, line
+
+
+@pytest.mark.parametrize("path", chapters(), ids=lambda p: p.name)
+def test_workshop_gives_every_chapter_its_estimated_time(path):
+    """Every chapter is in the plan, and the blocks that run it last at least the reading time
+    its first cell estimates."""
+    rows = [(start, end) for start, end, line in workshop_blocks() if f"]({path.name})" in line]
+    assert rows, f"book/workshop.md's schedule does not cover {path.name}"
+    planned, needed = sum(end - start for start, end in rows), estimated_minutes(load(path))
+    assert planned >= needed, f"{path.name}: {planned} minutes planned, {needed} estimated"
+
+
+def test_workshop_python_is_the_locked_one():
+    version = re.search(r"\(Python (3\.\d+)\)", (ROOT / "requirements.lock").read_text()).group(1)
+    text = WORKSHOP.read_text()
+    assert f"Python {version}" in text, f"book/workshop.md must name Python {version}, the lock's"
+    assert not re.search(r"Python 3\.\d+ or later", text), "name the locked Python, not a minimum"
+
+
+def test_workshop_wheelhouse_gets_the_cpu_build_of_the_locked_torch():
+    torch = re.search(r"^TORCH \?= (torch==\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    assert f"\n{torch}\n" in (ROOT / "requirements.lock").read_text()
+    text = WORKSHOP.read_text()
+    download = re.search(r"pip download [^`]*?" + re.escape(torch) + r"[^`]*", text)
+    assert download, f"book/workshop.md's wheelhouse must download {torch}"
+    assert "--index-url https://download.pytorch.org/whl/cpu" in download.group(0), "the CPU build"
+
+
+@pytest.mark.parametrize("term", [
+    "mean teacher", "original mean teacher", "best response", "EMA teacher", "paired difference",
+    "t interval", "permutation p-value", "equivalence test", "multiplicity correction",
+    "flip rate", "oscillation", "verdict",
+])
+def test_glossary_defines(term):
+    assert re.search(rf"^{re.escape(term)}$", GLOSSARY.read_text(), re.M), f"book/glossary.md lacks {term!r}"
+
+
+def test_glossary_separates_the_two_mean_teachers():
+    entries = dict(re.findall(r"^(\S[^\n]*)\n((?:  [^\n]*\n)+)", GLOSSARY.read_text(), re.M))
+    assert "mean_teacher_original" in entries["original mean teacher"]
+    for verdict in ["better", "worse", "equivalent within ±margin", "inconclusive"]:
+        assert f'"{verdict}"' in entries["verdict"], verdict

@@ -226,9 +226,9 @@ def _trained(data, model) -> dict:
     h = drift.train("drift", data, model=student, steps=30, batch_size=16, eval_every=1, progress=False,
                     callback=record)
     teacher = h.teacher.state()
-    ema = iterates[0]
+    ema, alpha = iterates[0], drift.get_method("drift").alpha
     for theta in iterates[1:-1]:  # the stored teacher: the EMA of theta_0 .. theta_(k-1)
-        ema = 0.9 * ema + 0.1 * theta
+        ema = alpha * ema + (1 - alpha) * theta
     return {
         "ema_error": _relative(_flat(teacher[k] for k in floats), ema),
         "teacher_equal": _same_on_all_ranks(_flat(teacher.values())),

@@ -22,7 +22,8 @@ def test_entropy_min_is_an_extra_preset_outside_the_default_set():
     assert tuple(drift.METHODS) == ("supervised", "alternating", "mean_teacher", "drift_labels", "drift_weights", "drift")
     m = drift.get_method("entropy_min")
     assert m is drift.EXTRA_PRESETS["entropy_min"] and m.entropy_weight == 1.0
-    assert dataclasses.replace(m, name="mean_teacher", entropy_weight=0.0) == drift.METHODS["mean_teacher"]
+    tuned = {k: getattr(drift.METHODS["mean_teacher"], k) for k in ("alpha", "lam")}  # each preset's own tuning
+    assert dataclasses.replace(m, name="mean_teacher", entropy_weight=0.0, **tuned) == drift.METHODS["mean_teacher"]
     assert all(p.entropy_weight == 0.0 for p in drift.METHODS.values())
     assert drift.get_method("entropy_min", entropy_weight=0.3).entropy_weight == 0.3
     assert dataclasses.asdict(m)["entropy_weight"] == 1.0
@@ -77,8 +78,8 @@ def test_entropy_min_trains_and_its_checkpoint_config_resumes(moons, tmp_path, w
     path = tmp_path / "e.pt"
     drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     config = torch.load(path, weights_only=True)["config"]
-    cosine_defaults = ("sharpen", "class_normalize", "mask_below")  # opt-in settings left at their defaults
-    expected = {k: v for k, v in dataclasses.asdict(drift.get_method("entropy_min")).items() if k not in cosine_defaults}
+    unset = ("sharpen", "class_normalize", "mask_below", "consistency", "teacher_noise")  # opt-in, at their defaults
+    expected = {k: v for k, v in dataclasses.asdict(drift.get_method("entropy_min")).items() if k not in unset}
     assert config["method"] == expected
     again = drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     assert without_seconds(again.to_dict()) == without_seconds(full.to_dict())
@@ -96,6 +97,7 @@ def test_default_checkpoint_config_omits_the_unset_opt_in_setting(moons, tmp_pat
     drift.train("mean_teacher", moons, steps=5, progress=False, checkpoint=path)
     method = torch.load(path, weights_only=True)["config"]["method"]
     expected = dataclasses.asdict(drift.METHODS["mean_teacher"])
-    for name in ("entropy_weight", "sharpen", "class_normalize", "mask_below"):  # opt-in, at their defaults
+    for name in ("entropy_weight", "sharpen", "class_normalize", "mask_below", "consistency",
+                 "teacher_noise"):  # opt-in, at their defaults
         del expected[name]
     assert method == expected

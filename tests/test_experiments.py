@@ -59,7 +59,7 @@ def test_table_is_markdown_with_every_method(results):
     for m, line in zip(results.methods, lines[2:]):
         assert line.startswith(f"| {m} | {results.summary(m)} |")
     d, t = results.paired("drift"), results.paired_stats("drift")
-    assert f"| {t.mean:+.2f} [{t.low:.2f}, {t.high:.2f}] | {t.p_value:.2g} | {d.wins}/{d.n} |" in lines[3]
+    assert f"| {t.mean:+.2f} [{t.low:.2f}, {t.high:.2f}] | {t.p_exact:.3g} | {t.verdict} | {d.wins}/{d.n} |" in lines[3]
 
 
 def test_results_round_trip_and_plot(results, tmp_path):
@@ -126,8 +126,8 @@ def test_plot_histories_draws_any_listed_series(moons):
 def test_table_adds_reference_rows_paired_by_seed(moons):
     r = drift.compare(["mean_teacher", "drift"], moons, seeds=2, steps=10, workers=1, progress=False)
     accs = r.final("mean_teacher") + np.array([1.0, 3.0])
-    row = r.table(references={"other": accs}).splitlines()[-1]  # d = (1, 3): t = 2 on 1 df, p = 0.295
-    assert row.startswith("| other | ") and "| +2.00 [-10.71, 14.71] | 0.3 | 2/2 | - | - |" in row
+    row = r.table(references={"other": accs}).splitlines()[-1]  # d = (1, 3): 2 of 4 sign vectors reach |4|
+    assert row.startswith("| other | ") and "| +2.00 [-10.71, 14.71] | 0.5 | inconclusive | 2/2 | - | - |" in row
     with pytest.raises(ValueError, match="one accuracy per seed"):
         r.table(references={"other": [1.0]})
 

@@ -1,13 +1,14 @@
 """drift.maps: the grid cells of chapter 10's maps, the tuning rule of the entropy-minimisation
 baseline, and the shipped records (benchmarks/record_where.py) they read."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 import drift
 from drift import maps
-from drift.metrics import PairedTest
+from drift.metrics import paired_test
 
 
 class Finals:
@@ -45,10 +46,10 @@ def test_tuning_candidates_get_the_same_budget_and_distinct_names():
     entropy = [m for m in candidates if m.name.startswith("entropy_min")]
     labels = [m for m in candidates if m.name.startswith("drift_labels")]
     assert [m.entropy_weight for m in entropy] == list(maps.ENTROPY_WEIGHTS)
-    assert all(not m.coupled and m.alpha == drift.get_method("entropy_min").alpha for m in entropy)
+    assert all(not m.coupled and m.alpha == maps.SHARED["alpha"] for m in entropy)
     assert [m.alpha for m in labels] == list(maps.LABEL_ALPHAS)
     assert all(m.grad_labels and not m.grad_weights and m.entropy_weight == 0 for m in labels)
-    # the presets' own settings are among the candidates, under the names the rule defaults to
+    # the shared setting's values are among the candidates, under the names the rule defaults to
     assert 1.0 in maps.ENTROPY_WEIGHTS and 0.9 in maps.LABEL_ALPHAS
     assert {"entropy_min_w1", "drift_labels_a0.9"} <= set(names)
 
@@ -68,17 +69,29 @@ def test_tuned_methods_keep_the_preset_names():
     choice = {"entropy_min": "entropy_min_w0.3", "drift_labels": "drift_labels_a0.95"}
     mt, em, dl = maps.tuned_methods(choice)
     assert (mt.name, em.name, dl.name) == ("mean_teacher", "entropy_min", "drift_labels")
-    assert mt == drift.get_method("mean_teacher")
-    assert em == drift.get_method("entropy_min", entropy_weight=0.3)
-    assert dl == drift.get_method("drift_labels", alpha=0.95)
+    assert mt == maps.shared("mean_teacher")
+    assert em == maps.shared("entropy_min", entropy_weight=0.3)
+    assert dl == maps.shared("drift_labels", alpha=0.95)
+
+
+def test_the_maps_compare_at_one_shared_setting_not_the_tuned_presets():
+    """The shipped maps ran every method at lam = 1 and alpha = 0.9 (map 1: the cell's alpha);
+    the presets have since taken their own tuned settings, which the maps must not pick up."""
+    assert maps.SHARED == {"alpha": 0.9, "lam": 1.0}
+    for m in maps.tuning_candidates() + maps.tuned_methods({"entropy_min": "entropy_min_w1",
+                                                            "drift_labels": "drift_labels_a0.9"}):
+        assert m.lam == 1.0
+        assert m.alpha == (0.9 if m.name.startswith("entropy_min") or m.name == "mean_teacher" else m.alpha)
+    assert drift.get_method("drift").lam != 1.0  # the preset differs, so this test can fail
 
 
 def test_grid_marks_intervals_that_exclude_zero():
     cells = np.empty((1, 3), dtype=object)
     for j, (low, high) in enumerate([(-1.0, 1.0), (0.2, 1.0), (-2.0, -0.1)]):
-        cells[0, j] = maps.Cell(PairedTest((low + high) / 2, low, high, 0.5, 10), wins=j)
+        test = replace(paired_test(np.arange(10.0)), mean=(low + high) / 2, low=low, high=high)
+        cells[0, j] = maps.Cell(test, wins=j)
     g = maps.grid(cells)
-    assert g["mean"].shape == (1, 3)
+    assert g["mean"].shape == (1, 3) and g["p_exact"].shape == (1, 3)
     assert g["excludes_zero"].tolist() == [[False, True, True]]
     assert g["wins"].tolist() == [[0, 1, 2]]
 

@@ -183,9 +183,9 @@ def test_history_fields_and_round_trip(moons):
     assert all(0 <= a <= 100 for a in h.test_accuracy + h.pseudo_label_accuracy)
     assert all(0 <= w <= 1 for w in h.mean_weight) and all(0 <= f <= 1 for f in h.flip_rate)
     assert all(b >= a for a, b in zip(h.seconds, h.seconds[1:]))
-    # the loss parts add up: loss = supervised + lam * unlabeled (lam is 1 after the ramp-up)
-    assert h.lam[-1] == 1.0
-    assert h.loss[-1] == pytest.approx(h.supervised_loss[-1] + h.unlabeled_loss[-1], rel=1e-5)
+    # the loss parts add up: loss = supervised + lam * unlabeled (lam at its full value after the ramp-up)
+    assert h.lam[-1] == drift.get_method(h.method).lam
+    assert h.loss[-1] == pytest.approx(h.supervised_loss[-1] + h.lam[-1] * h.unlabeled_loss[-1], rel=1e-5)
     # test accuracy is the trained model's
     with torch.no_grad():
         h.model.eval()

@@ -1,52 +1,70 @@
-"""The package defaults are what the recorded tuning run (benchmarks/tune_defaults.py) decided.
+"""The presets are what the recorded tuning run (benchmarks/tune_defaults.py) chose.
 
-Changing a default without re-running the protocol, or a recorded decision the defaults do not
-follow, fails here. Chapter 6 quotes the record.
+Changing a preset without re-running the protocol, or a record whose choice the presets do not
+follow, fails here; so does a record that breaks its own protocol (one budget for every method,
+alpha over the whole grid for every EMA teacher, the best mean validation accuracy chosen).
 """
-import inspect
 import json
 
+import numpy as np
+import pytest
+
 import drift
-from book_files import ROOT, load
+from book_files import ROOT, load, source
 
 RECORD = json.loads((ROOT / "benchmarks" / "results" / "tuning_digits.json").read_text())
-TRAIN_ARGS = ("lr", "steps", "input_noise")
+ALPHAS = [0.5, 0.7, 0.8, 0.9, 0.95, 0.99]
 
 
-def decided(method: str) -> dict:
-    """The settings the record says `method` should have: its tested default, plus a preset change
-    that was confirmed on fresh seeds, plus a train-argument change only if every method's best
-    setting made it (train arguments are shared by all methods)."""
+@pytest.mark.parametrize("method", sorted(RECORD["methods"]))
+def test_each_preset_follows_its_recorded_choice(method):
     r = RECORD["methods"][method]
-    settings = dict(r["default"])
-    confirmed = RECORD.get("confirm", {}).get(method, {})
-    if confirmed.get("adopt"):
-        settings.update(confirmed["change"])
-    for k in TRAIN_ARGS:
-        values = {json.dumps(m["best"][k]) for m in RECORD["methods"].values()}
-        if len(values) == 1 and all(m["adopt"] for m in RECORD["methods"].values()):
-            settings[k] = json.loads(values.pop())
-    return settings
+    accuracy = np.array(r["accuracy"])  # (settings, seeds)
+    assert r["best"] == r["settings"][int(accuracy.mean(1).argmax())], "the record's choice is its best setting"
+    preset = drift.get_method(method)
+    for k, v in r["best"].items():
+        assert getattr(preset, k) == v, f"{method}.{k} is {getattr(preset, k)!r} but its tuning chose {v!r}"
 
 
-def test_every_preset_and_train_default_follows_the_record():
-    train_defaults = {k: p.default for k, p in inspect.signature(drift.train).parameters.items()}
-    for method in RECORD["methods"]:
-        for k, v in decided(method).items():
-            actual = train_defaults[k] if k in TRAIN_ARGS else getattr(drift.METHODS[method], k)
-            assert actual == v, f"{method}.{k} is {actual!r} but the tuning record decided {v!r}"
+def test_one_budget_for_every_method_and_alpha_searched_for_every_ema_teacher():
+    shapes = {m: np.array(r["accuracy"]).shape for m, r in RECORD["methods"].items()}
+    assert len(set(shapes.values())) == 1 and list(shapes.values())[0] == (18, len(RECORD["seeds"])), shapes
+    tuned = set(RECORD["methods"])
+    assert set(drift.METHODS) - {"supervised"} <= tuned and set(drift.EXTRA_PRESETS) <= tuned
+    for m in tuned:
+        method = drift.get_method(m)
+        if method.teacher == "ema" and method.alpha > 0:  # fixmatch's teacher is the student itself
+            assert sorted({s["alpha"] for s in RECORD["methods"][m]["settings"]}) == ALPHAS, m
 
 
-def test_drift_ablations_share_drifts_settings():
-    for name in ("drift_labels", "drift_weights"):
-        for k in RECORD["methods"]["drift"]["default"]:
-            if k not in TRAIN_ARGS:
-                assert getattr(drift.METHODS[name], k) == getattr(drift.METHODS["drift"], k)
+def test_the_small_validation_choice_is_recorded_for_the_main_pair():
+    for m in ("mean_teacher", "drift"):
+        small = RECORD["small"][m]
+        accuracy = np.array(small["accuracy"])
+        assert small["best"] == RECORD["methods"][m]["settings"][int(accuracy.mean(1).argmax())]
+
+
+NAMES = {"alpha": "α", "lam": "λ", "entropy_weight": "entropy weight", "threshold": "threshold",
+         "refresh_every": "refresh every", "mask_below": "ξ", "rampup": "ramp-up"}
+
+
+def _setting(s: dict) -> str:
+    return ", ".join(f"{NAMES[k]} {v:g}" for k, v in s.items())
 
 
 def test_chapter_6_quotes_the_record():
-    text = "\n".join("".join(c["source"]) for c in load(ROOT / "book" / "06_drift.ipynb")["cells"] if c["cell_type"] == "markdown")
-    for method, r in RECORD["methods"].items():
-        best = max(r["accuracy"], key=lambda a: sum(a) / len(a))
-        for value in (sum(r["accuracy"][0]) / len(r["accuracy"][0]), sum(best) / len(best), r["gain"]):
-            assert f"{value:.2f}".lstrip("-") in text, f"chapter 6 does not quote {method}'s {value:.2f} from the tuning record"
+    """Chapter 6's table of the tuning (section 4) is the record's, row by row: the space, the
+    choice, its mean ± std and the runner-up's mean."""
+    chapter = "\n".join(source(c) for c in load(ROOT / "book" / "06_drift.ipynb")["cells"])
+    for m, r in RECORD["methods"].items():
+        acc = np.array(r["accuracy"])
+        best, second = np.argsort(-acc.mean(1))[:2]
+        space = "; ".join(f"{NAMES[k]} " + "/".join(f"{v:g}" for v in sorted({s[k] for s in r["settings"]}))
+                          for k in r["settings"][0])
+        row = (f"| `{m}` | {space} | {_setting(r['settings'][best])} | {acc[best].mean():.2f} ± "
+               f"{acc[best].std(ddof=1):.2f} | {acc[second].mean():.2f} |")
+        assert row in chapter, f"chapter 6's tuning table lacks or misquotes: {row}"
+    small = RECORD["small"]["mean_teacher"]  # the small labeled validation set's choice
+    assert f"$\\alpha = {small['best']['alpha']:g}$, $\\lambda = {small['best']['lam']:g}$" in chapter
+    assert f"{small['its_full_validation_accuracy']:.2f}%" in chapter
+    assert RECORD["small"]["drift"]["best"] == RECORD["methods"]["drift"]["best"]  # "DRIFT the same setting"

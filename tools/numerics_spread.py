@@ -15,6 +15,7 @@ comparison fails.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
@@ -44,8 +45,10 @@ def execute(notebook: Path, name: str, extra: dict[str, str], out_dir: Path) -> 
 def moves(committed, computed, tolerance) -> tuple[list[dict], bool]:
     """(every number that moved, whether the tier-2 comparison passes) for one cell."""
     found, passes = [], True
-    old = [t for o in coalesce_streams(committed.get("outputs", [])) for t in texts(o)]
-    new = [t for o in coalesce_streams(computed.get("outputs", [])) for t in texts(o)]  # as nbval pairs them
+    # as nbval pairs them; coalesce_streams merges in place, so on copies (the committed
+    # notebook is compared again under the next setting)
+    old = [t for o in coalesce_streams(copy.deepcopy(committed.get("outputs", []))) for t in texts(o)]
+    new = [t for o in coalesce_streams(copy.deepcopy(computed.get("outputs", []))) for t in texts(o)]
     passes = len(old) == len(new)
     for (key_a, a), (key_b, b) in zip(old, new):
         if a == b:
