@@ -20,6 +20,7 @@ from drift import vectorized
 from drift.objectives import routed, soft_cross_entropy, unlabeled_terms
 from drift.trainer import _method_config
 from test_gradients import LAM, TOL, autograd_gradient, central_difference, directions, make_problem, relative_error
+from test_training import replay
 from test_vectorized import assert_same_runs
 
 NEW = ("consistency", "teacher_noise")
@@ -226,23 +227,12 @@ def test_teacher_noise_draws_replayed_by_hand(teacher_noise, moons):
     steps, seed = 8, 2
     m = drift.get_method("mean_teacher", teacher_noise=teacher_noise)
     h = drift.train(m, moons, steps=steps, seed=seed, eval_every=4, progress=False)
-    torch.manual_seed(seed)
-    student = drift.MLP(moons.feature_shape, moons.num_classes)
-    teacher = drift.make_teacher(m, student)
-    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3, fused=True)
-    for step in range(steps):
-        i_l = torch.randint(len(moons.y_labeled), (64,))
-        i_u = torch.randint(len(moons.x_unlabeled), (128,))
-        x_l, x_u = moons.x_labeled[i_l], moons.x_unlabeled[i_u]
-        s_l = x_l + 0.1 * torch.randn(x_l.shape)
-        s_u = x_u + 0.1 * torch.randn(x_u.shape)
-        t_u = x_u + teacher_noise * torch.randn(x_u.shape) if teacher_noise else x_u
-        terms = drift.leader_terms(m, student, teacher, s_l, moons.y_labeled[i_l], t_u, lam=m.lam_at(step, steps),
-                                   student_x_u=s_u)
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        teacher.update(student, step, response=terms.teacher_state)
+
+    def inputs(x_l, x_u):  # the student's noise on x_l, then on x_u, then the teacher's on x_u
+        s_l, s_u = x_l + 0.1 * torch.randn(x_l.shape), x_u + 0.1 * torch.randn(x_u.shape)
+        return s_l, s_u, (x_u + teacher_noise * torch.randn(x_u.shape) if teacher_noise else x_u)
+
+    student, _, _ = replay(m, moons, steps=steps, seed=seed, inputs=inputs)
     for p, q in zip(h.model.parameters(), student.parameters()):
         assert torch.equal(p, q)
     if teacher_noise == 0.0:  # and that is the run without the setting

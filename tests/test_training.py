@@ -260,6 +260,32 @@ def test_progress_bar_runs(moons):
     assert len(h.step) == 3
 
 
+def replay(method, data, *, steps: int, seed: int, inputs, model=drift.MLP):
+    """`drift.train`'s loop by hand, for tests that pin a run to its draws: `torch.manual_seed(seed)`,
+    the student `model(feature_shape, num_classes)`, then per step randint (labeled indices),
+    randint (unlabeled indices) and `inputs(x_l, x_u)` -> (student's x_l, student's x_u,
+    teacher's x_u), which makes the step's own draws. Returns the student, the teacher and the
+    per-step losses."""
+    torch.manual_seed(seed)
+    student = model(data.feature_shape, data.num_classes)
+    student.train()
+    teacher = drift.make_teacher(method, student)
+    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3, fused=True)
+    losses = []
+    for step in range(steps):
+        i_l = torch.randint(len(data.y_labeled), (64,))
+        i_u = torch.randint(len(data.x_unlabeled), (128,))
+        s_l, s_u, t_u = inputs(data.x_labeled[i_l], data.x_unlabeled[i_u])
+        terms = drift.leader_terms(method, student, teacher, s_l, data.y_labeled[i_l], t_u,
+                                   lam=method.lam_at(step, steps), student_x_u=s_u)
+        losses.append(terms.total.item())
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        teacher.update(student, step, response=terms.teacher_state)
+    return student, teacher, losses
+
+
 @pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout"),
                                            ("drift", "batchnorm")])
 def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, model, moons):
@@ -280,25 +306,11 @@ def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, mo
     h = drift.train(method, moons, model=factory, steps=steps, eval_every=4, seed=seed, progress=False, **kwargs)
 
     m = drift.get_method(method, **kwargs)
-    torch.manual_seed(seed)
-    student = factory(moons.feature_shape, moons.num_classes)
-    student.train()
-    teacher = drift.make_teacher(m, student)
-    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3, fused=True)
-    losses = []
-    for step in range(steps):
-        i_l = torch.randint(len(moons.y_labeled), (64,))
-        i_u = torch.randint(len(moons.x_unlabeled), (128,))
-        x_l = moons.x_labeled[i_l] + noise * torch.randn_like(moons.x_labeled[i_l])
-        x_u = moons.x_unlabeled[i_u]
-        student_x_u = x_u + noise * torch.randn_like(x_u)
-        terms = drift.leader_terms(m, student, teacher, x_l, moons.y_labeled[i_l], x_u,
-                                   lam=m.lam_at(step, steps), student_x_u=student_x_u)
-        losses.append(terms.total.item())
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        teacher.update(student, step, response=terms.teacher_state)
+
+    def inputs(x_l, x_u):  # input noise on the labeled batch, then on the student's unlabeled one
+        return x_l + noise * torch.randn_like(x_l), x_u + noise * torch.randn_like(x_u), x_u
+
+    student, teacher, losses = replay(m, moons, steps=steps, seed=seed, inputs=inputs, model=factory)
     for p, q in zip(h.model.parameters(), student.parameters()):
         assert torch.equal(p, q)
     for k, v in teacher.state().items():

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import drift
+from test_training import replay
 
 
 def strong(x):
@@ -22,23 +23,8 @@ def test_views_replayed_by_hand(method, moons):
     steps, seed = 8, 2
     h = drift.train(method, moons, steps=steps, seed=seed, eval_every=4, student_view=strong, teacher_view=weak,
                     progress=False)
-    m = drift.get_method(method)
-    torch.manual_seed(seed)
-    student = drift.MLP(moons.feature_shape, moons.num_classes)
-    teacher = drift.make_teacher(m, student)
-    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3, fused=True)
-    for step in range(steps):
-        i_l = torch.randint(len(moons.y_labeled), (64,))
-        i_u = torch.randint(len(moons.x_unlabeled), (128,))
-        x_l, x_u = moons.x_labeled[i_l], moons.x_unlabeled[i_u]
-        s_l, s_u = strong(x_l), strong(x_u)
-        t_u = weak(x_u)
-        terms = drift.leader_terms(m, student, teacher, s_l, moons.y_labeled[i_l], t_u, lam=m.lam_at(step, steps),
-                                   student_x_u=s_u)
-        optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        teacher.update(student, step, response=terms.teacher_state)
+    student, _, _ = replay(drift.get_method(method), moons, steps=steps, seed=seed,
+                           inputs=lambda x_l, x_u: (strong(x_l), strong(x_u), weak(x_u)))
     for p, q in zip(h.model.parameters(), student.parameters()):
         assert torch.equal(p, q)
 
