@@ -91,10 +91,8 @@ class Results:
         for label, values in (references or {}).items():
             if label in self.histories:
                 raise ValueError(f"references[{label!r}] must be labelled apart from the methods {self.methods}: rename it")
-            if len(values) != len(ref):
-                raise ValueError(f"references[{label!r}] must hold one accuracy per seed ({len(ref)}); got {len(values)}")
             rows[label] = np.asarray(values, dtype=float)
-        for label, values in rows.items():
+        for label, values in rows.items():  # methods and references alike
             if len(values) != len(ref):
                 raise ValueError(f"paired seeds need as many runs of {label!r} ({len(values)}) as of the reference "
                                  f"{reference!r} ({len(ref)}): compare them on the same seeds")
