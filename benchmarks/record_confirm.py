@@ -32,19 +32,16 @@ import sys
 from pathlib import Path
 
 import drift
+import drift.maps
 
-ALPHAS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)  # benchmarks/tune_defaults.py's grid
+from tune_defaults import ALPHAS  # the same grid as every preset's tuning
+
 METHODS = ("mean_teacher", "drift")
 LABELS_PER_CLASS = 2
 TUNING_SEEDS = list(range(5))
 TEST_SEEDS = list(range(200, 220))
 STEPS, EVAL_EVERY, MARGIN = 1000, 50, 1.0
 OUT = Path(drift.__file__).parent / "recorded"
-
-
-def validation_split(seed: int):
-    data = drift.load_data("digits", labels_per_class=LABELS_PER_CLASS, seed=seed)
-    return data.with_validation(0.25, seed=seed)
 
 
 def candidates() -> list:
@@ -56,7 +53,8 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
     command = "python benchmarks/record_confirm.py"
-    tuning = drift.compare(candidates(), validation_split, seeds=TUNING_SEEDS, reference=None, steps=STEPS,
+    validation = functools.partial(drift.maps.validation_data, labels_per_class=LABELS_PER_CLASS)
+    tuning = drift.compare(candidates(), validation, seeds=TUNING_SEEDS, reference=None, steps=STEPS,
                            eval_every=STEPS, workers=args.workers, progress=False)
     drift.Record(tuning, {}, command, f"digits, {LABELS_PER_CLASS} labels per class, validation accuracy (a quarter "
                  f"of the unlabeled pool) of mean teacher and DRIFT at each alpha in {ALPHAS}, {STEPS} steps, "
