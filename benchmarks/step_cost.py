@@ -1,4 +1,4 @@
-"""Per-step cost of DRIFT against mean teacher (DESIGN §5), measured in one process.
+"""Per-step cost of DRIFT against mean teacher, measured in one process.
 
 For each setting (MLP on digits, CNN on MNIST-1D) it builds one student/teacher/optimizer per
 method and times `drift.trainer.training_step`, the trainer's own step, alternating A B A B so

@@ -1,4 +1,4 @@
-"""scikit-learn reference rows on the same splits as `drift.compare` (DESIGN §5).
+"""scikit-learn reference rows on the same splits as `drift.compare`.
 
 `reference_accuracy` fits a classic semi-supervised learner of scikit-learn on one
 `SemiSupervisedData` split (labeled + unlabeled rows, the unlabeled ones marked -1) and returns

@@ -1,4 +1,5 @@
-"""Every method of the book as settings of one mechanism (DESIGN §1 table).
+"""Every method of the book as settings of one mechanism (the table of the book's page
+"Notation and definitions").
 
 A `Method` says how the teacher is built (EMA of the student, or a copy refreshed every K
 steps), how its logits become pseudo-labels and sample weights, which of those two paths

@@ -1,12 +1,19 @@
-"""The leader objective F(theta) and its gradient routing (DESIGN §1).
+"""The leader objective and its gradient routing, in the book's notation (its page "Notation
+and definitions"). The student's objective, with the teacher's parameters phi as an argument,
 
-    F(theta) = mean_i CE(f(x_i; theta), y_i)
-             + lam * mean_j w_j(theta) * CE(f(x_j; theta), y~_j(theta)),
+    F(theta, phi) = mean_i CE(f(x_i; theta), y_i)
+                  + lam * mean_j w_j * CE(f(x_j; theta), y~_j),
 
-with teacher logits g_j(theta) = f(x_j; phi(theta)), pseudo-labels y~ = labels(g) and weights
-w = weights(softmax(g)). The method decides which of y~ and w keep their dependence on theta:
-both detached is mean teacher (the partial derivative), both kept is DRIFT (the total,
-Stackelberg derivative), one of them is an ablation.
+with teacher logits g_j = f(x_j; phi), pseudo-labels y~ = labels(g) and weights
+w = weights(softmax(g)). The leader objective (the book's calligraphic F) puts in the teacher's
+response phi(theta) = alpha * phi_prev + (1 - alpha) * theta:
+
+    F(theta) = F(theta, phi(theta)),   g_j(theta) = f(x_j; phi(theta)).
+
+Every method evaluates this same value. The method decides which of y~ and w keep their
+dependence on theta: both detached is mean teacher (the partial derivative d_theta F), both
+kept is DRIFT (the total, Stackelberg derivative d_theta F + (1 - alpha) d_phi F), one of them
+is an ablation.
 
 A method with `entropy_weight` > 0 (the "entropy_min" preset) adds, inside the unlabeled part,
 entropy minimisation on the student's own predictions s_j = softmax(f(x_j; theta)):
@@ -169,7 +176,8 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
 def leader_objective(
     method: Method, student: nn.Module, teacher: EMATeacher, x_l: Inputs, y_l: Tensor, x_u: Inputs, *, lam: float,
 ) -> Tensor:
-    """The scalar F(theta) with the method's gradient routing.
+    """The scalar leader objective F(theta) = F(theta, phi(theta)) with the method's gradient
+    routing.
 
     x_l (N_l, ...), y_l (N_l,) long, x_u (N_u, ...) (tensors, or dicts of them). The teacher's parameters are recomputed as
     phi(theta) = alpha * phi_prev + (1 - alpha) * theta, so `F.backward()` leaves in the student

@@ -1,4 +1,4 @@
-"""Pseudo-labels as functions of teacher logits g (DESIGN §1).
+"""Pseudo-labels as functions of teacher logits g.
 
 All functions map logits (N, C) to label distributions (N, C) whose rows sum to 1.
 """

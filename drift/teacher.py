@@ -1,4 +1,4 @@
-"""The teacher (the follower): a function of the student's parameters (DESIGN §1).
+"""The teacher (the follower): a function of the student's parameters.
 
 `EMATeacher` keeps phi_{t-1} as detached tensors. `follow(student)` returns
 phi(theta) = alpha * phi_{t-1} + (1 - alpha) * theta, differentiable in theta, so autograd can

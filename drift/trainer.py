@@ -277,7 +277,7 @@ def train(
         and predictions use the inputs as they are, without views.
         Views act on inputs, not on theta, so the Stackelberg gradient keeps its form: F(theta)
         takes the student's logits at student_view(x) and the teacher's g_j = f(teacher_view(x_j);
-        phi(theta)), and dF/dtheta differentiates through phi(theta) at those inputs, the views'
+        phi(theta)), and the total derivative differentiates through phi(theta) at those inputs, the views'
         draws held fixed for the step.
     max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
         this before each optimizer step (with fp16, after unscaling it). None: no clipping.

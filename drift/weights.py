@@ -1,4 +1,4 @@
-"""Sample weights as functions of teacher probabilities p = softmax(g) (DESIGN §1).
+"""Sample weights as functions of teacher probabilities p = softmax(g).
 
 All functions map probabilities (N, C) to weights (N,).
 """

@@ -31,6 +31,30 @@ def test_opens_with_title_badge_objectives_and_time(notebook):
     assert "Learning objectives" in text and "Estimated time" in text
 
 
+def test_opens_with_prerequisites_linking_the_notation_page(notebook):
+    """The first cell says what the chapter assumes, with a pointer per tool, and links the one
+    page that defines every symbol (book/notation.md)."""
+    _, nb = notebook
+    text = source(nb["cells"][0])
+    box = re.search(r"```\{admonition\} Prerequisites\n(.*?)```", text, re.S)
+    assert box, "the first cell has a ```{admonition} Prerequisites box"
+    assert len(re.findall(r"^- ", box.group(1), re.M)) >= 2, "the box lists the tools the chapter uses"
+    assert "(notation.md)" in box.group(1), "the box links [Notation and definitions](notation.md)"
+    assert (ROOT / "book" / "notation.md").exists() and "book/notation" in (ROOT / "_toc.yml").read_text()
+
+
+def test_asks_the_reader_to_predict_before_a_reveal(notebook):
+    """At least one predict-then-reveal prompt: a markdown cell that asks before a code cell
+    answers."""
+    _, nb = notebook
+    cells = nb["cells"]
+    prompts = [i for i, c in enumerate(cells)
+               if c["cell_type"] == "markdown" and "**Predict before you run.**" in source(c)]
+    assert prompts, "no markdown cell with **Predict before you run.**"
+    assert any(any(c["cell_type"] == "code" for c in cells[i + 1:i + 3]) for i in prompts), (
+        "a prediction prompt is followed by the code cell that reveals the answer")
+
+
 def test_install_cell_comes_first_and_is_exact(notebook):
     _, nb = notebook
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]

@@ -1,4 +1,4 @@
-"""Finite-difference checks of the leader objective's gradient routing (DESIGN §1), in float64.
+"""Finite-difference checks of the leader objective's gradient routing, in float64.
 
 F(theta) = mean_i CE(f(x_i; theta), y_i) + lam * mean_j w_j(theta) CE(f(x_j; theta), y~_j(theta)),
 with the teacher phi(theta) = alpha * phi_prev + (1 - alpha) * theta recomputed from the student

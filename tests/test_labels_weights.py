@@ -1,4 +1,4 @@
-"""Properties of the pseudo-label and sample-weight functions of DESIGN §1."""
+"""Properties of the pseudo-label and sample-weight functions (the book's notation page)."""
 import math
 
 import pytest

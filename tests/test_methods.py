@@ -1,4 +1,4 @@
-"""Methods as settings of one mechanism (DESIGN §1 table) and the unlabeled-loss schedule."""
+"""Methods as settings of one mechanism and the unlabeled-loss schedule."""
 import dataclasses
 import math
 
