@@ -15,34 +15,44 @@ def _ipywidgets():
 
 
 def stackelberg_game_explorer(*, lr: float = 0.1, steps: int = 150, start: tuple[float, float] = (-1.0, -1.0)):
-    """Chapter 3: a coupling slider for `games.QuadraticGame.example`; each move redraws the
-    simultaneous, alternating and Stackelberg gradient play from `start` (phase portrait) and
-    their distance to the Stackelberg equilibrium (log axis). Pure NumPy: an update takes
-    milliseconds plus the drawing. Returns an `ipywidgets.interactive`."""
+    """Chapter 3: a coupling slider (κ from 0.3 to 3) for `games.QuadraticGame.example`; each move
+    redraws the simultaneous, sequential and Stackelberg gradient play from `start` (phase
+    portrait) and their distance to the Stackelberg equilibrium (log axis). Below κ = 1/sqrt(2)
+    the game has no Stackelberg equilibrium: the right panel then shows the distance to the
+    origin and says so. Pure NumPy: an update takes milliseconds plus the drawing. Returns an
+    `ipywidgets.interactive`."""
     widgets = _ipywidgets()
     import matplotlib.pyplot as plt
     import numpy as np
 
     from . import games
 
+    names = ("simultaneous", "sequential", "stackelberg")
+
     def update(coupling=2.0):
         game = games.QuadraticGame.example(coupling)
-        paths = {name: games.play(game, name, *start, lr=lr, steps=steps) for name in games.DYNAMICS}
-        target = game.stackelberg_equilibrium()
+        paths = {name: games.play(game, name, *start, lr=lr, steps=steps) for name in names}
+        try:
+            target, what = game.stackelberg_equilibrium(), "distance to the Stackelberg equilibrium"
+            title = f"coupling κ = {coupling:.2f}"
+        except ValueError:  # κ <= 1/sqrt(2): the leader's total cost is concave
+            target, what = np.zeros(2), "distance to the origin"
+            title = f"coupling κ = {coupling:.2f}: no Stackelberg equilibrium (total cost concave)"
         fig, (ax_plane, ax_dist) = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
         games.plot_phase_portrait(game, paths, ax=ax_plane, box=(-2.5, 2.5, -2.5, 2.5))
-        for name, path in paths.items():
-            ax_dist.semilogy(np.linalg.norm(path - target, axis=1), label=name, **games.STYLES[name])
+        with np.errstate(over="ignore", invalid="ignore"):
+            for name, path in paths.items():
+                ax_dist.semilogy(np.linalg.norm(path - target, axis=1), label=name, **games.STYLES[name])
         ax_dist.set_ylim(bottom=1e-13)
         ax_dist.set_xlabel("step")
-        ax_dist.set_ylabel("distance to the Stackelberg equilibrium")
+        ax_dist.set_ylabel(what)
         ax_dist.grid(alpha=0.3)
         ax_dist.legend(fontsize="small")
-        ax_plane.set_title(f"coupling k = {coupling:.2f}", fontsize="medium")
+        fig.suptitle(title, fontsize="medium")
         plt.show()
 
     slider = widgets.FloatSlider(
-        value=2.0, min=1.2, max=3.0, step=0.1, description="coupling k", continuous_update=False,
+        value=2.0, min=0.3, max=3.0, step=0.1, description="coupling κ", continuous_update=False,
     )
     return widgets.interactive(update, coupling=slider)
 
