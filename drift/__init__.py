@@ -5,6 +5,7 @@ and sample weights are differentiable functions of the teacher, so the student c
 the total (Stackelberg) gradient. Every method here, from supervised training to DRIFT, is one
 `Method` run by one `train` loop.
 """
+from .config import TrainConfig
 from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
 from .experiments import Record, Results, compare, load_record
 from .experiments import Pretrained, compare_after_pretraining
@@ -30,7 +31,7 @@ __all__ = [
     "PairedTest", "Summary", "Table", "accuracy", "error_bound", "flip_rate", "holm", "holm_adjusted", "oscillation", "paired_test", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model", "logits_of",
     "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
     "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
-    "make_teacher", "History", "PRECISIONS", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
+    "make_teacher", "History", "PRECISIONS", "TrainConfig", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
     "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
     "majority_vote", "Pretrained", "compare_after_pretraining",
     "DriftClassifier", "labeled_accuracy",

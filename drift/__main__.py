@@ -27,7 +27,8 @@ from .data import DATASETS, load_data
 from .methods import EXTRA_PRESETS, METHODS
 from .models import MODELS
 from .runtime import resolve_device, seed_everything
-from .trainer import PRECISIONS, train
+from .config import PRECISIONS, TrainConfig
+from .trainer import train
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -77,13 +78,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     seed_everything(0, threads=1)
-    train_kwargs = {"model": args.model, "device": args.device}
-    if args.steps is not None:
-        train_kwargs["steps"] = args.steps
+    run_kwargs = {"model": args.model, "device": args.device}
+    flags = {"steps": args.steps}  # the TrainConfig settings given on the command line
+    if args.command == "train":
+        flags.update(batch_size=args.batch_size, seed=args.seed, precision=args.precision)
+    config = TrainConfig(**{k: v for k, v in flags.items() if v is not None})
     tic = time.perf_counter()
     if args.command == "train":
         with distributed.process_group(distributed.local_device(resolve_device(args.device))):
-            return _train(args, train_kwargs, tic)
+            return _train(args, config, run_kwargs, tic)
 
     if distributed.launched():
         raise ValueError("compare runs its seeds in worker processes of its own; run it with python -m drift, "
@@ -93,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
 
     data = functools.partial(load_data, args.data, labels_per_class=args.labels_per_class)
     data(seed=0)  # fail fast on bad arguments, before any worker starts
-    results = compare(args.methods, data, seeds=args.seeds, workers=args.workers, engine=args.engine, **train_kwargs)
+    results = compare(args.methods, data, seeds=args.seeds, workers=args.workers, engine=args.engine, config=config,
+                      **run_kwargs)
     references = None
     if args.references:
         from .baselines import REFERENCES, reference_accuracies
@@ -110,12 +114,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace, train_kwargs: dict, tic: float) -> int:
+def _train(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict, tic: float) -> int:
     """`train`: every process trains; rank 0 prints and writes history.json to --out."""
     data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
-    if args.batch_size is not None:
-        train_kwargs["batch_size"] = args.batch_size
-    history = train(args.method, data, seed=args.seed, precision=args.precision, **train_kwargs)
+    history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
         return 0
     processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""

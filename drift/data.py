@@ -15,6 +15,7 @@ from torch import Tensor
 from . import inputs
 from .inputs import Inputs
 from .inputs import as_tensor as _as_tensor
+from .validation import check_integer
 
 DATASETS = ("two_moons", "digits", "mnist1d", "tokens")
 
@@ -85,9 +86,7 @@ class SemiSupervisedData:
     num_classes: int
 
     def __post_init__(self):
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)) or self.num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2; got {self.num_classes!r}")
-        self.num_classes = int(self.num_classes)
+        self.num_classes = check_integer("num_classes", self.num_classes, minimum=2)
         if (self.x_test is None) != (self.y_test is None):
             raise ValueError("x_test and y_test must be given together, or both be None (no test set)")
         for part in ("labeled", "unlabeled", "test"):
@@ -201,9 +200,8 @@ def token_sequences(
     bag-of-tokens model is at chance; reading positions (attention) solves it. Classes are
     balanced (they differ by at most one example); the same seed gives the same arrays.
     """
-    for name, value, low in (("num_samples", num_samples, 1), ("num_classes", num_classes, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    num_samples = check_integer("num_samples", num_samples, minimum=1)
+    num_classes = check_integer("num_classes", num_classes, minimum=2)
     if not isinstance(seq_len, (int, np.integer)) or seq_len < num_classes:
         raise ValueError(f"seq_len must be an integer >= num_classes={num_classes} (each marker appears once); got {seq_len!r}")
     if not isinstance(vocab_size, (int, np.integer)) or vocab_size <= num_classes:
@@ -271,8 +269,7 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
     test_fraction=0.3.
     """
     _check_source(name, options)
-    if isinstance(labels_per_class, bool) or not isinstance(labels_per_class, (int, np.integer)) or labels_per_class < 1:
-        raise ValueError(f"labels_per_class must be an integer >= 1; got {labels_per_class!r}")
+    labels_per_class = check_integer("labels_per_class", labels_per_class, minimum=1)
     x_pool, y_pool, x_test, y_test = _BUILDERS[name](**options)
     classes, counts = np.unique(y_pool, return_counts=True)
     if labels_per_class > counts.min():

@@ -18,10 +18,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 from torch import nn
 
+from .config import TrainConfig
 from .data import SemiSupervisedData
 from .history import WHICH
 from .methods import get_method
 from .trainer import train
+
+_CONFIG_PARAMS = ("steps", "batch_size", "unlabeled_batch_size", "lr", "input_noise", "seed", "precision", "eval_every")
+"""DriftClassifier's parameters that are `drift.TrainConfig` settings (scikit-learn wants them
+as parameters of its own, for get_params and grid search)."""
 
 UNLABELED = -1
 """The label that marks an unlabeled row of y, as in `sklearn.semi_supervised`."""
@@ -100,12 +105,8 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
             y_unlabeled=None, x_test=None, y_test=None, num_classes=len(classes),
         )
         model = copy.deepcopy(self.model) if isinstance(self.model, nn.Module) else self.model
-        self.history_ = train(
-            method, data, model=model, steps=self.steps, batch_size=self.batch_size,
-            unlabeled_batch_size=self.unlabeled_batch_size, lr=self.lr, input_noise=self.input_noise,
-            seed=self.seed, device=self.device, precision=self.precision, eval_every=self.eval_every,
-            progress=self.progress,
-        )
+        config = TrainConfig(**{name: getattr(self, name) for name in _CONFIG_PARAMS})
+        self.history_ = train(method, data, config, model=model, device=self.device, progress=self.progress)
         self.classes_ = classes
         return self
 

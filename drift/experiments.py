@@ -9,7 +9,7 @@ import pickle
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,12 +19,14 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed, vectorized
+from .config import TrainConfig, split_overrides
 from .data import SemiSupervisedData
-from .methods import METHODS, Method, get_method, method_overrides
+from .methods import METHODS, Method, get_method
 from .metrics import EXACT_MAX_N, PairedTest, Summary, holm_adjusted, paired_test, summarize
 from .runtime import resolve_device
 from .sources import DatasetSplits
 from .tables import Table
+from .validation import check_integer
 from .trainer import History, train
 
 
@@ -257,14 +259,21 @@ def _nan_to_none(value):
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def _run(method: Method, data, seed: int, train_kwargs: dict) -> dict:
+def _run(method: Method, data, seed: int, config: TrainConfig, run_kwargs: dict) -> dict:
+    """One run of `compare` (engine "processes"): `train` with `config` at `seed`."""
     if callable(data):
         data = data(seed=seed)
-    return train(method, data, seed=seed, **train_kwargs).to_dict()
+    return train(method, data, replace(config, seed=seed), **run_kwargs).to_dict()
 
 
-def _run_many(jobs: list[tuple[Method, int]], data, train_kwargs: dict) -> list[dict]:
-    return [h.to_dict() for h in vectorized.train_many(jobs, data, **train_kwargs)]
+def _run_many(jobs: list[tuple[Method, int]], data, config: TrainConfig, run_kwargs: dict) -> list[dict]:
+    """A share of `compare`'s runs (engine "vmap"), trained batched."""
+    return [h.to_dict() for h in vectorized.train_many(jobs, data, config, **run_kwargs)]
+
+
+RUN_ARGUMENTS = frozenset({"model", "device", "optimizer", "scheduler", "student_view", "teacher_view", "callback",
+                           "checkpoint", "progress"})
+"""`drift.train`'s object arguments, which `compare` passes on to every run."""
 
 
 def _context():
@@ -292,6 +301,7 @@ def compare(
     workers: int | None = None,
     engine: str = "vmap",
     progress: bool = True,
+    config: TrainConfig | None = None,
     **train_kwargs,
 ) -> Results:
     """Train every method with every seed and collect the histories.
@@ -309,9 +319,17 @@ def compare(
     workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU); each
     worker uses one thread (with "vmap", each trains its share of the runs batched), so a
     run's result does not depend on `workers` when the caller also pins one thread (with
-    "vmap", up to float rounding). train_kwargs go to `drift.train`; Method settings among
-    them (e.g. alpha=0.99) apply to every method.
+    "vmap", up to float rounding). config: the runs' `drift.TrainConfig` (its seed is each
+    run's). train_kwargs go to `drift.train`: Method settings among them (e.g. alpha=0.99) apply
+    to every method, TrainConfig settings (e.g. steps=500) replace the config's, and train's
+    other arguments (model, device, ...) are passed on; any other name raises TypeError.
     """
+    method_settings, config_settings, run_kwargs = split_overrides(train_kwargs, others=RUN_ARGUMENTS - {"progress"})
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a drift.TrainConfig or None; got {type(config).__name__}")
+    if "seed" in config_settings:
+        raise TypeError("compare sets each run's seed from seeds; pass seeds=[...] rather than seed")
+    config = replace(config if config is not None else TrainConfig(), **config_settings)
     methods = [get_method(m) for m in (METHODS if methods is None else methods)]
     names = [m.name for m in methods]
     if len(set(names)) != len(names):
@@ -326,27 +344,27 @@ def compare(
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("seeds must be a count >= 1 or a non-empty list of seeds")
-    if "model" in train_kwargs and isinstance(train_kwargs["model"], torch.nn.Module):
+    if isinstance(run_kwargs.get("model"), torch.nn.Module):
         raise TypeError("model must be a name or a factory in compare, so that every run starts from a fresh model")
     if workers is None:
-        workers = 1 if resolve_device(train_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
+        workers = 1 if resolve_device(run_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
     example = data
     if callable(data):  # once here: fail fast, show its kind, and forked workers inherit what load_data caches
         example = data(seed=seeds[0])
         if min(workers, len(methods) * len(seeds)) == 1:  # runs in this process reuse that split
             data = functools.partial(_reusing, data, seeds[0], example)
+    methods = [get_method(m, **method_settings) for m in methods]
     if engine == "vmap":
-        overrides, run_kwargs = method_overrides(train_kwargs)
-        reason = vectorized.unsupported(run_kwargs, data_example=example, distributed=distributed.world_size() > 1)
+        reason = vectorized.unsupported(config, run_kwargs, data_example=example,
+                                        distributed=distributed.world_size() > 1)
         if reason is None:
             try:
-                return _compare_batched([get_method(m, **overrides) for m in methods], data, seeds, reference,
-                                        workers, progress, run_kwargs)
+                return _compare_batched(methods, data, seeds, reference, workers, progress, config, run_kwargs)
             except vectorized.Unbatchable as err:
                 reason = str(err)
         warnings.warn(f"compare: engine='vmap' cannot batch these runs ({reason}); training them one by one "
                       "(engine='processes')", stacklevel=2)
-    return _compare_processes(methods, data, seeds, reference, workers, progress, train_kwargs)
+    return _compare_processes(methods, data, seeds, reference, workers, progress, config, run_kwargs)
 
 
 def _reusing(data: Callable, seed0: int, split0, seed: int):
@@ -354,10 +372,10 @@ def _reusing(data: Callable, seed0: int, split0, seed: int):
     return split0 if seed == seed0 else data(seed=seed)
 
 
-def _pool_checked(methods, data, train_kwargs) -> None:
+def _pool_checked(methods, data, run_kwargs) -> None:
     """Before worker processes start: check that the work pickles."""
     try:
-        pickle.dumps((methods, data, train_kwargs))
+        pickle.dumps((methods, data, run_kwargs))
     except (pickle.PicklingError, AttributeError, TypeError) as err:
         raise TypeError(
             "data and train_kwargs must be picklable to run in worker processes: use e.g. "
@@ -373,18 +391,18 @@ def _results(names: list[str], out: list[dict], reference: str | None) -> Result
     return Results(histories, reference)
 
 
-def _compare_batched(methods, data, seeds, reference, workers, progress, train_kwargs) -> Results:
+def _compare_batched(methods, data, seeds, reference, workers, progress, config, run_kwargs) -> Results:
     """`compare` with engine="vmap": the runs split over `workers` processes, each batched."""
     jobs = [(m, s) for m in methods for s in seeds]
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:
-        out = _run_many(jobs, data, {**train_kwargs, "progress": train_kwargs.get("progress", progress)})
+        out = _run_many(jobs, data, config, {**run_kwargs, "progress": progress})
         return _results([m.name for m in methods], out, reference)
-    _pool_checked(methods, data, train_kwargs)
+    _pool_checked(methods, data, run_kwargs)
     shares = [jobs[i::workers] for i in range(workers)]  # each share keeps the methods' order
     bar = tqdm(total=len(jobs), desc="runs (vmap)", disable=not progress)
     with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
-        futures = [pool.submit(_run_many, share, data, {**train_kwargs, "progress": False}) for share in shares]
+        futures = [pool.submit(_run_many, share, data, config, {**run_kwargs, "progress": False}) for share in shares]
         for share, f in zip(shares, futures):
             f.add_done_callback(lambda _, n=len(share): bar.update(n))
         done = [f.result() for f in futures]
@@ -394,21 +412,21 @@ def _compare_batched(methods, data, seeds, reference, workers, progress, train_k
     return _results([m.name for m in methods], out, reference)
 
 
-def _compare_processes(methods, data, seeds, reference, workers, progress, train_kwargs) -> Results:
+def _compare_processes(methods, data, seeds, reference, workers, progress, config, run_kwargs) -> Results:
     """`compare` with engine="processes": `drift.train` for each run, over `workers` processes."""
     jobs = [(m, s) for m in methods for s in seeds]
     workers = max(1, min(workers, len(jobs)))
-    train_kwargs = {**train_kwargs, "progress": train_kwargs.get("progress", progress and workers == 1)}
+    run_kwargs = {**run_kwargs, "progress": progress and workers == 1}
     bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
     if workers == 1:
         out = []
         for m, s in jobs:
-            out.append(_run(m, data, s, train_kwargs))
+            out.append(_run(m, data, s, config, run_kwargs))
             bar.update()
     else:
-        _pool_checked(methods, data, train_kwargs)
+        _pool_checked(methods, data, run_kwargs)
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
-            futures = [pool.submit(_run, m, data, s, train_kwargs) for m, s in jobs]
+            futures = [pool.submit(_run, m, data, s, config, run_kwargs) for m, s in jobs]
             for f in futures:
                 f.add_done_callback(lambda _: bar.update())
             out = [f.result() for f in futures]
@@ -445,8 +463,7 @@ def compare_after_pretraining(
     on `data`'s labeled part, then runs its method for `steps` more (chapter 7: weak labels, then
     self-training). The student's lr, batch_size, input_noise and device are shared by both stages;
     other kwargs go to `compare`."""
-    if isinstance(pretrain_steps, bool) or not isinstance(pretrain_steps, int) or pretrain_steps < 1:
-        raise ValueError(f"pretrain_steps must be an integer >= 1; got {pretrain_steps!r}")
+    pretrain_steps = check_integer("pretrain_steps", pretrain_steps, minimum=1)
     if not isinstance(data, SemiSupervisedData):
         raise TypeError(f"data must be one drift.SemiSupervisedData shared by both stages; got {type(data).__name__}")
     if isinstance(model, torch.nn.Module):

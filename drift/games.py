@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.func import grad, jacrev
+from .validation import check_integer, check_real
 
 __all__ = ["DYNAMICS", "EMA_DYNAMICS", "STYLES", "QuadraticGame", "implicit_gradient", "response_jacobian", "play", "plot_phase_portrait"]
 
@@ -136,11 +137,7 @@ class QuadraticGame:
 
     def __post_init__(self):
         for fld in fields(self):
-            value = getattr(self, fld.name)
-            numeric = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-            if not (numeric and math.isfinite(value)):
-                raise ValueError(f"{fld.name} must be a finite number; got {value!r}")
-            object.__setattr__(self, fld.name, float(value))
+            object.__setattr__(self, fld.name, float(check_real(fld.name, getattr(self, fld.name))))
         if not self.d > 0:
             raise ValueError(
                 f"d must be > 0: the follower's cost v must be strongly convex in y (∂²_yy v = d), "
@@ -157,8 +154,7 @@ class QuadraticGame:
         that (any finite κ is accepted) U is concave and `stackelberg_equilibrium` raises; at
         κ = 1 the stationary point is not unique and `stationary_point` raises.
         """
-        if isinstance(coupling, bool) or not (isinstance(coupling, (int, float)) and math.isfinite(coupling)):
-            raise ValueError(f"coupling must be a finite number (κ; e.g. 2.0); got {coupling!r}")
+        check_real("coupling", coupling, hint="κ; e.g. 2.0")
         return cls(a=-1.0, b=coupling, c=0.0, p=0.0, q=-1.75, d=1.0, e=-coupling, r=0.0)
 
     # costs and partial derivatives -------------------------------------------------------
@@ -325,8 +321,8 @@ def _check_dynamics(dynamics) -> None:
 
 
 def _check_alpha(alpha) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (0 <= alpha < 1):
-        raise ValueError(f"alpha must be a number in [0, 1) (the follower's EMA decay); got {alpha!r}")
+    check_real("alpha", alpha, minimum=0, maximum=1, high_open=True, expected="a number in [0, 1)",
+               hint="the follower's EMA decay")
 
 
 def _check_alpha_for(dynamics: str, alpha) -> None:
@@ -375,10 +371,8 @@ def play(
     _check_follower_lr_for(dynamics, follower_lr)
     follower_lr = lr if follower_lr is None else follower_lr
     for name, value in (("lr", lr), ("follower_lr", follower_lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0 (a step size); got {value!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1; got {steps!r}")
+        check_real(name, value, minimum=0, low_open=True, hint="a step size")
+    steps = check_integer("steps", steps, minimum=1)
     for name, value in (("x0", x0), ("y0", y0)):
         if not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number; got {value!r}")

@@ -11,7 +11,6 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -19,6 +18,7 @@ from . import inputs
 from .metrics import oscillation
 from .models import eval_mode, logits_of
 from .teacher import EMATeacher
+from .validation import check_integer
 
 SERIES = (
     "step", "test_accuracy", "teacher_test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate",
@@ -139,8 +139,7 @@ class History:
         model, teacher = self._trained()
         if which not in WHICH:
             raise ValueError(f"which must be one of {', '.join(map(repr, WHICH))}; got {which!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1; got {batch_size!r}")
+        batch_size = check_integer("batch_size", batch_size, minimum=1)
         x = inputs.as_inputs("x", x)
         device = _device_of(model)
         chunks = []

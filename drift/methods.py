@@ -8,9 +8,11 @@ Mean teacher and DRIFT differ only in `grad_labels` / `grad_weights`.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields, replace
 
+from .validation import check_bool, check_choice, check_integer, check_real
 from .weights import check_normalize
 
 TEACHERS = ("ema", "copy")
@@ -18,16 +20,6 @@ LABELS = ("hard", "soft", "straight_through")
 WEIGHTS = ("uniform", "threshold", "entropy")
 RAMPUPS = ("sigmoid", "linear")
 CONSISTENCIES = ("ce", "mse")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-
-
-def _is_number(value) -> bool:
-    """A finite int or float, not a bool (True would pass as 1)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -115,64 +107,21 @@ class Method:
     teacher_noise: float = 0.0
 
     def __post_init__(self):
-        _check_choice("teacher", self.teacher, TEACHERS)
-        _check_choice("labels", self.labels, LABELS)
-        _check_choice("weights", self.weights, WEIGHTS)
-        _check_choice("rampup_shape", self.rampup_shape, RAMPUPS)
-        check_normalize("normalize_weights", self.normalize_weights)
-        if not 0.0 <= self.alpha < 1.0:
-            raise ValueError(f"alpha must be in [0, 1) (the EMA decay of the teacher); got {self.alpha}")
-        if not self.tau > 0.0:
-            raise ValueError(f"tau must be > 0 (softmax temperature; small tau approaches hard labels); got {self.tau}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1] (a confidence level); got {self.threshold}")
-        if isinstance(self.refresh_every, bool) or not isinstance(self.refresh_every, int) or self.refresh_every < 1:
-            raise ValueError(f"refresh_every must be an integer >= 1 (steps between teacher copies); got {self.refresh_every!r}")
-        if not (self.lam >= 0.0 and math.isfinite(self.lam)):
-            raise ValueError(f"lam must be a finite number >= 0 (weight of the unlabeled loss); got {self.lam}")
-        if not (_is_number(self.entropy_weight) and self.entropy_weight >= 0.0):
-            raise ValueError(
-                f"entropy_weight must be a finite number >= 0 (weight of the entropy-minimisation term on "
-                f"the student's unlabeled predictions; 0 turns it off); got {self.entropy_weight!r}"
-            )
-        if not (_is_number(self.sharpen) and self.sharpen > 0.0):
-            raise ValueError(
-                f"sharpen must be a finite number > 0 (the power of the teacher's probabilities in the "
-                f"pseudo-labels, e.g. 2 as in COSINE; 1 turns it off); got {self.sharpen!r}"
-            )
-        if not isinstance(self.class_normalize, bool):
-            raise ValueError(
-                f"class_normalize must be True or False (divide the sharpened labels by the batch's soft "
-                f"class frequencies); got {self.class_normalize!r}"
-            )
+        for name, check in CONSTRAINTS.items():  # each setting on its own
+            value = check(name, getattr(self, name))
+            if value is not getattr(self, name):  # a NumPy scalar, stored as a Python number
+                object.__setattr__(self, name, value)
+        # the rules between settings
         if (self.sharpen != 1.0 or self.class_normalize) and self.labels != "soft":
             raise ValueError(
                 f"sharpen and class_normalize act on soft labels; set labels='soft' (got labels={self.labels!r}) "
                 f"or leave them at 1.0 and False"
-            )
-        if not (_is_number(self.mask_below) and 0.0 <= self.mask_below <= 1.0):
-            raise ValueError(
-                f"mask_below must be a number in [0, 1] (sample weights below it are set to 0, e.g. 0.6 as "
-                f"in COSINE; 0 turns the mask off); got {self.mask_below!r}"
             )
         if self.mask_below != 0.0 and self.weights != "entropy":
             raise ValueError(
                 f"mask_below masks entropy weights; set weights='entropy' (got weights={self.weights!r}) "
                 f"or leave mask_below at 0"
             )
-        if self.consistency not in CONSISTENCIES:
-            raise ValueError(
-                f"consistency must be one of {', '.join(map(repr, CONSISTENCIES))} (the per-example unlabeled "
-                f"loss: 'ce' soft cross-entropy, 'mse' squared error between the softmaxes as in Tarvainen & "
-                f"Valpola's mean teacher); got {self.consistency!r}"
-            )
-        if not (_is_number(self.teacher_noise) and self.teacher_noise >= 0.0):
-            raise ValueError(
-                f"teacher_noise must be a finite number >= 0 (the std of Gaussian noise on the teacher's "
-                f"unlabeled inputs, e.g. 0.1 as train's input_noise; 0 turns it off); got {self.teacher_noise!r}"
-            )
-        if not 0.0 <= self.rampup <= 1.0:
-            raise ValueError(f"rampup must be in [0, 1] (a fraction of the training steps); got {self.rampup}")
         if self.teacher == "copy" and self.coupled:
             raise ValueError(
                 "grad_labels/grad_weights need teacher='ema': a copied teacher is not a function of "
@@ -193,6 +142,46 @@ class Method:
         t = 1.0 if ramp_steps == 0 else min(step / ramp_steps, 1.0)
         ramp = math.exp(-5.0 * (1.0 - t) ** 2) if self.rampup_shape == "sigmoid" else t
         return self.lam * ramp
+
+
+def _is(check, **bounds):
+    """`check` with its bounds and hint bound: a function (name, value) -> the checked value."""
+    return functools.partial(check, **bounds)
+
+
+CONSTRAINTS = {
+    "name": lambda name, value: value,
+    "teacher": _is(check_choice, choices=TEACHERS),
+    "alpha": _is(check_real, minimum=0.0, maximum=1.0, high_open=True, hint="the EMA decay of the teacher"),
+    "refresh_every": _is(check_integer, minimum=1, hint="steps between teacher copies"),
+    "labels": _is(check_choice, choices=LABELS),
+    "tau": _is(check_real, minimum=0.0, low_open=True, finite=False,
+               hint="softmax temperature; small tau approaches hard labels"),
+    "threshold": _is(check_real, minimum=0.0, maximum=1.0, hint="a confidence level"),
+    "weights": _is(check_choice, choices=WEIGHTS),
+    "normalize_weights": lambda name, value: check_normalize(name, value) or value,
+    "grad_labels": lambda name, value: value,
+    "grad_weights": lambda name, value: value,
+    "lam": _is(check_real, minimum=0.0, hint="weight of the unlabeled loss"),
+    "rampup": _is(check_real, minimum=0.0, maximum=1.0, hint="a fraction of the training steps"),
+    "rampup_shape": _is(check_choice, choices=RAMPUPS),
+    "entropy_weight": _is(check_real, minimum=0.0, hint=(
+        "weight of the entropy-minimisation term on the student's unlabeled predictions; 0 turns it off")),
+    "sharpen": _is(check_real, minimum=0.0, low_open=True, hint=(
+        "the power of the teacher's probabilities in the pseudo-labels, e.g. 2 as in COSINE; 1 turns it off")),
+    "class_normalize": _is(check_bool, hint="divide the sharpened labels by the batch's soft class frequencies"),
+    "mask_below": _is(check_real, minimum=0.0, maximum=1.0, expected="a number in [0, 1]", hint=(
+        "sample weights below it are set to 0, e.g. 0.6 as in COSINE; 0 turns the mask off")),
+    "consistency": _is(check_choice, choices=CONSISTENCIES, hint=(
+        "the per-example unlabeled loss: 'ce' soft cross-entropy, 'mse' squared error between the softmaxes "
+        "as in Tarvainen & Valpola's mean teacher")),
+    "teacher_noise": _is(check_real, minimum=0.0, hint=(
+        "the std of Gaussian noise on the teacher's unlabeled inputs, e.g. 0.1 as train's input_noise; "
+        "0 turns it off")),
+}
+"""`Method`'s settings, each with its check: a function (name, value) -> the value, which raises
+a TypeError or ValueError naming the setting (`drift.validation`). The rules between settings
+are in `Method.__post_init__`."""
 
 
 _EMA = Method(name="mean_teacher", grad_labels=False, grad_weights=False)  # an EMA teacher, no coupling
@@ -282,12 +271,6 @@ steps, which FixMatch does without. Left out: RandAugment/CTAugment and flips an
 package's data are small standardised arrays: both views are Gaussian noise unless the user
 passes views, as chapter 9 does), the 7:1 unlabeled ratio, SGD with a cosine schedule, the
 averaged weights their code evaluates, and BatchNorm statistics shared over the batches."""
-
-
-def method_overrides(kwargs: dict) -> tuple[dict, dict]:
-    """Split keyword arguments into (Method settings, the rest), e.g. compare's train_kwargs."""
-    names = {f.name for f in fields(Method)}
-    return {k: v for k, v in kwargs.items() if k in names}, {k: v for k, v in kwargs.items() if k not in names}
 
 
 def get_method(method: str | Method, **overrides) -> Method:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
+from .validation import check_real
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
@@ -153,10 +153,9 @@ def paired_test(differences: Sequence[float], *, confidence: float = 0.95, margi
                          "drop those seeds from both methods (e.g. runs without a test set)")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}")
-    if margin is not None and not (isinstance(margin, numbers.Real) and not isinstance(margin, bool)
-                                   and math.isfinite(margin) and margin > 0):
-        raise ValueError("margin must be a number > 0 in the units of the differences (e.g. 1.0 for "
-                         f"one point of accuracy), or None for no equivalence test; got {margin!r}")
+    if margin is not None:
+        check_real("margin", margin, minimum=0, low_open=True, expected="a number > 0", hint=(
+            "in the units of the differences, e.g. 1.0 for one point of accuracy; or None for no equivalence test"))
     margin = None if margin is None else float(margin)
     n, mean, nan = d.size, float(d.mean()), math.nan
     if n == 1:

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset, default_colla
 from . import inputs
 from .data import SemiSupervisedData, _check_inputs
 from .inputs import Inputs
+from .validation import check_integer
 
 Batch = tuple[Inputs, Tensor, Inputs]
 """A step's global batch on the device: x_l (B, ...), y_l (B,) long, x_u (B_u, ...)."""
@@ -58,11 +59,8 @@ class DatasetSplits:
     num_workers: int = 0
 
     def __post_init__(self):
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)) or self.num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2; got {self.num_classes!r}")
-        self.num_classes = int(self.num_classes)
-        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
-            raise ValueError(f"num_workers must be an integer >= 0 (DataLoader worker processes); got {self.num_workers!r}")
+        self.num_classes = check_integer("num_classes", self.num_classes, minimum=2)
+        self.num_workers = check_integer("num_workers", self.num_workers, minimum=0, hint="DataLoader worker processes")
         reference = None
         for name in ("labeled", "unlabeled", "test"):
             dataset = getattr(self, name)

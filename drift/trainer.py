@@ -17,7 +17,6 @@ its shard of the same global batch (see `drift.distributed`).
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import os
 import time
@@ -30,10 +29,11 @@ from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
 from . import checkpoints, distributed, inputs
+from .config import DEFAULT, PRECISIONS, TrainConfig, settings
 from .data import SemiSupervisedData
 from .history import History
 from .inputs import Inputs
-from .methods import Method, get_method
+from .methods import Method
 from .metrics import flip_rate
 from .models import build_model, check_output, logits_of
 from .objectives import leader_terms
@@ -41,15 +41,6 @@ from .runtime import resolve_device
 from .sources import DatasetSplits, Source, check_data, source_of
 from .teacher import EMATeacher, eval_mode, make_teacher
 from .weights import sample_weights
-
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-"""`train`'s precision choices and their autocast dtypes (None: no autocast)."""
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-
 
 def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
     """100 * the fraction of predicted classes equal to y, over batches; NaN without batches or labels."""
@@ -197,31 +188,25 @@ def training_step(
 def train(
     method: str | Method,
     data: SemiSupervisedData | DatasetSplits,
+    config: TrainConfig | None = None,
     *,
     model="mlp",
-    steps: int = 1000,
-    batch_size: int = 64,
-    unlabeled_batch_size: int | None = None,
-    lr: float = 1e-3,
-    input_noise: float = 0.1,
-    seed: int = 0,
     device="auto",
-    precision: str = "fp32",
-    eval_every: int | None = None,
-    eval_batch_size: int = 4096,
-    eval_unlabeled: int | None = None,
-    progress: bool = True,
-    checkpoint: str | os.PathLike | None = None,
-    callback: Callable[[History], bool | None] | None = None,
     optimizer: Callable[..., torch.optim.Optimizer] | None = None,
     scheduler: Callable[[torch.optim.Optimizer], LRScheduler] | None = None,
-    max_grad_norm: float | None = None,
     student_view: View | None = None,
     teacher_view: View | None = None,
+    callback: Callable[[History], bool | None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
     **overrides,
 ) -> History:
-    """Train a student with `method` (a preset name or a `Method`; `overrides` replace its
-    settings, e.g. alpha=0.99) on `data` and return its `History`.
+    """Train a student with `method` (a preset name or a `Method`) on `data` under `config` (a
+    `drift.TrainConfig`; default `TrainConfig()`) and return its `History`. `overrides` replace
+    settings by name: `Method` fields those of the method (e.g. alpha=0.99), `TrainConfig`
+    fields those of the config (e.g. steps=500); any other name raises TypeError listing both.
+    Of the settings below, steps, batch_size, unlabeled_batch_size, lr, input_noise, seed,
+    precision, eval_every, eval_batch_size, eval_unlabeled and max_grad_norm are TrainConfig's.
 
     data: a `SemiSupervisedData` of tensors (moved whole to the device; batches drawn from
         torch's global generator) or a `DatasetSplits` of torch Datasets (batches from
@@ -293,50 +278,34 @@ def train(
     shows progress and writes the checkpoint; on a rerun rank 0 reads it and broadcasts it, so
     node-local disks resume too. Every rank evaluates and returns the same History.
     """
-    method = get_method(method, **overrides)
+    method, config = settings(method, config, **overrides)
     check_data(data)
-    unlabeled_batch_size, eval_every = check_arguments(
-        steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size, lr=lr, input_noise=input_noise,
-        precision=precision, eval_every=eval_every, eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
-        optimizer=optimizer, scheduler=scheduler, max_grad_norm=max_grad_norm, student_view=student_view,
-        teacher_view=teacher_view,
-    )
+    config = config.resolved()
+    check_arguments(config, optimizer=optimizer, scheduler=scheduler, student_view=student_view,
+                    teacher_view=teacher_view)
     check_teacher_view(method, teacher_view)
     device = distributed.local_device(resolve_device(device))
     with distributed.process_group(device):
-        for name, value in (("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size)):
-            distributed.check_divisible(name, value)
+        for name in ("batch_size", "unlabeled_batch_size"):
+            distributed.check_divisible(name, getattr(config, name))
         return _fit(
-            method, data, model=model, steps=steps, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
-            lr=lr, input_noise=input_noise, seed=seed, device=device, precision=precision, eval_every=eval_every,
-            eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled,
-            progress=progress, checkpoint=checkpoint, callback=callback, optimizer=optimizer, scheduler=scheduler,
-            max_grad_norm=max_grad_norm, student_view=student_view, teacher_view=teacher_view,
+            method, data, config, model=model, device=device, optimizer=optimizer, scheduler=scheduler,
+            student_view=student_view, teacher_view=teacher_view, callback=callback, checkpoint=checkpoint,
+            progress=progress,
         )
 
 
-def check_arguments(*, steps, batch_size, unlabeled_batch_size, lr, input_noise, precision, eval_every, eval_batch_size,
-                    eval_unlabeled, optimizer, scheduler, max_grad_norm, student_view, teacher_view) -> tuple[int, int]:
-    """Check `train`'s arguments (ValueError or TypeError naming the argument); returns
-    (unlabeled_batch_size, eval_every) with their defaults filled in."""
-    unlabeled_batch_size = 2 * batch_size if unlabeled_batch_size is None else unlabeled_batch_size
-    eval_every = max(1, steps // 20) if eval_every is None else eval_every
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("unlabeled_batch_size", unlabeled_batch_size),
-                        ("eval_every", eval_every), ("eval_batch_size", eval_batch_size)):
-        _check_positive_int(name, value)
-    if eval_unlabeled is not None:
-        _check_positive_int("eval_unlabeled", eval_unlabeled)
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0; got {lr}")
-    if not input_noise >= 0:
-        raise ValueError(f"input_noise must be >= 0 (a standard deviation); got {input_noise}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}; got {precision!r}")
-    if student_view is not None and input_noise != _DEFAULTS["input_noise"]:
+def check_arguments(config: TrainConfig, *, optimizer=None, scheduler=None, student_view=None,
+                    teacher_view=None) -> None:
+    """Check `train`'s factories and views against each other and the config (TypeError or
+    ValueError naming the argument); the config's own settings are checked when it is made."""
+    if student_view is not None and config.input_noise != DEFAULT.input_noise:
         raise ValueError(f"input_noise is the default student view's; with student_view, add noise in your view; "
-                         f"got {input_noise}")
-    if optimizer is not None and lr != _DEFAULTS["lr"]:
-        raise ValueError(f"lr is the default optimizer's learning rate; with optimizer, set it in your factory; got {lr}")
+                         f"got {config.input_noise}")
+    if optimizer is not None and config.lr != DEFAULT.lr:
+        raise ValueError(
+            f"lr is the default optimizer's learning rate; with optimizer, set it in your factory; got {config.lr}"
+        )
     for name, value, example in (
         ("optimizer", optimizer, "a factory, e.g. lambda params: torch.optim.AdamW(params, lr=1e-3)"),
         ("scheduler", scheduler, "a factory, e.g. lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)"),
@@ -345,9 +314,6 @@ def check_arguments(*, steps, batch_size, unlabeled_batch_size, lr, input_noise,
     ):
         if value is not None and not callable(value):
             raise TypeError(f"{name} must be {example}; got {type(value).__name__}")
-    if max_grad_norm is not None and not (isinstance(max_grad_norm, (int, float)) and 0 < max_grad_norm < math.inf):
-        raise ValueError(f"max_grad_norm must be a number > 0 (the largest gradient norm) or None; got {max_grad_norm!r}")
-    return unlabeled_batch_size, eval_every
 
 
 def check_teacher_view(method: Method, teacher_view: View | None) -> None:
@@ -379,39 +345,43 @@ _OPT_IN = {"entropy_weight": 0.0, "sharpen": 1.0, "class_normalize": False, "mas
 computation as it was."""
 
 
+def run_config(method: Method, config: TrainConfig, **objects) -> dict:
+    """The identity of a run, which a checkpoint records and compares on resume: the method's
+    settings (`_method_config`), the resolved config's (`asdict(config)`) and a name for each
+    object argument (model, optimizer, scheduler, views: `checkpoints.name_of`)."""
+    names = {k: checkpoints.name_of(v) for k, v in objects.items()}
+    return {"method": _method_config(method), **asdict(config), **names}
+
+
 def _fit(
-    method: Method, data: SemiSupervisedData | DatasetSplits, *, model, steps: int, batch_size: int,
-    unlabeled_batch_size: int, lr: float, input_noise: float, seed: int, device: torch.device, precision: str,
-    eval_every: int, eval_batch_size: int, eval_unlabeled: int | None,
-    progress: bool, checkpoint, callback, optimizer, scheduler, max_grad_norm, student_view, teacher_view,
+    method: Method, data: SemiSupervisedData | DatasetSplits, config: TrainConfig, *, model, device: torch.device,
+    optimizer, scheduler, student_view, teacher_view, callback, checkpoint, progress: bool,
 ) -> History:
-    """`train` after its arguments are checked and the process group (if any) is set up."""
+    """`train` after its arguments are checked (`config` resolved) and the process group (if any) is set up."""
+    steps, seed, eval_every = config.steps, config.seed, config.eval_every
     torch.manual_seed(seed)
     student = build_model(model, data.feature_shape, data.num_classes).to(device)
     student.train()
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
-    source = source_of(data, device=device, seed=seed, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
-                       eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled)
+    source = source_of(data, device=device, seed=seed, batch_size=config.batch_size,
+                       unlabeled_batch_size=config.unlabeled_batch_size, eval_batch_size=config.eval_batch_size,
+                       eval_unlabeled=config.eval_unlabeled)
     check_output(student, source.probe(), data.num_classes)
     teacher = make_teacher(method, student)
-    config = {
-        "method": _method_config(method), "model": checkpoints.name_of(model),
-        "steps": steps, "batch_size": batch_size, "unlabeled_batch_size": unlabeled_batch_size, "lr": lr,
-        "input_noise": input_noise, "seed": seed, "eval_every": eval_every, "precision": precision,
-        "optimizer": checkpoints.name_of(optimizer), "scheduler": checkpoints.name_of(scheduler),
-        "max_grad_norm": max_grad_norm, "student_view": checkpoints.name_of(student_view),
-        "teacher_view": checkpoints.name_of(teacher_view), "eval_unlabeled": eval_unlabeled, "data": repr(data),
-        "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
+    identity = {
+        **run_config(method, config, model=model, optimizer=optimizer, scheduler=scheduler,
+                     student_view=student_view, teacher_view=teacher_view),
+        "data": repr(data), "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
     }
     if optimizer is None:
-        optimizer = torch.optim.Adam(student.parameters(), lr=lr, fused=device.type in ("cpu", "cuda"))
+        optimizer = torch.optim.Adam(student.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
     else:
         optimizer = _built("optimizer", optimizer(student.parameters()), torch.optim.Optimizer)
     if scheduler is not None:
         scheduler = _built("scheduler", scheduler(optimizer), LRScheduler)
-    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
     history = History(method=method.name, seed=seed, model=student, teacher=teacher)
-    state = checkpoints.load(checkpoint, config=config, device=device)
+    state = checkpoints.load(checkpoint, config=identity, device=device)
     if state is None:
         start, elapsed = 0, 0.0
         previous = _snapshot(method, student, teacher, source)
@@ -430,8 +400,9 @@ def _fit(
     tic = time.perf_counter()
     for step in range(start, steps):
         parts = training_step(
-            method, student, teacher, optimizer, source, step=step, steps=steps, input_noise=input_noise,
-            precision=precision, scaler=scaler, forward=forward, scheduler=scheduler, max_grad_norm=max_grad_norm,
+            method, student, teacher, optimizer, source, step=step, steps=steps, input_noise=config.input_noise,
+            precision=config.precision, scaler=scaler, forward=forward, scheduler=scheduler,
+            max_grad_norm=config.max_grad_norm,
             student_view=student_view, teacher_view=teacher_view,
             seed=seed,
         )
@@ -450,7 +421,7 @@ def _fit(
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
         save = functools.partial(
-            checkpoints.save, checkpoint, config=config, step=done, student=student, optimizer=optimizer,
+            checkpoints.save, checkpoint, config=identity, step=done, student=student, optimizer=optimizer,
             teacher=teacher, scaler=scaler, scheduler=scheduler, predictions=now, history=history, device=device,
         )
         if checkpoint is not None and distributed.is_main():
@@ -472,5 +443,3 @@ def _built(name: str, obj, kind: type):
     expected = {"optimizer": "torch.optim.Optimizer", "scheduler": "torch.optim.lr_scheduler.LRScheduler"}[name]
     raise TypeError(f"the {name} factory must return a {expected}{hint}; got {type(obj).__name__}")
 
-
-_DEFAULTS = {k: p.default for k, p in inspect.signature(train).parameters.items()}

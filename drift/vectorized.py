@@ -34,6 +34,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from . import inputs
+from .config import TrainConfig, split_overrides
 from .data import SemiSupervisedData
 from .history import History
 from .methods import Method
@@ -41,13 +42,12 @@ from .models import build_model, check_output, eval_mode
 from .objectives import unlabeled_terms
 from .runtime import resolve_device
 from .sources import TensorSource
-from .trainer import _DEFAULTS, check_arguments, evaluation_record, snapshot_of
+from .trainer import evaluation_record, snapshot_of
 
-SUPPORTED = {
-    "model", "steps", "batch_size", "unlabeled_batch_size", "lr", "input_noise", "device", "precision",
-    "eval_every", "eval_batch_size", "eval_unlabeled", "progress",
-}
-"""The `drift.train` arguments the vectorised engine takes (others: one run at a time)."""
+SUPPORTED = {"model", "device", "progress"}
+"""The object arguments of `drift.train` the vectorised engine takes, besides a `TrainConfig`
+(others, and the config settings `precision` other than "fp32" and `max_grad_norm`: one run at
+a time)."""
 
 _NOT_BATCHED = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
 
@@ -56,21 +56,30 @@ class Unbatchable(ValueError):
     """The runs cannot be trained as one batched computation; the message says why."""
 
 
-def unsupported(train_kwargs: dict, *, data_example=None, distributed: bool = False) -> str | None:
-    """Why `train_many` cannot serve these `train` arguments (a sentence), or None if it can.
-    data_example: one run's data, checked for its kind (in-memory tensors, not dicts)."""
+def unsupported(config: TrainConfig | None = None, run_kwargs: dict | None = None, *, data_example=None,
+                distributed: bool = False) -> str | None:
+    """Why `train_many` cannot serve a run of `drift.train` with this `config` and these object
+    arguments (`run_kwargs`: model, optimizer, callback, ...; those left at None count as
+    absent), as a sentence, or None if it can. data_example: one run's data, checked for its
+    kind (in-memory tensors, not dicts)."""
     if distributed:
         return "training is distributed (torchrun): each process trains its runs one by one"
-    others = sorted(k for k in train_kwargs if k not in SUPPORTED and train_kwargs[k] is not _DEFAULTS.get(k, object()))
+    others = sorted(k for k, v in (run_kwargs or {}).items() if k not in SUPPORTED and v is not None)
+    if config is not None and config.max_grad_norm is not None:
+        others = sorted([*others, "max_grad_norm"])
     if others:
         return f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} supported for one run at a time only"
-    if train_kwargs.get("precision", "fp32") != "fp32":
+    if config is not None and config.precision != "fp32":
         return "mixed precision is supported for one run at a time only"
     if data_example is not None and not isinstance(data_example, SemiSupervisedData):
         return "data in torch Datasets (DatasetSplits) stream through DataLoaders one run at a time"
     if isinstance(data_example, SemiSupervisedData) and isinstance(data_example.x_labeled, dict):
         return "dict inputs are supported for one run at a time only"
     return None
+
+
+_RUN_ARGUMENTS = frozenset({"optimizer", "scheduler", "student_view", "teacher_view", "callback", "checkpoint"})
+"""`drift.train`'s object arguments that `train_many` does not take (accepted as None)."""
 
 
 def model_unsupported(model: nn.Module) -> str | None:
@@ -157,32 +166,40 @@ def _objective(shared: Method, coupled: bool, labeled_only: bool, model: nn.Modu
 def train_many(
     jobs: list[tuple[Method, int]],
     data: SemiSupervisedData | Callable[..., SemiSupervisedData],
-    **train_kwargs,
+    config: TrainConfig | None = None,
+    *,
+    model="mlp",
+    device="auto",
+    progress: bool = True,
+    **overrides,
 ) -> list[History]:
-    """`drift.train(method, data(seed=seed) or data, seed=seed, **train_kwargs)` for every
-    (method, seed) of `jobs`, trained together (see the module docstring); the Histories in
-    `jobs`' order, without `model` and `teacher`. `data` is one split or a function of the seed;
-    train_kwargs are `drift.train`'s arguments named in `SUPPORTED`, with its defaults. `seconds`
-    is the wall time of the whole batch. Raises `Unbatchable` (a ValueError with the reason, see
-    `unsupported`, `model_unsupported`) where the runs cannot be batched."""
-    reason = unsupported(train_kwargs)
+    """`drift.train(method, data(seed=seed) or data, config, seed=seed, model=model, ...)` for
+    every (method, seed) of `jobs`, trained together (see the module docstring); the Histories
+    in `jobs`' order, without `model` and `teacher`. `data` is one split or a function of the
+    seed; `config` a `TrainConfig` (its seed is each job's), `overrides` its fields by name
+    (e.g. steps=100) or other `drift.train` arguments, which must be left at None (see
+    `unsupported`). `seconds` is the wall time of the whole batch. Raises `Unbatchable` (a
+    ValueError with the reason, see `unsupported`, `model_unsupported`) where the runs cannot be
+    batched."""
+    method_settings, config_overrides, run_kwargs = split_overrides(overrides, others=_RUN_ARGUMENTS)
+    if method_settings:
+        raise TypeError(f"{', '.join(method_settings)}: Method settings belong in the jobs' methods "
+                        f"(e.g. drift.get_method('drift', alpha=0.9))")
+    config = replace(config if config is not None else TrainConfig(), **config_overrides).resolved()
+    reason = unsupported(config, run_kwargs)
     if reason:
         raise Unbatchable(reason)
-    args = {k: train_kwargs.get(k, _DEFAULTS[k]) for k in SUPPORTED}
-    model, steps, batch_size, lr, input_noise, eval_batch_size, eval_unlabeled = (
-        args[k] for k in ("model", "steps", "batch_size", "lr", "input_noise", "eval_batch_size", "eval_unlabeled"))
-    unlabeled_batch_size, eval_every = check_arguments(
-        **{k: args[k] for k in SUPPORTED - {"model", "device", "progress"}},
-        optimizer=None, scheduler=None, max_grad_norm=None, student_view=None, teacher_view=None,
-    )
-    device = resolve_device(args["device"])
+    steps, batch_size, lr, input_noise = config.steps, config.batch_size, config.lr, config.input_noise
+    unlabeled_batch_size, eval_every = config.unlabeled_batch_size, config.eval_every
+    eval_batch_size, eval_unlabeled = config.eval_batch_size, config.eval_unlabeled
+    device = resolve_device(device)
     splits: dict[int, SemiSupervisedData] = {}
     sources: dict[tuple, TensorSource] = {}  # one per split (and per seed if eval rows depend on it)
     runs, students = [], []
     for method, seed in jobs:  # as `train` starts each run: seed, student, source, probe
         if seed not in splits:
             splits[seed] = data(seed=seed) if callable(data) else data
-            reason = unsupported({}, data_example=splits[seed])
+            reason = unsupported(data_example=splits[seed])
             if reason:
                 raise Unbatchable(reason)
         split = splits[seed]
@@ -204,7 +221,7 @@ def train_many(
     if len(shapes) != 1:
         raise Unbatchable("the runs' models differ in their parameters' names or shapes, so they cannot be stacked")
     return _Batch(runs, students, device=device, steps=steps, lr=lr, input_noise=input_noise,
-                  eval_every=eval_every).fit(args["progress"])
+                  eval_every=eval_every).fit(progress)
 
 
 class _Group:

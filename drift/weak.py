@@ -17,6 +17,7 @@ from .inputs import as_tensor as _as_tensor
 from .metrics import accuracy
 from .tables import Table
 from .teacher import eval_mode
+from .validation import check_integer
 
 ABSTAIN = -1
 """The vote of a labeling function that does not apply to an example."""
@@ -254,8 +255,8 @@ def load_weak_data(
         lfs = TWO_MOONS_LFS
     x_pool, y_pool, x_test, y_test = _BUILDERS[name](**options)
     classes, counts = np.unique(y_pool, return_counts=True)
-    if isinstance(val_per_class, bool) or not isinstance(val_per_class, (int, np.integer)) or not 1 <= val_per_class < counts.min():
-        raise ValueError(f"val_per_class must be an integer in [1, {counts.min() - 1}] for {name!r}; got {val_per_class!r}")
+    val_per_class = check_integer("val_per_class", val_per_class, minimum=1, maximum=int(counts.min()) - 1,
+                                  hint=f"validation labels per class of {name!r}")
     rng = np.random.default_rng(seed)
     val = _per_class(rng, y_pool, classes, val_per_class)
     train = np.setdiff1d(np.arange(len(y_pool)), val)

@@ -210,10 +210,10 @@ def weight_path_explorer(*, num_classes: int = 10):
     import numpy as np
     import torch
 
+    from .validation import check_integer
     from .weights import entropy_weights, threshold_weights
 
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
+    num_classes = check_integer("num_classes", num_classes, minimum=2)
     margins = torch.linspace(0.0, 10.0, 201, dtype=torch.float64)
     curve_logits = torch.zeros(len(margins), num_classes, dtype=torch.float64)
     curve_logits[:, 0] = margins

@@ -2,6 +2,7 @@
 string labels, all rows labeled, score on labeled rows), clone, Pipeline, cross_val_score,
 GridSearchCV, and bad input."""
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -75,9 +76,9 @@ def test_the_split_passed_to_train(semi, monkeypatch):
     seen = []
     real_train = estimator_module.train
 
-    def spy(method, data, **kwargs):
-        seen.append((method, data, kwargs))
-        return real_train(method, data, **kwargs)
+    def spy(method, data, config, **kwargs):
+        seen.append((method, data, {**dataclasses.asdict(config), **kwargs}))
+        return real_train(method, data, config, **kwargs)
 
     monkeypatch.setattr(estimator_module, "train", spy)
     drift.DriftClassifier("mean_teacher", steps=3, method_options={"alpha": 0.99}, batch_size=8).fit(x, y_semi)

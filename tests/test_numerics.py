@@ -52,17 +52,17 @@ def test_the_recorded_fingerprint_is_of_the_locked_torch():
     assert set(recorded) == {"torch", "machine", "aten", "mlp", "cnn1d", "cnn2d", "transformer", "vmap"}
 
 
-DEFAULT = "    lr: float = 1e-3,\n"  # drift.train's signature
+DEFAULT = "    lr: float = 1e-3\n"  # drift.TrainConfig's field, drift.train's default
 
 
 def stale_package(directory):
     """A copy of the package in `directory` with one default changed, as a package change that the
     chapters were not re-executed for: Adam's default step size, 1e-3 -> 1e-4."""
     shutil.copytree(ROOT / "drift", directory / "drift")
-    trainer = directory / "drift" / "trainer.py"
-    source = trainer.read_text()
+    config = directory / "drift" / "config.py"
+    source = config.read_text()
     assert source.count(DEFAULT) == 1, "drift.train's lr default moved: update DEFAULT"
-    trainer.write_text(source.replace(DEFAULT, DEFAULT.replace("1e-3", "1e-4")))
+    config.write_text(source.replace(DEFAULT, DEFAULT.replace("1e-3", "1e-4")))
     return directory
 
 

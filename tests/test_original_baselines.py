@@ -37,7 +37,7 @@ def test_presets_are_extra_and_follow_their_papers():
         "ema", "soft", 1.0, "uniform", False)
     assert (mto.consistency, mto.teacher_noise, mto.rampup_shape, mto.rampup) == ("mse", 0.1, "sigmoid", 0.3)
     assert mto.lam == 10.0 and not mto.coupled
-    assert mto.teacher_noise == drift.trainer._DEFAULTS["input_noise"]  # the same noise on both inputs
+    assert mto.teacher_noise == drift.TrainConfig().input_noise  # the same noise on both inputs
     assert (mto.entropy_weight, mto.sharpen, mto.class_normalize, mto.mask_below) == (0.0, 1.0, False, 0.0)
     # FixMatch: hard labels kept above 0.95 confidence, the current student as teacher (EMA with
     # alpha = 0), cross-entropy, no gradient through the teacher; threshold, lam and ramp-up tuned
