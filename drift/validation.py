@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Collection
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -107,7 +106,7 @@ def check_real(
     return value if type(value) in (int, float) else float(value)
 
 
-def check_choice(name: str, value, choices: Collection, *, hint: str = ""):
+def check_choice(name: str, value, choices: tuple | list | dict, *, hint: str = ""):
     """`value`, checked to be one of `choices` (ValueError: "<name> must be one of 'a', 'b'
     (<hint>); got <value>")."""
     try:
