@@ -124,7 +124,9 @@ def test_batched_engine_keeps_alpha_zero_exact():
     x = torch.randn(2, 4, 3)
     y = torch.zeros(2, 4, dtype=torch.long)
     zero = torch.zeros(2)
-    _, _, phi = vmap(objective)(params, teacher, torch.ones(2), zero, zero.bool(), zero.bool(), y, x, x, x)
+    run = {"lam": torch.ones(2), "alpha": zero, "grad_labels": zero.bool(), "grad_weights": zero.bool()}
+    batch = {"y_l": y, "student_x_l": x, "student_x_u": x, "teacher_x_u": x}
+    _, _, phi = vmap(objective)(params, teacher, run, batch)
     for k, v in params.items():
         assert torch.equal(phi[k], v), k
 
