@@ -226,7 +226,7 @@ def train_many(
     device = resolve_device(args["device"])
     splits: dict[int, SemiSupervisedData] = {}
     sources: dict[tuple, TensorSource] = {}  # one per split (and per seed if eval rows depend on it)
-    runs, students = [], []
+    runs, students, probed = [], [], {}
     for method, seed in jobs:  # as `train` starts each run: seed, student, source, probe
         if seed not in splits:
             splits[seed] = data(seed=seed) if callable(data) else data
@@ -243,9 +243,13 @@ def train_many(
                                         eval_unlabeled=eval_unlabeled)
         source = sources[key]
         check_output(student, source.probe(), split.num_classes)
-        reason = model_unsupported(student, source.probe())  # before building (and perhaps pre-training) the others
-        if reason:
-            raise Unbatchable(reason)
+        x = source.probe()
+        probe = (type(student), repr(student), tuple((k, v.shape, v.dtype) for k, v in student.named_parameters()),
+                 x.shape, x.dtype)  # students alike in these run the same code: one probe for them all
+        if probe not in probed:  # before building (and perhaps pre-training) the others
+            probed[probe] = model_unsupported(student, x)
+        if probed[probe]:
+            raise Unbatchable(probed[probe])
         runs.append(_Run(method, seed, source, *_generators(device), History(method=method.name, seed=seed)))
         students.append(student)
     shapes = {tuple((k, tuple(v.shape)) for k, v in s.named_parameters()) for s in students}
