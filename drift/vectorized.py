@@ -98,6 +98,7 @@ def model_unsupported(model: nn.Module, x: Tensor) -> str | None:
     architecture = _architecture(model)
     running: list[str] = []  # the modules whose forward pass is under way, outermost first
     names = {id(m): name for name, m in architecture.named_modules()}
+
     def enter(module, args) -> None:
         running.append(names[id(module)])
 
