@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor
 from .validation import check_real
 

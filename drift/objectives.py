@@ -126,24 +126,51 @@ def leader_terms(
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled and lam != 0.0):
         phi = teacher.follow(student)
     if lam == 0.0:
-        supervised = nn.functional.cross_entropy(_loss_precision(logits_of(inputs.forward(forward, x_l))), y_l)
-        zero = supervised.new_zeros(())
-        return LeaderTerms(supervised, supervised, zero, None, None, phi)
+        logits = _loss_precision(logits_of(inputs.forward(forward, x_l)))  # (N_l, C)
+        return LeaderTerms(*objective_from_logits(method, logits, y_l, None, lam=lam), phi)
 
-    n_l = inputs.num_rows(x_l)
     logits = _loss_precision(logits_of(inputs.forward(forward, inputs.cat([x_l, student_x_u]))))  # (N_l + N_u, C)
-    supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
-
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
         g = _loss_precision(teacher.logits(student, x_u, phi))  # (N_u, C)
-    unlabeled, labels, weights = unlabeled_terms(method, logits[n_l:], *routed(method, g))
-    return LeaderTerms(supervised + lam * unlabeled, supervised, unlabeled, labels, weights, phi)
+    return LeaderTerms(*objective_from_logits(method, logits, y_l, g, lam=lam), phi)
 
 
-def routed(method: Method, teacher_logits: Tensor) -> tuple[Tensor, Tensor]:
+def objective_from_logits(
+    method: Method, logits: Tensor, y_l: Tensor, teacher_logits: Tensor | None, *, lam: float | Tensor,
+    routes: tuple[bool | Tensor, bool | Tensor] | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
+    """F and its parts from the logits of one step, with the method's gradient routing: both
+    engines' objective (`leader_terms` and `drift.vectorized`'s vmapped one) after their forward
+    passes. Returns (F, supervised, unlabeled, labels (N_u, C), weights (N_u,)).
+
+    logits: the student's f(x; theta) on the labeled rows then the unlabeled ones (as the student
+    sees them), (N_l + N_u, C); y_l (N_l,) long; teacher_logits: g = f(x_u; phi(theta)), (N_u, C).
+    teacher_logits None: the labeled part alone (lam_t = 0, logits (N_l, C)), returned as
+    (supervised, supervised, 0, None, None). lam: lam_t, a number or a 0-d tensor.
+    routes: (grad_labels, grad_weights) overriding the method's (see `routed`), e.g. one run's
+    as 0-d bool tensors under vmap. A function of tensors alone, with branches on the method's
+    settings only, so it runs under `torch.func.vmap`."""
+    if teacher_logits is None:
+        supervised = nn.functional.cross_entropy(logits, y_l)
+        return supervised, supervised, supervised.new_zeros(()), None, None
+    n_l = y_l.shape[0]
+    supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
+    unlabeled, labels, weights = unlabeled_terms(method, logits[n_l:], *routed(method, teacher_logits, routes))
+    return supervised + lam * unlabeled, supervised, unlabeled, labels, weights
+
+
+def routed(method: Method, teacher_logits: Tensor,
+           routes: tuple[bool | Tensor, bool | Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """The teacher's logits g (N_u, C) for the labels and for the weights: g itself on the paths
-    the method differentiates (grad_labels, grad_weights), sg(g) on the others."""
-    return tuple(teacher_logits if grad else teacher_logits.detach() for grad in (method.grad_labels, method.grad_weights))
+    the method differentiates (grad_labels, grad_weights), sg(g) on the others. `routes`
+    overrides the method's (grad_labels, grad_weights); a 0-d bool tensor picks per run under
+    vmap (`torch.where`, the same values either way)."""
+    routes = (method.grad_labels, method.grad_weights) if routes is None else routes
+    return tuple(
+        torch.where(grad, teacher_logits, teacher_logits.detach()) if isinstance(grad, Tensor)
+        else teacher_logits if grad else teacher_logits.detach()
+        for grad in routes
+    )
 
 
 def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor, weight_logits: Tensor,

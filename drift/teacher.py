@@ -27,6 +27,32 @@ from .models import eval_mode, logits_of
 State = dict[str, Tensor]
 
 
+_FOREACH_LERP = getattr(torch, "_foreach_lerp", None)
+"""torch's fused lerp over a list of tensors (private: used only where present, see `ema_response`)."""
+
+
+def ema_response(previous: State, current: State, alpha: float | Tensor) -> State:
+    """The EMA teacher's response phi = alpha * previous + (1 - alpha) * current, name by name of
+    `current`: its floating-point tensors as `torch.lerp(previous, current, 1 - alpha)`,
+    differentiable in `current` (the Stackelberg term d phi / d current = (1 - alpha) I); its
+    other tensors (integer counters) copied, detached. alpha: a number, or a 0-d tensor (one
+    run's alpha, as `drift.vectorized` passes it under vmap). Every EMA response in the package
+    is this function: `EMATeacher.follow` and the batched engine's objective. (A copied teacher
+    is no response: it refreshes by copying.)
+
+    With a number alpha and torch's `_foreach_lerp` present, the floating tensors go through that
+    one fused call (fewer kernel launches on a GPU); it computes torch.lerp's formula, bit for bit
+    (measured on the CPU: values and gradients, alpha from 0 to 0.999)."""
+    weight = 1.0 - alpha
+    floats = [k for k, v in current.items() if v.is_floating_point()]
+    if _FOREACH_LERP is not None and floats and not isinstance(weight, Tensor):
+        mixed = _FOREACH_LERP([previous[k] for k in floats], [current[k] for k in floats], weight)
+    else:
+        mixed = [torch.lerp(previous[k], current[k], weight) for k in floats]
+    copied = {k: v.detach().clone() for k, v in current.items() if not v.is_floating_point()}
+    return {**copied, **dict(zip(floats, mixed))}
+
+
 def _student_state(student: nn.Module) -> tuple[State, State]:
     return dict(student.named_parameters()), dict(student.named_buffers())
 
@@ -45,17 +71,10 @@ class EMATeacher:
         self.alpha = float(alpha)
         self.params, self.buffers = _detached_copy(student)
 
-    def _mix(self, old: State, new: State) -> State:
-        """alpha * old + (1 - alpha) * new for floating tensors (one fused lerp); others copied."""
-        floats = [k for k, v in new.items() if v.is_floating_point()]
-        mixed = torch._foreach_lerp([old[k] for k in floats], [new[k] for k in floats], 1.0 - self.alpha) if floats else []
-        copied = {k: v.detach().clone() for k, v in new.items() if not v.is_floating_point()}
-        return {**copied, **dict(zip(floats, mixed))}
-
     def follow(self, student: nn.Module) -> State:
         """phi(theta) for params and buffers: differentiable in the student's parameters."""
         params, buffers = _student_state(student)
-        return {**self._mix(self.params, params), **self._mix(self.buffers, buffers)}
+        return {**ema_response(self.params, params, self.alpha), **ema_response(self.buffers, buffers, self.alpha)}
 
     @torch.no_grad()
     def update(self, student: nn.Module, step: int | None = None, *, response: State | None = None) -> None:

@@ -100,6 +100,39 @@ def evaluation_record(method: Method, *, done: int, steps: int, now: dict, previ
     }
 
 
+class Evaluations:
+    """When a training loop evaluates, and what it records then: the loss parts [F, supervised,
+    unlabeled] of each of `runs` runs summed since the last evaluation (at step `last`), an
+    evaluation due every `eval_every` steps and after the last of `steps`, and one
+    `evaluation_record` per run, the loss means over the steps since the previous evaluation
+    (a short last interval over its own steps). `train`'s loop and the batched engine
+    (`drift.vectorized`) both keep their books with it."""
+
+    def __init__(self, *, steps: int, eval_every: int, runs: int = 1, last: int = 0):
+        self.steps, self.eval_every, self.last = steps, eval_every, last
+        self.sums = [[0.0, 0.0, 0.0] for _ in range(runs)]
+
+    def add(self, parts: list[list[float]]) -> None:
+        """One step's loss parts of every run, (runs, 3)."""
+        self.sums = [[a + b for a, b in zip(sums, run)] for sums, run in zip(self.sums, parts)]
+
+    def due(self, done: int) -> bool:
+        """Whether the loop evaluates after `done` steps."""
+        return done % self.eval_every == 0 or done == self.steps
+
+    def records(self, methods: list[Method], *, done: int, now: list[dict], previous: list[dict],
+                seconds: float) -> list[dict]:
+        """Every run's `evaluation_record` after `done` steps (now, previous: `snapshot_of` results
+        per run); the sums start again from zero."""
+        out = [
+            evaluation_record(method, done=done, steps=self.steps, now=n, previous=p, sums=sums,
+                              since=done - self.last, seconds=seconds)
+            for method, n, p, sums in zip(methods, now, previous, self.sums)
+        ]
+        self.sums, self.last = [[0.0, 0.0, 0.0] for _ in self.sums], done
+        return out
+
+
 View = Callable[[Inputs], Inputs]
 """A view of a batch: inputs (N, ...) on the device -> inputs of the same kind, N rows."""
 
@@ -134,7 +167,8 @@ def training_step(
     keeps this process's shard of them (all of them in a single process): every process draws
     the same indices and noise from the same generator state; under a process group the forward passes draw
     (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F (forward passes under autocast unless
-    precision is "fp32"; through `scaler` if given) with the method's routing, clips the
+    precision is "fp32") through `scaler` (a `torch.amp.GradScaler`, disabled outside fp16;
+    None: no loss scaling) with the method's routing, clips the
     student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
     and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher
     the response phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the
@@ -166,18 +200,14 @@ def training_step(
             f"unlabeled {parts[2]}); lower lr or check the inputs"
         )
     optimizer.zero_grad(set_to_none=True)
-    if scaler is None:
-        terms.total.backward()
-        if max_grad_norm is not None:
-            nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
-        optimizer.step()
-    else:
-        scaler.scale(terms.total).backward()
-        if max_grad_norm is not None:
-            scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
+    if scaler is None:  # no loss scaling: a disabled scaler passes everything through unchanged
+        scaler = torch.amp.GradScaler(device.type, enabled=False)
+    scaler.scale(terms.total).backward()
+    if max_grad_norm is not None:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
     if scheduler is not None:
         scheduler.step()
     distributed.broadcast_buffers(student)
@@ -379,7 +409,7 @@ def _fit(
         optimizer = _built("optimizer", optimizer(student.parameters()), torch.optim.Optimizer)
     if scheduler is not None:
         scheduler = _built("scheduler", scheduler(optimizer), LRScheduler)
-    scaler = torch.amp.GradScaler(device.type) if config.precision == "fp16" else None
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")  # disabled: a pass-through
     history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     state = checkpoints.load(checkpoint, config=identity, device=device)
     if state is None:
@@ -395,7 +425,7 @@ def _fit(
         if history.stopped_at is not None:
             return history
 
-    sums = [0.0, 0.0, 0.0]  # loss, supervised, unlabeled: sums since the last evaluation
+    evaluations = Evaluations(steps=steps, eval_every=eval_every, last=start)
     bar = tqdm(total=steps, initial=start, desc=method.name, disable=not (progress and distributed.is_main()), leave=False)
     tic = time.perf_counter()
     for step in range(start, steps):
@@ -406,18 +436,16 @@ def _fit(
             student_view=student_view, teacher_view=teacher_view,
             seed=seed,
         )
-        sums = [a + b for a, b in zip(sums, parts)]
+        evaluations.add([parts])
         bar.update()
 
         done = step + 1
-        if done % eval_every and done != steps:
+        if not evaluations.due(done):
             continue
         now = _snapshot(method, student, teacher, source)
-        history.append(evaluation_record(
-            method, done=done, steps=steps, now=now, previous=previous, sums=sums,
-            since=done - (history.step[-1] if history.step else 0), seconds=elapsed + time.perf_counter() - tic,
-        ))
-        sums = [0.0, 0.0, 0.0]
+        (record,) = evaluations.records([method], done=done, now=[now], previous=[previous],
+                                        seconds=elapsed + time.perf_counter() - tic)
+        history.append(record)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
         save = functools.partial(

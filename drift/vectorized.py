@@ -17,9 +17,10 @@ own, from which the run draws its batches and input noise in `train`'s order. Sa
 draws: a vectorised run reproduces `train` up to float rounding (batched matrix products round
 differently), which `tests/test_vectorized.py` checks over 100 steps for every preset.
 
-`unsupported` says why a comparison cannot run this way (e.g. dropout or BatchNorm in the
-model, data held in torch Datasets, callbacks or checkpoints); `compare` then falls back to
-training runs one by one in processes.
+`unsupported` says why a comparison cannot run this way (e.g. data held in torch Datasets,
+callbacks or checkpoints), `model_unsupported` why the model cannot (buffers such as BatchNorm's
+running statistics, or a probe forward pass that fails under vmap, e.g. dropout's random draws);
+`compare` then falls back to training runs one by one in processes.
 """
 from __future__ import annotations
 
@@ -39,18 +40,16 @@ from .data import SemiSupervisedData
 from .history import History
 from .methods import Method
 from .models import build_model, check_output, eval_mode
-from .objectives import unlabeled_terms
+from .objectives import objective_from_logits
 from .runtime import resolve_device
 from .sources import TensorSource
-from .trainer import evaluation_record, snapshot_of
+from .teacher import ema_response
+from .trainer import Evaluations, snapshot_of
 
 SUPPORTED = {"model", "device", "progress"}
 """The object arguments of `drift.train` the vectorised engine takes, besides a `TrainConfig`
 (others, and the config settings `precision` other than "fp32" and `max_grad_norm`: one run at
 a time)."""
-
-_NOT_BATCHED = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._NormBase)
-
 
 class Unbatchable(ValueError):
     """The runs cannot be trained as one batched computation; the message says why."""
@@ -82,16 +81,65 @@ _RUN_ARGUMENTS = frozenset({"optimizer", "scheduler", "student_view", "teacher_v
 """`drift.train`'s object arguments that `train_many` does not take (accepted as None)."""
 
 
-def model_unsupported(model: nn.Module) -> str | None:
-    """Why `vmap` cannot stand in for K copies of `model` (a sentence), or None if it can: a
-    model with buffers (e.g. BatchNorm statistics) or random layers (dropout) behaves differently
-    batched."""
-    layers = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _NOT_BATCHED)})
-    if layers:
-        return f"the model has {', '.join(layers)} layers, whose batched behaviour differs from one run's"
+def _architecture(model: nn.Module) -> nn.Module:
+    """The batched engine's copy of `model`: its code on the meta device, in training mode (the
+    stacked parameters come to it through `functional_call`)."""
+    return copy.deepcopy(model).to("meta").train()
+
+
+def model_unsupported(model: nn.Module, x: Tensor) -> str | None:
+    """Why `vmap` cannot stand in for K copies of `model` (a sentence), or None if it can. x: a
+    few input rows (e.g. `source.probe()`).
+
+    One rule is about what the engine means, not whether it runs: it stacks parameters only, so a
+    model with buffers (BatchNorm's running statistics) is refused, since the runs could not keep
+    their own. Everything else is decided by a probe, as the engine runs the model: two copies of
+    its parameters through `functional_call` under `vmap` (randomness "error", so a random
+    operation in the forward pass, `nn.Dropout` or `F.dropout` alike, fails rather than draw from
+    one stream for all runs), in training mode with a backward pass, then in eval mode (the
+    teacher's and the evaluation's passes). Any failure is the reason, naming the innermost layer
+    that was running."""
     buffers = [name for name, _ in model.named_buffers()]
     if buffers:
-        return f"the model has buffers ({', '.join(buffers[:3])}), which vmap cannot update per run"
+        owners = sorted({type(model.get_submodule(name.rpartition(".")[0])).__name__ for name in buffers})
+        return (f"the model's {', '.join(owners)} layers hold buffers ({', '.join(buffers[:3])}), which the "
+                "batched engine cannot keep per run")
+    architecture = _architecture(model)
+    running: list[str] = []  # the modules whose forward pass is under way, outermost first
+    names = {id(m): name for name, m in architecture.named_modules()}
+
+    def enter(module, args) -> None:
+        running.append(names[id(module)])
+
+    def leave(module, args, output) -> None:
+        running.pop()
+
+    hooks = [h for m in architecture.modules()
+             for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
+    params = {k: v.detach().expand(2, *v.shape).clone().requires_grad_(v.requires_grad)
+              for k, v in model.named_parameters()}
+    xs, mode = x.expand(2, *x.shape), "training"
+    forward = vmap(lambda p, x: functional_call(architecture, p, (x,)))
+    try:
+        with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+            out = forward(params, xs)
+            if not isinstance(out, Tensor):
+                return f"the model returns a {type(out).__name__}; the batched engine needs a tensor of logits"
+            if out.requires_grad:
+                out.float().sum().backward()
+            mode = "eval"
+            with torch.no_grad(), eval_mode(architecture):
+                forward(params, xs)
+    except Exception as err:  # noqa: BLE001 -- any failure of the probe is a reason to run one by one
+        where = running[-1] if running else ""
+        layer = architecture.get_submodule(where)
+        kind = type(layer).__name__
+        what = f"{kind} layers ({where}) fail" if where else f"forward pass ({kind}) fails"
+        message = str(err).strip().splitlines()[0] if str(err).strip() else "no message"
+        return f"the model's {what} under vmap in {mode} mode ({type(err).__name__}: {message})"
+    finally:
+        for hook in hooks:
+            hook.remove()
     return None
 
 
@@ -135,30 +183,31 @@ def _shared(method: Method) -> tuple[Method, bool]:
 
 
 def _objective(shared: Method, coupled: bool, labeled_only: bool, model: nn.Module):
-    """F of one run as a function of its tensors, for `vmap`: (params, teacher state, lam_t, alpha,
-    grad_labels, grad_weights (0-d), y_l (B,), student_x_l (B, ...), student_x_u (B_u, ...),
-    teacher_x_u (B_u, ...)) -> (F, [F, supervised, unlabeled], phi(theta)). Mirrors
-    `drift.objectives.leader_terms` (the same forward passes on the same rows) with the routing of
-    `drift.objectives.routed` taken per run; labeled_only: lam_t = 0 for every run of the group."""
+    """F of one run as a function of pytrees, for `vmap`: (params, teacher state, run, batch) ->
+    (F, [F, supervised, unlabeled], phi(theta)), where run = {"lam": lam_t, "alpha",
+    "grad_labels", "grad_weights"} (0-d tensors) and batch = {"y_l" (B,), "student_x_l" (B, ...),
+    "student_x_u", "teacher_x_u" (B_u, ...)}. The same forward passes on the same rows as
+    `drift.objectives.leader_terms`, then its `objective_from_logits` with the run's routing
+    and the teacher's response `drift.teacher.ema_response`; labeled_only: lam_t = 0 for every
+    run of the group."""
 
-    def objective(params, teacher, lam, alpha, grad_labels, grad_weights, y_l, student_x_l, student_x_u, teacher_x_u):
+    def objective(params, teacher, run, batch):
         if shared.teacher == "copy":
             phi = teacher
         else:  # phi(theta) keeps its dependence on theta only where F differentiates through it
-            phi = {k: torch.lerp(teacher[k], v if coupled and not labeled_only else v.detach(), 1.0 - alpha)
-                   for k, v in params.items()}
+            current = params if coupled and not labeled_only else {k: v.detach() for k, v in params.items()}
+            phi = ema_response(teacher, current, run["alpha"])
         if labeled_only:
-            supervised = nn.functional.cross_entropy(functional_call(model, params, (student_x_l,)), y_l)
+            logits = functional_call(model, params, (batch["student_x_l"],))  # (N_l, C)
+            supervised, *_ = objective_from_logits(shared, logits, batch["y_l"], None, lam=run["lam"])
             return supervised, torch.stack([supervised, supervised, torch.zeros_like(supervised)]), phi
-        n_l = student_x_l.shape[0]
-        logits = functional_call(model, params, (torch.cat([student_x_l, student_x_u]),))  # (N_l + N_u, C)
-        supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
+        x = torch.cat([batch["student_x_l"], batch["student_x_u"]])
+        logits = functional_call(model, params, (x,))  # (N_l + N_u, C)
         with eval_mode(model):
-            g = functional_call(model, phi, (teacher_x_u,))  # (N_u, C)
-        routes = [torch.where(grad, g, g.detach()) for grad in (grad_labels, grad_weights)]
-        unlabeled, _, _ = unlabeled_terms(shared, logits[n_l:], *routes)
-        total = supervised + lam * unlabeled
-        return total, torch.stack([total, supervised, torch.where(lam == 0, 0.0, unlabeled)]), phi
+            g = functional_call(model, phi, (batch["teacher_x_u"],))  # (N_u, C)
+        total, supervised, unlabeled, _, _ = objective_from_logits(
+            shared, logits, batch["y_l"], g, lam=run["lam"], routes=(run["grad_labels"], run["grad_weights"]))
+        return total, torch.stack([total, supervised, torch.where(run["lam"] == 0, 0.0, unlabeled)]), phi
 
     return objective
 
@@ -180,7 +229,7 @@ def train_many(
     (e.g. steps=100) or other `drift.train` arguments, which must be left at None (see
     `unsupported`). `seconds` is the wall time of the whole batch. Raises `Unbatchable` (a
     ValueError with the reason, see `unsupported`, `model_unsupported`) where the runs cannot be
-    batched."""
+    batched, before training any."""
     method_settings, config_overrides, run_kwargs = split_overrides(overrides, others=_RUN_ARGUMENTS)
     if method_settings:
         raise TypeError(f"{', '.join(method_settings)}: Method settings belong in the jobs' methods "
@@ -195,7 +244,7 @@ def train_many(
     device = resolve_device(device)
     splits: dict[int, SemiSupervisedData] = {}
     sources: dict[tuple, TensorSource] = {}  # one per split (and per seed if eval rows depend on it)
-    runs, students = [], []
+    runs, students, probed = [], [], {}
     for method, seed in jobs:  # as `train` starts each run: seed, student, source, probe
         if seed not in splits:
             splits[seed] = data(seed=seed) if callable(data) else data
@@ -205,9 +254,6 @@ def train_many(
         split = splits[seed]
         torch.manual_seed(seed)
         student = build_model(model, split.feature_shape, split.num_classes).to(device)
-        reason = model_unsupported(student)  # before building (and perhaps pre-training) the others
-        if reason:
-            raise Unbatchable(reason)
         key = (id(split), None if eval_unlabeled is None else seed)
         if key not in sources:
             sources[key] = TensorSource(split, device=device, seed=seed, batch_size=batch_size,
@@ -215,6 +261,13 @@ def train_many(
                                         eval_unlabeled=eval_unlabeled)
         source = sources[key]
         check_output(student, source.probe(), split.num_classes)
+        x = source.probe()
+        probe = (type(student), repr(student), tuple((k, v.shape, v.dtype) for k, v in student.named_parameters()),
+                 x.shape, x.dtype)  # students alike in these run the same code: one probe for them all
+        if probe not in probed:  # before building (and perhaps pre-training) the others
+            probed[probe] = model_unsupported(student, x)
+        if probed[probe]:
+            raise Unbatchable(probed[probe])
         runs.append(_Run(method, seed, source, *_generators(device), History(method=method.name, seed=seed)))
         students.append(student)
     shapes = {tuple((k, tuple(v.shape)) for k, v in s.named_parameters()) for s in students}
@@ -235,17 +288,18 @@ class _Group:
         self.params = {k: v.detach().requires_grad_() for k, v in params.items()}
         self.teacher = {k: v.detach().clone() for k, v in params.items()}  # phi starts equal to theta
         device = next(iter(params.values())).device
-        self.alpha = torch.tensor([m.alpha for m in self.methods], device=device)
-        self.routes = [torch.tensor([getattr(m, f) for m in self.methods], device=device)
-                       for f in ("grad_labels", "grad_weights")]
+        self.settings = {  # the per-run settings of the objective, (K_g,) each; lam_t is added per step
+            f: torch.tensor([getattr(m, f) for m in self.methods], device=device)
+            for f in ("alpha", "grad_labels", "grad_weights")
+        }
 
-    def loss(self, model: nn.Module, step: int, steps: int, batch: list[Tensor]) -> tuple[Tensor, Tensor, dict]:
+    def loss(self, model: nn.Module, step: int, steps: int, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, dict]:
         """(sum of the runs' F, their loss parts (K_g, 3), their responses phi(theta))."""
         lams = [m.lam_at(step, steps) for m in self.methods]
-        lam = torch.tensor(lams, device=self.alpha.device)
+        run = {"lam": torch.tensor(lams, device=self.settings["alpha"].device), **self.settings}
         objective = _objective(self.shared, self.coupled, all(v == 0.0 for v in lams), model)
-        total, parts, phi = vmap(objective)(self.params, self.teacher, lam, self.alpha, *self.routes,
-                                           *(part[self.rows] for part in batch))
+        total, parts, phi = vmap(objective)(self.params, self.teacher, run,
+                                           {k: v[self.rows] for k, v in batch.items()})
         return total.sum(), parts.detach(), phi
 
     @torch.no_grad()
@@ -266,8 +320,7 @@ class _Batch:
 
     def __init__(self, runs: list[_Run], students: list[nn.Module], *, device, steps, lr, input_noise, eval_every):
         self.runs, self.steps, self.input_noise, self.eval_every = runs, steps, input_noise, eval_every
-        self.model = copy.deepcopy(students[0]).to("meta")  # the architecture; parameters come stacked
-        self.model.train()
+        self.model = _architecture(students[0])  # parameters come stacked
         keys: dict[tuple[Method, bool], list[int]] = {}
         for k, run in enumerate(runs):
             keys.setdefault(_shared(run.method), []).append(k)
@@ -279,22 +332,23 @@ class _Batch:
         for k, run in enumerate(runs):
             self.by_source.setdefault(id(run.source), []).append(k)
 
-    def _batches(self, step: int) -> list[Tensor]:
-        """Every run's batch and views, in `training_step`'s order of draws, stacked: y_l (K, B),
-        student_x_l (K, B, ...), student_x_u, teacher_x_u (K, B_u, ...): the student's noise
-        on x_l, then on x_u, then the teacher's (its method's teacher_noise, none at 0)."""
+    def _batches(self, step: int) -> dict[str, Tensor]:
+        """Every run's batch and views, in `training_step`'s order of draws, stacked: {"y_l": (K, B),
+        "student_x_l": (K, B, ...), "student_x_u", "teacher_x_u": (K, B_u, ...)}: the student's
+        noise on x_l, then on x_u, then the teacher's (its method's teacher_noise, none at 0)."""
         parts = []
         for run in self.runs:
             x_l, y_l, x_u = run.source.batch(step, generator=run.index_generator)
             noisy = [inputs.add_noise(x, self.input_noise, run.noise_generator) for x in (x_l, x_u)]
             teacher_x_u = inputs.add_noise(x_u, run.method.teacher_noise, run.noise_generator)
             parts.append((y_l, *noisy, teacher_x_u))
-        return [torch.stack(column) for column in zip(*parts)]
+        names = ("y_l", "student_x_l", "student_x_u", "teacher_x_u")
+        return {name: torch.stack(column) for name, column in zip(names, zip(*parts))}
 
     def step(self, step: int) -> Tensor:
         """One optimizer step of every run; returns their loss parts, (K, 3)."""
         batch = self._batches(step)
-        totals, parts, responses = [], torch.empty(len(self.runs), 3, device=batch[0].device), []
+        totals, parts, responses = [], torch.empty(len(self.runs), 3, device=batch["y_l"].device), []
         for group in self.groups:
             total, part, phi = group.loss(self.model, step, self.steps, batch)
             totals.append(total)
@@ -342,22 +396,20 @@ class _Batch:
 
     def fit(self, progress: bool) -> list[History]:
         previous = self.snapshots()
-        sums = torch.zeros(len(self.runs), 3, dtype=torch.float64)
+        evaluations = Evaluations(steps=self.steps, eval_every=self.eval_every, runs=len(self.runs))
         bar = tqdm(total=self.steps, desc=f"{len(self.runs)} runs (vmap)", disable=not progress, leave=False)
-        tic, last = time.perf_counter(), 0
+        tic = time.perf_counter()
         for step in range(self.steps):
-            sums += self.step(step).double().cpu()
+            evaluations.add(self.step(step).double().cpu().tolist())
             bar.update()
             done = step + 1
-            if done % self.eval_every and done != self.steps:
+            if not evaluations.due(done):
                 continue
             now, seconds = self.snapshots(), time.perf_counter() - tic
-            for run, snap, prev, run_sums in zip(self.runs, now, previous, sums.tolist()):
-                run.history.append(evaluation_record(
-                    run.method, done=done, steps=self.steps, now=snap, previous=prev, sums=run_sums,
-                    since=done - last, seconds=seconds,
-                ))
-            previous, last = now, done
-            sums.zero_()
+            records = evaluations.records([run.method for run in self.runs], done=done, now=now, previous=previous,
+                                          seconds=seconds)
+            for run, record in zip(self.runs, records):
+                run.history.append(record)
+            previous = now
         bar.close()
         return [run.history for run in self.runs]

@@ -6,7 +6,6 @@ on the student's view). The settings they use are checked in tests/test_consiste
 the teacher's test accuracy in tests/test_teacher_accuracy.py, and the batched engine against
 `drift.train` for every preset in tests/test_vectorized.py."""
 import dataclasses
-import json
 import math
 import warnings
 
@@ -20,7 +19,6 @@ import drift
 from drift import vectorized
 from drift.objectives import routed, unlabeled_terms
 from drift.trainer import _method_config
-from book_files import ROOT
 from test_gradients import LAM, make_problem
 
 MTO, FIXMATCH = "mean_teacher_original", "fixmatch"
@@ -124,7 +122,9 @@ def test_batched_engine_keeps_alpha_zero_exact():
     x = torch.randn(2, 4, 3)
     y = torch.zeros(2, 4, dtype=torch.long)
     zero = torch.zeros(2)
-    _, _, phi = vmap(objective)(params, teacher, torch.ones(2), zero, zero.bool(), zero.bool(), y, x, x, x)
+    run = {"lam": torch.ones(2), "alpha": zero, "grad_labels": zero.bool(), "grad_weights": zero.bool()}
+    batch = {"y_l": y, "student_x_l": x, "student_x_u": x, "teacher_x_u": x}
+    _, _, phi = vmap(objective)(params, teacher, run, batch)
     for k, v in params.items():
         assert torch.equal(phi[k], v), k
 

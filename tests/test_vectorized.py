@@ -1,6 +1,7 @@
 """The vectorised engine (`drift.vectorized`, compare's default): the same runs as `drift.train`
 up to float rounding, for every preset on the MLP and the CNN, and a fallback that says why."""
 import functools
+import re
 import warnings
 
 import numpy as np
@@ -114,6 +115,64 @@ def test_compare_falls_back_to_single_runs_and_says_why(moons, without_seconds, 
         results = drift.compare(["drift"], moons, **run)
     single = drift.train("drift", moons, seed=0, steps=10, progress=False, **kwargs)
     assert without_seconds(results.histories["drift"][0].to_dict()) == without_seconds(single.to_dict())
+
+
+class FunctionalDropout(nn.Module):
+    """Dropout through `F.dropout` in the forward pass: no dropout layer for a type check to see."""
+
+    def __init__(self, shape, num_classes, p=0.3):
+        super().__init__()
+        self.first, self.last, self.p = nn.Linear(int(np.prod(shape)), 16), nn.Linear(16, num_classes), p
+
+    def forward(self, x):
+        return self.last(nn.functional.dropout(torch.relu(self.first(x.flatten(1))), self.p, self.training))
+
+
+def dropping_nothing(shape, num_classes):
+    """A dropout layer with p = 0: no random draw, so nothing keeps it from being batched."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), 16), nn.ReLU(), nn.Dropout(0.0),
+                         nn.Linear(16, num_classes))
+
+
+def test_a_model_calling_dropout_in_its_forward_falls_back(moons, without_seconds):
+    """The probe runs the model as the engine would: `F.dropout` draws at random under vmap, so
+    compare falls back to single runs, saying where, with the same results as `train`."""
+    run = dict(seeds=[0], steps=10, workers=1, progress=False, model=FunctionalDropout)
+    reason = r"the model's forward pass \(FunctionalDropout\) fails under vmap in training mode \(RuntimeError: vmap"
+    with pytest.warns(UserWarning, match=rf"engine='vmap' cannot batch these runs \({reason}"):
+        results = drift.compare(["drift"], moons, **run)
+    single = drift.train("drift", moons, seed=0, steps=10, progress=False, model=FunctionalDropout)
+    assert without_seconds(results.histories["drift"][0].to_dict()) == without_seconds(single.to_dict())
+
+
+def test_a_dropout_layer_that_drops_nothing_is_batched(moons):
+    """nn.Dropout(p=0.0) draws nothing: compare batches it (no fallback warning), and the runs
+    equal `train`'s."""
+    kwargs = dict(steps=30, eval_every=10, progress=False, model=dropping_nothing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning
+        batched = drift.compare(["mean_teacher", "drift"], moons, seeds=[0, 1], workers=1, **kwargs)
+    for method in ("mean_teacher", "drift"):
+        for seed, history in zip((0, 1), batched.histories[method]):
+            assert_same_runs(history, drift.train(method, moons, seed=seed, **kwargs))
+
+
+@pytest.mark.parametrize(
+    "layers, reason",
+    [
+        ([nn.Dropout(0.1)], r"the model's Dropout layers \(2\) fail under vmap in training mode"),
+        ([nn.BatchNorm1d(3)], r"the model's BatchNorm1d layers hold buffers \(2.running_mean"),
+        ([nn.BatchNorm1d(3, track_running_stats=False)], None),  # batch statistics: per run under vmap
+        ([nn.LayerNorm(3), nn.Dropout(0.0)], None),
+    ],
+)
+def test_batchability_is_decided_by_a_probe(layers, reason):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2, 3), *layers)
+    got = vectorized.model_unsupported(model, torch.randn(2, 2))
+    if reason is None:
+        assert got is None
+    else:
+        assert got is not None and re.match(reason, got), got
 
 
 def test_dataset_splits_fall_back(moons):

@@ -1,5 +1,4 @@
 """Weak supervision: labeling-function statistics, majority vote, noise control, weak splits."""
-import functools
 
 import numpy as np
 import pytest
