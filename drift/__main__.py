@@ -10,8 +10,7 @@
 `compare` prints a markdown table (mean ± std over seeds, paired differences against mean
 teacher) and writes results.json and curves.png to --out. Seed s draws labeled subset s.
 `train` prints the final test accuracy and, with --out, writes history.json there. Under
-torchrun (`train` only) every process trains its shard of each global batch; rank 0 prints
-and writes.
+torchrun (`train` only), rank 0 prints and writes (see `drift.distributed`).
 """
 from __future__ import annotations
 

@@ -3,6 +3,8 @@
 `drift.train(..., checkpoint=path)` writes one at every evaluation and resumes from it when the
 file exists (Colab disconnects). A checkpoint is the dict that `torch.save` writes:
 
+- format: `FORMAT`, the layout's version, required on resume (checkpoints of earlier versions of
+  drift, which record none, are refused with a ValueError: start those runs afresh);
 - config: the run's arguments (method, model, sizes, optimizer, ...) and the data's
   `fingerprint`, compared on resume;
 - step: the steps done; history: `History.to_dict()` so far;
@@ -12,10 +14,7 @@ file exists (Colab disconnects). A checkpoint is the dict that `torch.save` writ
   from which the next evaluation's flip rates are measured (a resumed run does not evaluate
   again before its first step).
 
-Under a process group rank 0 alone writes the file, and alone reads it on resume: it broadcasts
-what it found (a checkpoint or none) to every rank, so a checkpoint on rank 0's local disk
-resumes all ranks alike. Each rank's dropout stream is derived from (seed, rank, step)
-(`distributed.rank_stream`), so a checkpoint holds only the shared generator states.
+Under torchrun rank 0 alone writes the file and reads it on resume (see `drift.distributed`).
 """
 from __future__ import annotations
 
@@ -30,6 +29,10 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from . import distributed
+
+FORMAT = 2
+"""The version of a checkpoint's layout, written into every checkpoint and required on resume
+(1: the checkpoints of drift before `TrainConfig`, which record no format)."""
 
 
 def name_of(obj) -> str:
@@ -96,7 +99,7 @@ def save(path, *, config: dict, step: int, student: nn.Module, optimizer, teache
     file, then a rename: an interrupted write leaves the previous checkpoint intact).
     predictions: {"student_pred", "teacher_pred"} of the evaluation at `step`."""
     state = {
-        "config": config, "step": step, "history": history.to_dict(),
+        "format": FORMAT, "config": config, "step": step, "history": history.to_dict(),
         "student": student.state_dict(), "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else {},
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
@@ -113,7 +116,8 @@ def load(path, *, config: dict, device: torch.device) -> dict | None:
     """The checkpoint at `path` with its tensors on `device`, or None when there is no file.
     Under a process group rank 0 alone looks for the file and reads it (to the CPU), and every
     rank gets what it found (or its error) by broadcast. Raises ValueError, naming the differing
-    config keys, when it was written by a run with another `config`."""
+    config keys, when it was written by a run with another `config`, or saying so when it was
+    written by another version of drift (another `FORMAT`)."""
     found = None
     if distributed.is_main() and path is not None and os.path.exists(path):
         try:
@@ -125,6 +129,12 @@ def load(path, *, config: dict, device: torch.device) -> dict | None:
         raise found
     if found is None:
         return None
+    if found.get("format") != FORMAT:
+        raise ValueError(
+            f"checkpoint {os.fspath(path)!r} was written by another version of drift (checkpoint format "
+            f"{found.get('format', 1)}; this version reads format {FORMAT}) and does not resume; pass a new "
+            f"path to start afresh"
+        )
     differing = sorted(k for k in config.keys() | found["config"].keys() if config.get(k) != found["config"].get(k))
     if differing:
         raise ValueError(

@@ -1,4 +1,5 @@
-"""Data-parallel training on several processes (GPUs or CPU cores) through torch.distributed.
+"""Data-parallel training on several processes (GPUs or CPU cores) through torch.distributed:
+the package's one explanation of it, which the trainer, the checkpoints and the CLI link to.
 
 `torchrun` starts one process per device and sets WORLD_SIZE, RANK and LOCAL_RANK; these
 helpers read them, set up the process group (NCCL on CUDA with device cuda:LOCAL_RANK, gloo on
@@ -6,6 +7,22 @@ the CPU) and split a global batch into equal per-process shards. Outside torchru
 answers as a single process would: rank 0 of 1.
 
     torchrun --standalone --nproc_per_node=2 -m drift train --data digits --method drift
+
+How `drift.train` runs under torchrun (WORLD_SIZE > 1): it initialises the process group if
+nobody has (torn down again at the end) and trains data-parallel. Every process draws the same
+global batch and noise from `seed` and takes its shard (so batch_size and unlabeled_batch_size,
+which are global, must be divisible by the number of processes; a CUDA device is
+cuda:LOCAL_RANK), and draws its own dropout masks from (seed, rank, step) (`rank_stream`). The
+student's forward pass goes through `DistributedDataParallel` (`wrap`), whose all-reduce
+averages the whole gradient, from the student path and the teacher path phi(theta) alike; the
+teacher runs on the unwrapped student. After each step rank 0's buffers (BatchNorm statistics,
+computed on its shard) are copied to every rank (`broadcast_buffers`), so the EMA teacher is the
+same on all ranks. Only rank 0 shows progress, prints (the CLI) and writes the checkpoint; on a
+rerun rank 0 alone reads it and broadcasts what it found (`broadcast_object`), so a checkpoint
+on rank 0's local disk resumes all ranks alike, and a checkpoint holds only the shared generator
+states (each rank's dropout stream is derived, not stored). Every rank evaluates and returns the
+same History. Under torchrun `drift.compare`'s batched engine falls back to `drift.train` for
+each run.
 """
 from __future__ import annotations
 

@@ -313,9 +313,11 @@ def compare(
     engine: "vmap" (default) trains all runs as one batched model with `torch.func.vmap`
     (`drift.vectorized`): each run keeps the random stream `drift.train` would give it, so the
     results equal one-by-one training up to float rounding. Where it cannot serve (a model with
-    dropout or BatchNorm, data in torch Datasets, dict inputs, mixed precision, checkpoints,
-    callbacks, optimizer or scheduler factories, views, clipping, torchrun), compare warns once
-    with the reason and uses "processes": `drift.train` for each run.
+    a random operation in its forward pass, such as dropout with p > 0, or with buffers, such as
+    BatchNorm's running statistics: `vectorized.model_unsupported` decides by a probe; data in
+    torch Datasets, dict inputs, mixed precision, checkpoints, callbacks, optimizer or scheduler
+    factories, views, clipping, torchrun), compare warns once with the reason and uses
+    "processes": `drift.train` for each run.
     workers: processes to spread runs over (default: the CPU count on a CPU, 1 on a GPU); each
     worker uses one thread (with "vmap", each trains its share of the runs batched), so a
     run's result does not depend on `workers` when the caller also pins one thread (with

@@ -35,8 +35,6 @@ from .validation import check_integer
 Batch = tuple[Inputs, Tensor, Inputs]
 """A step's global batch on the device: x_l (B, ...), y_l (B,) long, x_u (B_u, ...)."""
 
-SPLITS = ("test", "unlabeled")
-
 
 @dataclass(kw_only=True)
 class DatasetSplits:

@@ -96,11 +96,6 @@ class EMATeacher:
         with eval_mode(student):
             return logits_of(functional_call(student, self.state() if state is None else state, args, kwargs))
 
-    def to(self, device) -> "EMATeacher":
-        self.params = {k: v.to(device) for k, v in self.params.items()}
-        self.buffers = {k: v.to(device) for k, v in self.buffers.items()}
-        return self
-
     def state_dict(self) -> dict:
         return {"params": self.params, "buffers": self.buffers}
 

@@ -10,9 +10,8 @@ checkpoint if asked (`drift.checkpoints`: a rerun with the same arguments resume
 Colab disconnects) and calls `callback(history)`, which may stop training.
 
 Mixed precision (`precision="bf16"` or `"fp16"`) runs the forward passes of F under
-`torch.autocast`; parameters, optimizer state and the teacher stay float32. Under `torchrun`
-the student's forward pass is wrapped in `DistributedDataParallel` and every process trains on
-its shard of the same global batch (see `drift.distributed`).
+`torch.autocast`; parameters, optimizer state and the teacher stay float32. Under `torchrun` it
+trains data-parallel: see `drift.distributed`.
 """
 from __future__ import annotations
 
@@ -297,16 +296,7 @@ def train(
     max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
         this before each optimizer step (with fp16, after unscaling it). None: no clipping.
 
-    Several processes: run under `torchrun` (WORLD_SIZE > 1), `train` initialises the process
-    group if nobody has (NCCL on CUDA, gloo on the CPU; torn down again at the end) and trains
-    data-parallel: every process draws the same global batch and noise from `seed` and takes its
-    shard, and draws its own dropout masks (from seed, rank and step); the student's forward
-    pass goes through `DistributedDataParallel`, whose all-reduce averages the whole gradient,
-    from the student path and the teacher path phi(theta) alike; the teacher runs on the
-    unwrapped student. After each step rank 0's buffers (BatchNorm statistics, computed on its
-    shard) are copied to every rank, so the EMA teacher is the same on all ranks. Only rank 0
-    shows progress and writes the checkpoint; on a rerun rank 0 reads it and broadcasts it, so
-    node-local disks resume too. Every rank evaluates and returns the same History.
+    Several processes: run under `torchrun` to train data-parallel (see `drift.distributed`).
     """
     method, config = settings(method, config, **overrides)
     check_data(data)
@@ -357,30 +347,12 @@ def check_teacher_view(method: Method, teacher_view: View | None) -> None:
         )
 
 
-def _method_config(method: Method) -> dict:
-    """The method's settings for the checkpoint config: `asdict(method)`, less opt-in settings
-    left at their defaults (entropy_weight = 0, sharpen = 1, class_normalize = False,
-    mask_below = 0, consistency = "ce", teacher_noise = 0), so checkpoints written before
-    those settings existed still resume, and a default run writes the same config as before."""
-    config = asdict(method)
-    for name, default in _OPT_IN.items():
-        if config[name] == default:
-            del config[name]
-    return config
-
-
-_OPT_IN = {"entropy_weight": 0.0, "sharpen": 1.0, "class_normalize": False, "mask_below": 0.0, "consistency": "ce",
-           "teacher_noise": 0.0}
-"""Method settings added after checkpoints were first written, with the defaults that leave the
-computation as it was."""
-
-
 def run_config(method: Method, config: TrainConfig, **objects) -> dict:
-    """The identity of a run, which a checkpoint records and compares on resume: the method's
-    settings (`_method_config`), the resolved config's (`asdict(config)`) and a name for each
+    """The identity of a run, which a checkpoint records and compares on resume: every setting of
+    the method (`asdict(method)`), the resolved config's (`asdict(config)`) and a name for each
     object argument (model, optimizer, scheduler, views: `checkpoints.name_of`)."""
     names = {k: checkpoints.name_of(v) for k, v in objects.items()}
-    return {"method": _method_config(method), **asdict(config), **names}
+    return {"method": asdict(method), **asdict(config), **names}
 
 
 def _fit(

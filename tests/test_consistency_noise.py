@@ -18,7 +18,7 @@ from torch.func import functional_call
 import drift
 from drift import vectorized
 from drift.objectives import routed, soft_cross_entropy, unlabeled_terms
-from drift.trainer import _method_config
+from drift.trainer import run_config
 from test_gradients import LAM, TOL, autograd_gradient, central_difference, directions, make_problem, relative_error
 from test_training import replay
 from test_vectorized import assert_same_runs
@@ -65,13 +65,17 @@ def test_default_consistency_is_the_cross_entropy_bit_for_bit():
         assert torch.equal(autograd_gradient(student, a.total), autograd_gradient(student, b.total))
 
 
-def test_checkpoint_config_keeps_old_keys_and_records_new_settings():
-    for m in drift.METHODS.values():
-        assert not set(NEW) & set(_method_config(m))  # as written before these settings existed
-    config = _method_config(drift.get_method("mean_teacher", consistency="mse", teacher_noise=0.2))
+def method_config(method: drift.Method) -> dict:
+    return run_config(method, drift.TrainConfig())["method"]
+
+
+def test_checkpoint_config_records_the_new_settings_at_every_value():
+    for m in drift.METHODS.values():  # defaults recorded too, not left out
+        assert {k: method_config(m)[k] for k in NEW} == {"consistency": "ce", "teacher_noise": 0.0}
+    config = method_config(drift.get_method("mean_teacher", consistency="mse", teacher_noise=0.2))
     assert (config["consistency"], config["teacher_noise"]) == ("mse", 0.2)
-    only_noise = _method_config(drift.get_method("drift", teacher_noise=0.2))
-    assert only_noise["teacher_noise"] == 0.2 and "consistency" not in only_noise
+    only_noise = method_config(drift.get_method("drift", teacher_noise=0.2))
+    assert only_noise["teacher_noise"] == 0.2 and only_noise["consistency"] == "ce"
 
 
 # --- the squared-error consistency ------------------------------------------------------------------

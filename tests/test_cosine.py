@@ -7,6 +7,7 @@ Finite differences in float64 check every new differentiable path against a refe
 here, independently of the package: the labels through g and through phi(theta), batch
 frequencies included; the masked weights; the whole Stackelberg gradient of drift_cosine."""
 import dataclasses
+import json
 import math
 
 import pytest
@@ -16,10 +17,11 @@ import torch.nn.functional as F
 import drift
 from drift.objectives import routed, unlabeled_terms
 from drift.pseudo_labels import sharpened_labels
-from drift.trainer import _method_config
+from drift.trainer import run_config
 from drift.weights import confidence_mask
 from test_gradients import (LAM, TOL, autograd_gradient, central_difference, directions, make_problem,
                             relative_error)
+from book_files import ROOT
 
 COSINE_PARTS = ("sharpen", "class_normalize", "mask_below")
 
@@ -100,6 +102,20 @@ def test_cosine_presets_are_extra_and_follow_cosine():
         == drift.METHODS["drift"]
     for m in drift.METHODS.values():
         assert (m.sharpen, m.class_normalize, m.mask_below) == (1.0, False, 0.0)
+
+
+def test_cosine_presets_take_the_choice_of_their_tuning_record():
+    """xi and the refresh interval, as `benchmarks/tune_cosine.py` chose them on validation
+    (the record the cosine preset's docstring cites, rather than a table of its own)."""
+    record = json.loads((ROOT / "benchmarks" / "results" / "tuning_cosine.json").read_text())
+    choice, accuracy = record["choice"], record["validation_accuracy"]
+    cos, dc = drift.get_method("cosine"), drift.get_method("drift_cosine")
+    assert cos.mask_below == dc.mask_below == choice["xi"] and cos.refresh_every == choice["refresh_every"]
+    by_xi = choice["mean_over_both_methods_by_xi"]  # the record's rule: xi first, then cosine's refresh at it
+    assert max(by_xi, key=by_xi.get) == str(choice["xi"])
+    prefix = f"cosine xi={choice['xi']} "
+    at_xi = {key: sum(runs) / len(runs) for key, runs in accuracy.items() if key.startswith(prefix)}
+    assert max(at_xi, key=at_xi.get) == f"cosine xi={choice['xi']} refresh={choice['refresh_every']}"
 
 
 # --- the pure functions ---------------------------------------------------------------------------
@@ -300,16 +316,16 @@ def test_copied_teacher_still_refuses_the_stackelberg_gradient():
         drift.get_method("cosine", grad_labels=True)
 
 
-def test_checkpoint_config_keeps_old_keys_and_records_new_settings():
-    later = {"entropy_weight", *COSINE_PARTS, "consistency", "teacher_noise"}  # opt-in settings added since
-    old_keys = {f.name for f in dataclasses.fields(drift.Method)} - later
-    for m in drift.METHODS.values():
-        assert set(_method_config(m)) == old_keys  # as written before these settings existed
+def test_checkpoint_config_records_every_method_setting():
+    every = {f.name for f in dataclasses.fields(drift.Method)}
+    for m in [*drift.METHODS.values(), *drift.EXTRA_PRESETS.values()]:
+        config = run_config(m, drift.TrainConfig())["method"]
+        assert set(config) == every and config == dataclasses.asdict(m)  # settings at their defaults too
     for name in ("cosine", "drift_cosine"):
-        config = _method_config(drift.get_method(name))
+        config = run_config(drift.get_method(name), drift.TrainConfig())["method"]
         assert {k: config[k] for k in COSINE_PARTS} == {k: getattr(drift.get_method(name), k) for k in COSINE_PARTS}
-    only_mask = _method_config(drift.get_method("drift", mask_below=0.5))
-    assert only_mask["mask_below"] == 0.5 and "sharpen" not in only_mask and "class_normalize" not in only_mask
+    only_mask = run_config(drift.get_method("drift", mask_below=0.5), drift.TrainConfig())["method"]
+    assert only_mask["mask_below"] == 0.5 and (only_mask["sharpen"], only_mask["class_normalize"]) == (1.0, False)
 
 
 # --- training ------------------------------------------------------------------------------------------

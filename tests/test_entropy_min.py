@@ -78,9 +78,7 @@ def test_entropy_min_trains_and_its_checkpoint_config_resumes(moons, tmp_path, w
     path = tmp_path / "e.pt"
     drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     config = torch.load(path, weights_only=True)["config"]
-    unset = ("sharpen", "class_normalize", "mask_below", "consistency", "teacher_noise")  # opt-in, at their defaults
-    expected = {k: v for k, v in dataclasses.asdict(drift.get_method("entropy_min")).items() if k not in unset}
-    assert config["method"] == expected
+    assert config["method"] == dataclasses.asdict(drift.get_method("entropy_min"))  # every setting, defaults too
     again = drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     assert without_seconds(again.to_dict()) == without_seconds(full.to_dict())
     with pytest.raises(ValueError, match="differing: method"):
@@ -90,14 +88,10 @@ def test_entropy_min_trains_and_its_checkpoint_config_resumes(moons, tmp_path, w
     assert without_seconds(plain.to_dict())["loss"] != without_seconds(full.to_dict())["loss"]  # the term is used
 
 
-def test_default_checkpoint_config_omits_the_unset_opt_in_setting(moons, tmp_path):
-    """A default run writes the method config it wrote before entropy_weight existed, so older
-    checkpoints still resume."""
+def test_default_checkpoint_config_records_every_setting(moons, tmp_path):
+    """A default run records every Method setting, entropy_weight = 0 and the other settings at
+    their defaults included (checkpoints of earlier versions, which left them out, are refused)."""
     path = tmp_path / "m.pt"
     drift.train("mean_teacher", moons, steps=5, progress=False, checkpoint=path)
     method = torch.load(path, weights_only=True)["config"]["method"]
-    expected = dataclasses.asdict(drift.METHODS["mean_teacher"])
-    for name in ("entropy_weight", "sharpen", "class_normalize", "mask_below", "consistency",
-                 "teacher_noise"):  # opt-in, at their defaults
-        del expected[name]
-    assert method == expected
+    assert method == dataclasses.asdict(drift.METHODS["mean_teacher"]) and method["entropy_weight"] == 0.0

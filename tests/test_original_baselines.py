@@ -18,7 +18,7 @@ from torch.func import vmap
 import drift
 from drift import vectorized
 from drift.objectives import routed, unlabeled_terms
-from drift.trainer import _method_config
+from drift.trainer import run_config
 from test_gradients import LAM, make_problem
 
 MTO, FIXMATCH = "mean_teacher_original", "fixmatch"
@@ -45,10 +45,11 @@ def test_presets_are_extra_and_follow_their_papers():
     for name, m in drift.EXTRA_PRESETS.items():  # the other extra presets keep the new settings' defaults
         if name not in (MTO, FIXMATCH):
             assert (m.consistency, m.teacher_noise) == ("ce", 0.0), name
-    for name in (MTO, FIXMATCH):  # a checkpoint records what differs from the defaults
-        config = _method_config(drift.get_method(name))
-        assert config["name"] == name and config.get("consistency", "ce") == drift.get_method(name).consistency
-    assert _method_config(mto)["teacher_noise"] == 0.1 and "teacher_noise" not in _method_config(fm)
+    for name in (MTO, FIXMATCH):  # a checkpoint records every setting
+        config = run_config(drift.get_method(name), drift.TrainConfig())["method"]
+        assert config["name"] == name and config["consistency"] == drift.get_method(name).consistency
+    assert run_config(mto, drift.TrainConfig())["method"]["teacher_noise"] == 0.1
+    assert run_config(fm, drift.TrainConfig())["method"]["teacher_noise"] == 0.0
 
 
 def test_unknown_preset_error_lists_the_new_extra_presets():
