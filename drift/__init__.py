@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 _MOVED = {
-    "pseudo_labels": "core.labels", "weights": "core.weights", "teacher": "core.teacher", "objectives": "core.objective",
+    "weights": "core.weights", "teacher": "core.teacher", "objectives": "core.objective",
     "methods": "core.methods", "weak": "data.weak", "config": "training.config", "trainer": "training.loop",
     "vectorized": "training.batched", "checkpoints": "training.checkpoints", "history": "training.history",
     "estimator": "training.estimator", "baselines": "experiments.baselines", "widgets": "book.widgets",

@@ -91,3 +91,18 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: source)
     assert imported(fake) == {"drift.training.loop", "drift.core.weights"}
     assert layer("drift.training.loop") > layer(module_name(fake))
+
+
+def test_old_module_names_resolve_to_their_new_modules():
+    """`drift.maps`, `from drift import trainer`, ... keep working after the move."""
+    import importlib
+
+    import drift
+
+    for old, new in drift._MOVED.items():
+        assert getattr(drift, old) is importlib.import_module(f"drift.{new}"), old
+    assert drift.analysis is importlib.import_module("drift.core.analysis")
+    assert drift.sources is importlib.import_module("drift.data.sources")
+    assert drift.distributed is importlib.import_module("drift.training.distributed")
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        drift.nonexistent
