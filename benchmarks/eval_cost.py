@@ -4,7 +4,7 @@ A digits-like task with 100,000 unlabeled rows (the digits training pool, resamp
 little Gaussian jitter; 5 labels per class; the real test split), the default MLP, DRIFT,
 1000 steps, an evaluation every 50. Each evaluation scores the test set and the unlabeled rows
 with the student and the teacher: all of them, or a fixed subset (`eval_unlabeled=2000`). The
-time inside the trainer's evaluation (`drift.trainer._snapshot`) is measured directly, for the
+time inside the trainer's evaluation (`drift.training.loop._snapshot`) is measured directly, for the
 tensors in memory and for the same data as a `drift.DatasetSplits`.
 
     python benchmarks/eval_cost.py [--rows 100000] [--steps 1000] [--eval-every 50] [--subset 2000]
@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 import drift
-import drift.trainer
+import drift.training.loop
 
 
 def digits_like(rows: int) -> drift.SemiSupervisedData:
@@ -33,7 +33,7 @@ def digits_like(rows: int) -> drift.SemiSupervisedData:
 def timed_run(data, **kwargs) -> tuple[float, float]:
     """(total seconds, seconds in evaluation) of one training run."""
     spent = [0.0]
-    snapshot = drift.trainer._snapshot
+    snapshot = drift.training.loop._snapshot
 
     def timed(*args, **kw):
         tic = time.perf_counter()
@@ -42,13 +42,13 @@ def timed_run(data, **kwargs) -> tuple[float, float]:
         finally:
             spent[0] += time.perf_counter() - tic
 
-    drift.trainer._snapshot = timed
+    drift.training.loop._snapshot = timed
     try:
         tic = time.perf_counter()
         drift.train("drift", data, progress=False, **kwargs)
         return time.perf_counter() - tic, spent[0]
     finally:
-        drift.trainer._snapshot = snapshot
+        drift.training.loop._snapshot = snapshot
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 import drift
-import drift.maps
+import drift.book.maps
 
 from tune_defaults import ALPHAS  # the same grid as every preset's tuning
 
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
     command = "python benchmarks/record_confirm.py"
-    validation = functools.partial(drift.maps.validation_data, labels_per_class=LABELS_PER_CLASS)
+    validation = functools.partial(drift.book.maps.validation_data, labels_per_class=LABELS_PER_CLASS)
     tuning = drift.compare(candidates(), validation, seeds=TUNING_SEEDS, reference=None, steps=STEPS,
                            eval_every=STEPS, workers=args.workers, progress=False)
     drift.Record(tuning, {}, command, f"digits, {LABELS_PER_CLASS} labels per class, validation accuracy (a quarter "

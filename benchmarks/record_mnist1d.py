@@ -4,7 +4,7 @@
 
 MNIST-1D with 20,000 generated samples (16,000 to train), 100 labels per class, the 1-D CNN
 student, supervised / mean teacher / DRIFT over 5 seeds (mean teacher and DRIFT at one shared
-setting, `drift.maps.SHARED`: alpha 0.9, lam 1, so that only the Stackelberg term differs),
+setting, `drift.book.maps.SHARED`: alpha 0.9, lam 1, so that only the Stackelberg term differs),
 plus scikit-learn's LabelSpreading (kNN graph) and self-trained logistic regression on the
 same splits. Writes
 drift/recorded/mnist1d_cnn.json, which `drift.load_record("mnist1d_cnn")` reads. About 5
@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import drift
-import drift.maps
-from drift.baselines import REFERENCES, reference_accuracies
+import drift.book.maps
+from drift.experiments.baselines import REFERENCES, reference_accuracies
 
 OPTIONS = {"label_spreading": {"kernel": "knn", "n_neighbors": 10}, "self_training": {}}
 
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     drift.seed_everything(0)
     tic = time.perf_counter()
     data = functools.partial(drift.load_data, "mnist1d", labels_per_class=100, num_samples=20000)
-    methods = ["supervised", drift.maps.shared("mean_teacher"), drift.maps.shared("drift")]
+    methods = ["supervised", drift.book.maps.shared("mean_teacher"), drift.book.maps.shared("drift")]
     results = drift.compare(methods, data, seeds=args.seeds, steps=args.steps, model="cnn")
     references = {label: reference_accuracies(data, seeds=args.seeds, method=m, **OPTIONS[m]) for m, label in REFERENCES.items()}
     record = drift.Record(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import drift
-from drift.baselines import REFERENCES, reference_accuracies
+from drift.experiments.baselines import REFERENCES, reference_accuracies
 
 METHODS = ["supervised", "alternating", "mean_teacher", "mean_teacher_original", "fixmatch", "entropy_min", "drift"]
 SEEDS = list(range(300, 320))

@@ -6,9 +6,9 @@
     python benchmarks/record_where.py --part sensitivity [--seeds 10] [--steps 1000]
     python benchmarks/record_where.py --part all         # the four, in this order
 
-digits: map 1, DRIFT and mean teacher (same alpha) on digits over `drift.maps.ALPHAS` x
-`drift.maps.LABELS_PER_CLASS`, seeds 0..9, `drift.train`'s defaults, both methods at `drift.maps.SHARED` otherwise; one record per cell.
-weak: map 2, chapter 7's weak labels on two moons at each of `drift.maps.NOISE_RATES`, 500 steps
+digits: map 1, DRIFT and mean teacher (same alpha) on digits over `drift.book.maps.ALPHAS` x
+`drift.book.maps.LABELS_PER_CLASS`, seeds 0..9, `drift.train`'s defaults, both methods at `drift.book.maps.SHARED` otherwise; one record per cell.
+weak: map 2, chapter 7's weak labels on two moons at each of `drift.book.maps.NOISE_RATES`, 500 steps
 of supervised pre-training then each method for `--steps` (chapter 7's GPU scale), seeds 0..9.
 entropy: entropy_min's entropy_weight and drift_labels' alpha, four settings each, on validation
 data (a quarter of the unlabeled pool of seeds 0..4; the test split is never read), chosen by
@@ -19,7 +19,7 @@ seeds (whether the chosen weight decides the comparison; it chooses nothing).
 
 Everything runs in one process with one thread (workers=1), so the records are deterministic
 given the seeds; about 25 minutes of one CPU core in all. Records go to drift/recorded/ under the
-names of `drift.maps.cell_name` ("where_..."), read by `drift.load_record`.
+names of `drift.book.maps.cell_name` ("where_..."), read by `drift.load_record`.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import drift
-from drift import maps
+from drift.book import maps
 
 OUT = Path(drift.experiments.RECORDS)  # --out replaces it (e.g. for a quick trial run)
 TUNING_SEEDS = range(5)

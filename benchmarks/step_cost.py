@@ -1,7 +1,7 @@
 """Per-step cost of DRIFT against mean teacher, measured in one process.
 
 For each setting (MLP on digits, CNN on MNIST-1D) it builds one student/teacher/optimizer per
-method and times `drift.trainer.training_step`, the trainer's own step, alternating A B A B so
+method and times `drift.training.loop.training_step`, the trainer's own step, alternating A B A B so
 that both methods see the same machine state; warm-up steps are excluded. It reports median
 step times and their ratio, and the bytes of tensors autograd saves for the backward pass
 (counted with `torch.autograd.graph.saved_tensors_hooks`) and their ratio. The theoretical
@@ -18,7 +18,7 @@ import time
 import torch
 
 import drift
-from drift.trainer import training_step
+from drift.training.loop import training_step
 
 SETTINGS = (("digits", "mlp", 5), ("mnist1d", "cnn", 10))
 METHODS = ("mean_teacher", "drift")

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 import drift
-import drift.maps
+import drift.book.maps
 
 ALPHAS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 
@@ -66,7 +66,7 @@ def validation_split(seed: int, *, small: int | None = None):
     """Seed s's labeled draw with a quarter of its unlabeled pool (and its hidden labels) held out as
     validation data in the test set's place; with `small`, only `small` of those per class are
     scored (the training data are the same, so the runs are too)."""
-    data = drift.maps.validation_data(seed, labels_per_class=5)
+    data = drift.book.maps.validation_data(seed, labels_per_class=5)
     if small is None:
         return data
     generator = torch.Generator().manual_seed(seed)

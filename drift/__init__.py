@@ -5,24 +5,31 @@ and sample weights are differentiable functions of the teacher, so the student c
 the total (Stackelberg) gradient. Every method here, from supervised training to DRIFT, is one
 `Method` run by one `train` loop.
 """
-from .config import TrainConfig
-from .data import DATASETS, SemiSupervisedData, load_data, token_sequences
-from .experiments import Record, Results, compare, load_record
-from .experiments import Pretrained, compare_after_pretraining
-from .methods import EXTRA_PRESETS, METHODS, Method, get_method
+import importlib
+
 from .metrics import PairedTest, Summary, accuracy, error_bound, flip_rate, holm, holm_adjusted, oscillation, paired_test, summarize
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model, logits_of
-from .objectives import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
-from .pseudo_labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
-from . import analysis, distributed, inputs, plotting, sources
 from .runtime import resolve_device, seed_everything
-from .sources import DatasetSplits
 from .tables import Table
-from .teacher import CopyTeacher, EMATeacher, make_teacher
-from .history import History
-from .trainer import PRECISIONS, train
-from .weak import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
-from .weights import entropy, entropy_weights, sample_weights, threshold_weights
+from . import inputs, plotting
+from .core import analysis
+from .core.labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
+from .core.methods import EXTRA_PRESETS, METHODS, Method, get_method
+from .core.objective import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
+from .core.teacher import CopyTeacher, EMATeacher, make_teacher
+from .core.weights import entropy, entropy_weights, sample_weights, threshold_weights
+from .data import sources
+from .data.datasets import DATASETS, load_data, token_sequences
+from .data.sources import DatasetSplits
+from .data.splits import SemiSupervisedData
+from .data.weak import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
+from .training import distributed
+from .training.config import PRECISIONS, TrainConfig
+from .training.history import History
+from .training.loop import train
+from .experiments.comparison import compare, compare_after_pretraining
+from .experiments.records import Pretrained, Record, load_record
+from .experiments.results import Results
 
 __version__ = "0.1.0"
 
@@ -37,12 +44,21 @@ __all__ = [
     "DriftClassifier", "labeled_accuracy",
 ]
 
+_MOVED = {
+    "weights": "core.weights", "teacher": "core.teacher", "objectives": "core.objective",
+    "methods": "core.methods", "weak": "data.weak", "config": "training.config", "trainer": "training.loop",
+    "vectorized": "training.batched", "checkpoints": "training.checkpoints", "history": "training.history",
+    "estimator": "training.estimator", "baselines": "experiments.baselines", "widgets": "book.widgets",
+    "games": "book.games", "maps": "book.maps",
+}
+
 
 def __getattr__(name):
     """`drift.DriftClassifier` and `drift.labeled_accuracy` are imported on first use, as they
-    import scikit-learn (1-2 s)."""
+    import scikit-learn (1-2 s); so are the modules under their names before the package was
+    layered (`drift.maps` is `drift.book.maps`)."""
     if name in ("DriftClassifier", "labeled_accuracy"):
-        from . import estimator
-
-        return getattr(estimator, name)
+        return getattr(importlib.import_module(f"{__name__}.training.estimator"), name)
+    if name in _MOVED:  # a module's name before the package was layered (0.1): its new place
+        return importlib.import_module(f"{__name__}.{_MOVED[name]}")
     raise AttributeError(f"module 'drift' has no attribute {name!r}")

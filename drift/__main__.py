@@ -10,7 +10,7 @@
 `compare` prints a markdown table (mean ± std over seeds, paired differences against mean
 teacher) and writes results.json and curves.png to --out. Seed s draws labeled subset s.
 `train` prints the final test accuracy and, with --out, writes history.json there. Under
-torchrun (`train` only), rank 0 prints and writes (see `drift.distributed`).
+torchrun (`train` only), rank 0 prints and writes (see `drift.training.distributed`).
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ import os
 import sys
 import time
 
-from . import distributed
-from .data import DATASETS, load_data
-from .methods import EXTRA_PRESETS, METHODS
+from .training import distributed
+from .data.datasets import DATASETS, load_data
+from .core.methods import EXTRA_PRESETS, METHODS
 from .models import MODELS
 from .runtime import resolve_device, seed_everything
-from .config import PRECISIONS, TrainConfig
-from .trainer import train
+from .training.config import PRECISIONS, TrainConfig
+from .training.loop import train
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("compare runs its seeds in worker processes of its own; run it with python -m drift, "
                          "not under torchrun (torchrun is for train)")
 
-    from .experiments import compare
+    from .experiments.comparison import compare
 
     data = functools.partial(load_data, args.data, labels_per_class=args.labels_per_class)
     data(seed=0)  # fail fast on bad arguments, before any worker starts
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
                       **run_kwargs)
     references = None
     if args.references:
-        from .baselines import REFERENCES, reference_accuracies
+        from .experiments.baselines import REFERENCES, reference_accuracies
 
         references = {label: reference_accuracies(data, seeds=range(args.seeds), method=method)
                       for method, label in REFERENCES.items()}

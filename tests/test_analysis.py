@@ -1,4 +1,4 @@
-"""The label path's first-order identity (drift.analysis): through the labels, the Stackelberg
+"""The label path's first-order identity (drift.core.analysis): through the labels, the Stackelberg
 term lam * mean_j w_j sum_c (-log s_jc) d y~_jc / d theta equals entropy minimisation on the
 teacher, lam * mean_j w_j d H(y~_j) / d theta = (1 - alpha) lam mean_j w_j grad_phi H(y~_j),
 exactly where the student agrees with the teacher (s = y~), and to first order in the gap.
@@ -10,7 +10,7 @@ from torch.func import functional_call
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 import drift
-from drift.analysis import (
+from drift.core.analysis import (
     disagreement_entropy_gradient,
     entropy_gradient,
     label_path_gradient,

@@ -1,11 +1,11 @@
-"""scikit-learn reference rows: drift.baselines."""
+"""scikit-learn reference rows: drift.experiments.baselines."""
 import functools
 
 import numpy as np
 import pytest
 
 import drift
-from drift.baselines import REFERENCES, reference_accuracies, reference_accuracy
+from drift.experiments.baselines import REFERENCES, reference_accuracies, reference_accuracy
 
 
 @pytest.mark.parametrize("method", REFERENCES)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import drift
-from drift import vectorized
-from drift.config import split_overrides
+from drift.training import batched as vectorized
+from drift.training.config import split_overrides
 from drift.validation import ArgumentTypeError, check_bool, check_choice, check_integer, check_real
 
 # --- drift.validation ----------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_choices_and_bools():
 
 
 def test_method_checks_are_a_table_and_accept_numpy_scalars():
-    from drift.methods import CONSTRAINTS
+    from drift.core.methods import CONSTRAINTS
 
     assert set(CONSTRAINTS) == {f.name for f in dataclasses.fields(drift.Method)}
     m = drift.Method(

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 import drift
-from drift import vectorized
-from drift.objectives import routed, soft_cross_entropy, unlabeled_terms
-from drift.trainer import run_config
+from drift.training import batched as vectorized
+from drift.core.objective import routed, soft_cross_entropy, unlabeled_terms
+from drift.training.loop import run_config
 from test_gradients import LAM, TOL, autograd_gradient, central_difference, directions, make_problem, relative_error
 from test_training import replay
 from test_vectorized import assert_same_runs
@@ -262,7 +262,7 @@ def test_teacher_noise_with_a_teacher_view_is_refused(moons):
                                          r"add noise inside your view .* and pass teacher_noise=0; got teacher_noise=0.1"):
         drift.train("mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.1, progress=False)
     with pytest.raises(ValueError, match="pass teacher_noise=0"):  # the check training_step runs too
-        drift.trainer.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), view)
-    drift.trainer.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), None)  # no view: fine
+        drift.training.loop.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), view)
+    drift.training.loop.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), None)  # no view: fine
     h = drift.train("mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.0, progress=False)
     assert h.step == [1, 2]

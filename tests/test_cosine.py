@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 
 import drift
-from drift.objectives import routed, unlabeled_terms
-from drift.pseudo_labels import sharpened_labels
-from drift.trainer import run_config
-from drift.weights import confidence_mask
+from drift.core.objective import routed, unlabeled_terms
+from drift.core.labels import sharpened_labels
+from drift.training.loop import run_config
+from drift.core.weights import confidence_mask
 from test_gradients import (LAM, TOL, autograd_gradient, central_difference, directions, make_problem,
                             relative_error)
 from book_files import ROOT

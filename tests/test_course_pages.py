@@ -22,8 +22,8 @@ SOLUTIONS = ROOT / "book" / "solutions.md"
 WORKSHOP = ROOT / "book" / "workshop.md"
 GLOSSARY = ROOT / "book" / "glossary.md"
 
-MODULES = [importlib.import_module(f"drift.{m.name}") for m in pkgutil.iter_modules(drift.__path__)
-           if m.name != "__main__"]
+MODULES = [importlib.import_module(m.name) for m in pkgutil.walk_packages(drift.__path__, "drift.")
+           if not m.ispkg and m.name != "drift.__main__"]  # every module of every layer (drift/*/)
 
 
 def public_names(module) -> list[str]:

@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 import drift
-from drift import distributed
+from drift.training import distributed
 from drift.__main__ import main as cli
 from processes import Processes
 
@@ -154,7 +154,7 @@ def test_checkpoint_refuses_other_data_of_the_same_sizes(moons, tmp_path):
 
 
 def test_fingerprint_of_tensors_dicts_and_none():
-    from drift.checkpoints import fingerprint
+    from drift.training.checkpoints import fingerprint
 
     x = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     assert fingerprint(x) == fingerprint(x.clone()) == fingerprint(x.t().contiguous().t())

@@ -16,7 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch import nn
 
 import drift
-from drift import estimator as estimator_module
+from drift.training import estimator as estimator_module
 
 EXPECTED_FAILED_CHECKS = {
     "check_classifiers_classes": (

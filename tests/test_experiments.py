@@ -143,7 +143,7 @@ def test_results_load_reads_what_save_wrote_nan_included(results, tmp_path):
 
 def test_record_round_trip_and_unknown_name(results, tmp_path, monkeypatch):
     record = drift.Record(results, {"sklearn X": np.array([50.0, 60.0])}, command="python x.py", setting="two moons")
-    monkeypatch.setattr(drift.experiments, "RECORDS", tmp_path)
+    monkeypatch.setattr(drift.experiments.records, "RECORDS", tmp_path)
     record.save(tmp_path / "mine.json")
     back = drift.load_record("mine")
     assert (back.command, back.setting) == ("python x.py", "two moons")

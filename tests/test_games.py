@@ -1,4 +1,4 @@
-"""Stackelberg games (drift.games): the implicit-function-theorem gradient against central finite
+"""Stackelberg games (drift.book.games): the implicit-function-theorem gradient against central finite
 differences in float64, the equilibria's defining conditions, the gradient dynamics (simultaneous,
 sequential, Stackelberg, and the EMA-follower analogues of mean teacher and DRIFT) with their
 update matrices and resting points, bad input, and the chapter-3 widget."""
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from drift import games
+from drift.book import games
 
 EPS = 1e-6
 TOL = 1e-6
@@ -379,7 +379,7 @@ def test_ift_refuses_bad_tensors():
         (dict(steps=0), ValueError, r"steps must be an integer >= 1"),
         (dict(steps=10.0), ValueError, r"steps must be an integer >= 1"),
         (dict(x0=math.nan), ValueError, r"x0 must be a finite number"),
-        (dict(game="example"), TypeError, r"game must be a drift.games.QuadraticGame; got str"),
+        (dict(game="example"), TypeError, r"game must be a drift.book.games.QuadraticGame; got str"),
     ],
 )
 def test_play_refuses_bad_input(kwargs, error, message):
@@ -430,7 +430,7 @@ def test_phase_portrait_draws_every_trajectory():
 
 def test_stackelberg_game_explorer_widget():
     ipywidgets = pytest.importorskip("ipywidgets")
-    from drift.widgets import stackelberg_game_explorer
+    from drift.book.widgets import stackelberg_game_explorer
 
     widget = stackelberg_game_explorer(steps=30)
     assert isinstance(widget, ipywidgets.interactive)

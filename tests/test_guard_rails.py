@@ -55,7 +55,7 @@ def _recorded_step_losses(monkeypatch, module):
 def test_the_last_short_interval_is_averaged_over_its_own_steps(method, moons, monkeypatch):
     """23 steps, evaluated every 5: the last evaluation covers steps 21-23, so its loss is the
     mean over those 3 steps, not their sum over 5."""
-    seen = _recorded_step_losses(monkeypatch, drift.trainer)
+    seen = _recorded_step_losses(monkeypatch, drift.training.loop)
     h = drift.train(method, moons, steps=23, eval_every=5, seed=1, progress=False)
     assert h.step == [5, 10, 15, 20, 23] and len(seen) == 23
     for (series, k) in ((h.loss, 0), (h.supervised_loss, 1), (h.unlabeled_loss, 2)):

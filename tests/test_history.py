@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import drift
-from drift.baselines import reference_accuracy
-from drift.teacher import eval_mode
+from drift.experiments.baselines import reference_accuracy
+from drift.core.teacher import eval_mode
 
 
 def dropout_student(feature_shape, num_classes):

@@ -78,6 +78,6 @@ def test_fresh_environment_installs_like_the_cell_and_imports_every_chapter(tmp_
     assert "import drift" in imports
     records = [f"drift.load_record({p.stem!r})" for p in sorted((ROOT / "drift" / "recorded").glob("*.json"))]
     assert records, "the package ships the records chapter 6 reads"
-    script = "\n".join(imports + ["import drift.widgets", "drift.widgets._ipywidgets()", *records, "print('ok')"])
+    script = "\n".join(imports + ["import drift.book.widgets", "drift.book.widgets._ipywidgets()", *records, "print('ok')"])
     r = run([python, "-c", script], name="the chapters' imports in the fresh environment", timeout=300, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

@@ -1,4 +1,4 @@
-"""drift.maps: the grid cells of chapter 10's maps, the tuning rule of the entropy-minimisation
+"""drift.book.maps: the grid cells of chapter 10's maps, the tuning rule of the entropy-minimisation
 baseline, and the shipped records (benchmarks/record_where.py) they read."""
 import math
 from dataclasses import replace
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import drift
-from drift import maps
+from drift.book import maps
 from drift.metrics import paired_test
 
 

@@ -59,7 +59,7 @@ def stale_package(directory):
     """A copy of the package in `directory` with one default changed, as a package change that the
     chapters were not re-executed for: Adam's default step size, 1e-3 -> 1e-4."""
     shutil.copytree(ROOT / "drift", directory / "drift")
-    config = directory / "drift" / "config.py"
+    config = directory / "drift" / "training" / "config.py"
     source = config.read_text()
     assert source.count(DEFAULT) == 1, "drift.train's lr default moved: update DEFAULT"
     config.write_text(source.replace(DEFAULT, DEFAULT.replace("1e-3", "1e-4")))

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch.func import vmap
 
 import drift
-from drift import vectorized
-from drift.objectives import routed, unlabeled_terms
-from drift.trainer import run_config
+from drift.training import batched as vectorized
+from drift.core.objective import routed, unlabeled_terms
+from drift.training.loop import run_config
 from test_gradients import LAM, make_problem
 
 MTO, FIXMATCH = "mean_teacher_original", "fixmatch"

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 import drift
-from drift.history import History
+from drift.training.history import History
 from drift.metrics import EXACT_MAX_N, PairedTest, holm, holm_adjusted, paired_test, verdict
 
 DIFFS = [0.5, -1.2, 2.0, 1.1, 0.9]

@@ -7,7 +7,7 @@ tuned setting, fresh seeds): a record that broke its plan, or seeds reused from 
 import numpy as np
 
 import drift
-from drift.baselines import REFERENCES
+from drift.experiments.baselines import REFERENCES
 
 ALPHAS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 

@@ -1,5 +1,5 @@
 """Data sources: `drift.DatasetSplits` of torch Datasets beside in-memory tensors, behind one
-interface (`drift.sources`); evaluation in batches and on a fixed subset of the unlabeled set."""
+interface (`drift.data.sources`); evaluation in batches and on a fixed subset of the unlabeled set."""
 import math
 
 import numpy as np
@@ -8,8 +8,8 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 import drift
-from drift.sources import LoaderSource, TensorSource, _eval_rows
-from drift.trainer import _snapshot
+from drift.data.sources import LoaderSource, TensorSource, _eval_rows
+from drift.training.loop import _snapshot
 from test_inputs import IdsAndFeatures, dict_data
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import drift
-from drift import vectorized
+from drift.training import batched as vectorized
 
 METHODS = ["supervised", "alternating", "mean_teacher", "drift"]
 

@@ -58,8 +58,8 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, recipe, moons, tmp_p
     assert stops == [10] and path.exists()
     seen = []  # the steps evaluated by the resumed run: it must start after the checkpoint
     snapshots = []  # and not evaluate again at the checkpoint's step: the saved predictions stand in
-    snapshot = drift.trainer._snapshot
-    monkeypatch.setattr(drift.trainer, "_snapshot", lambda *a, **k: snapshots.append(1) or snapshot(*a, **k))
+    snapshot = drift.training.loop._snapshot
+    monkeypatch.setattr(drift.training.loop, "_snapshot", lambda *a, **k: snapshots.append(1) or snapshot(*a, **k))
     resumed = drift.train(method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs)
     assert seen == [15, 20, 25, 30, 35, 40] and len(snapshots) == len(seen)
     assert without_seconds(resumed.to_dict()) == without_seconds(full.to_dict())

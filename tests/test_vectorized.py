@@ -1,4 +1,4 @@
-"""The vectorised engine (`drift.vectorized`, compare's default): the same runs as `drift.train`
+"""The vectorised engine (`drift.training.batched`, compare's default): the same runs as `drift.train`
 up to float rounding, for every preset on the MLP and the CNN, and a fallback that says why."""
 import functools
 import re
@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 import drift
-from drift import vectorized
-from drift.history import SERIES
+from drift.training import batched as vectorized
+from drift.training.history import SERIES
 
 STEPS = 100
 PRESETS = [*drift.METHODS, *drift.EXTRA_PRESETS]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import drift
-from drift.weak import ABSTAIN, HalfPlane, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
+from drift.data.weak import ABSTAIN, HalfPlane, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
 
 A = ABSTAIN
 # 5 examples, 3 labeling functions, 3 classes; hand-counted below.

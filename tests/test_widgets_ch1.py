@@ -4,7 +4,7 @@ import math
 import ipywidgets
 import matplotlib.pyplot as plt
 
-from drift.widgets import self_training_explorer
+from drift.book.widgets import self_training_explorer
 
 
 def test_self_training_explorer_updates_coverage_and_accuracy():

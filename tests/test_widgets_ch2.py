@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 import drift
-from drift.widgets import refresh_period_explorer
+from drift.book.widgets import refresh_period_explorer
 
 
 def test_refresh_period_explorer_trains_its_runs_and_updates(moons):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import drift
-from drift.widgets import label_temperature_explorer
+from drift.book.widgets import label_temperature_explorer
 
 
 def test_label_temperature_explorer_updates():

@@ -4,7 +4,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 
-from drift.widgets import weight_path_explorer
+from drift.book.widgets import weight_path_explorer
 
 matplotlib.use("Agg")
 

@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 import drift
-from drift.widgets import method_comparison_explorer
+from drift.book.widgets import method_comparison_explorer
 
 
 @pytest.fixture(scope="module")

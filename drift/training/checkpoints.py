@@ -14,7 +14,7 @@ file exists (Colab disconnects). A checkpoint is the dict that `torch.save` writ
   from which the next evaluation's flip rates are measured (a resumed run does not evaluate
   again before its first step).
 
-Under torchrun rank 0 alone writes the file and reads it on resume (see `drift.distributed`).
+Under torchrun rank 0 alone writes the file and reads it on resume (see `drift.training.distributed`).
 """
 from __future__ import annotations
 

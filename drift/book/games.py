@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.func import grad, jacrev
-from .validation import check_integer, check_real
+from ..validation import check_integer, check_real
 
 __all__ = ["DYNAMICS", "EMA_DYNAMICS", "STYLES", "QuadraticGame", "implicit_gradient", "response_jacobian", "play", "plot_phase_portrait"]
 
@@ -365,7 +365,7 @@ def play(
     (possibly to inf).
     """
     if not isinstance(game, QuadraticGame):
-        raise TypeError(f"game must be a drift.games.QuadraticGame; got {type(game).__name__}")
+        raise TypeError(f"game must be a drift.book.games.QuadraticGame; got {type(game).__name__}")
     _check_dynamics(dynamics)
     _check_alpha_for(dynamics, alpha)
     _check_follower_lr_for(dynamics, follower_lr)

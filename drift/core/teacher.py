@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from . import inputs
-from .models import eval_mode, logits_of
+from .. import inputs
+from ..models import eval_mode, logits_of
 
 State = dict[str, Tensor]
 
@@ -36,7 +36,7 @@ def ema_response(previous: State, current: State, alpha: float | Tensor) -> Stat
     `current`: its floating-point tensors as `torch.lerp(previous, current, 1 - alpha)`,
     differentiable in `current` (the Stackelberg term d phi / d current = (1 - alpha) I); its
     other tensors (integer counters) copied, detached. alpha: a number, or a 0-d tensor (one
-    run's alpha, as `drift.vectorized` passes it under vmap). Every EMA response in the package
+    run's alpha, as `drift.training.batched` passes it under vmap). Every EMA response in the package
     is this function: `EMATeacher.follow` and the batched engine's objective. (A copied teacher
     is no response: it refreshes by copying.)
 

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .data import SemiSupervisedData
+from ..data.splits import SemiSupervisedData
 
 REFERENCES = {"label_spreading": "sklearn LabelSpreading", "self_training": "sklearn SelfTraining (LR)"}
 """Names accepted by `reference_accuracy`, with the labels tables give their rows."""

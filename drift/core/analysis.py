@@ -1,6 +1,6 @@
 """The label path's first-order identity: DRIFT's label path is entropy minimisation on the teacher.
 
-Through the labels, the Stackelberg term of F (see `drift.objectives`) is
+Through the labels, the Stackelberg term of F (see `drift.core.objective`) is
 
     label path = d/d theta [ lam * mean_j sg(w_j) * CE(sg(z_j), y~_j(theta)) ]
                = lam * mean_j w_j * sum_c (-log s_jc) * d y~_jc / d theta,
@@ -24,7 +24,7 @@ The weight path follows from the same algebra, and exactly. Through the weights 
 student's logits held fixed) the Stackelberg term is lam * mean_j a_j * d w_j / d theta with
 a_j = N * dF_u/dw_j the (scaled) derivative of F_u = mean_j w^_j CE_j in the raw weight w_j:
 a_j = CE_j without normalisation, CE_j / mean w with the detached batch mean and
-(CE_j - sum_k w_k CE_k / sum_k w_k) / mean w with the batch mean (see `drift.weights`). For the
+(CE_j - sum_k w_k CE_k / sum_k w_k) / mean w with the batch mean (see `drift.core.weights`). For the
 entropy weight w = 1 - H(p) / log C, d w_j = -d H(p_j) / log C, so
 
     weight path = -(lam / log C) * mean_j a_j * d H(p_j) / d theta
@@ -42,11 +42,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from . import inputs
-from .inputs import Inputs
+from .. import inputs
+from ..inputs import Inputs
 from .methods import Method
-from .models import logits_of
-from .pseudo_labels import pseudo_labels
+from ..models import logits_of
+from .labels import pseudo_labels
 from .teacher import EMATeacher
 from .weights import entropy, entropy_weights, sample_weights
 

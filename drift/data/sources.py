@@ -27,10 +27,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, default_collate
 
-from . import inputs
-from .data import SemiSupervisedData, _check_inputs
-from .inputs import Inputs
-from .validation import check_integer
+from .. import inputs
+from .splits import SemiSupervisedData, check_inputs
+from ..inputs import Inputs
+from ..validation import check_integer
 
 Batch = tuple[Inputs, Tensor, Inputs]
 """A step's global batch on the device: x_l (B, ...), y_l (B,) long, x_u (B_u, ...)."""
@@ -79,7 +79,7 @@ class DatasetSplits:
             if any(isinstance(v, np.ndarray) for v in (x.values() if isinstance(x, dict) else [x])):
                 raise TypeError(f"{label} must hold tensors, not NumPy arrays: use torch.as_tensor(a, dtype=torch.float32)")
             batch = default_collate([inputs.as_inputs(label, x)])  # (1, ...)
-            _check_inputs(label, batch, reference, "x of labeled[0]")
+            check_inputs(label, batch, reference, "x of labeled[0]")
             reference = batch if reference is None else reference
             if y is not None and not (0 <= y < self.num_classes):
                 raise ValueError(f"y of {name}[0] must be a class in [0, {self.num_classes - 1}]; got {y}")

@@ -8,7 +8,7 @@ optimizer steps the stacked parameters; Adam is elementwise, so each slice gets 
 update. The teachers are stacked the same way: an EMA teacher's response
 phi(theta) = alpha * phi_prev + (1 - alpha) * theta is taken inside the vmapped objective (so the
 Stackelberg term differentiates through it), a copied teacher is a frozen slice refreshed
-every K steps. The unlabeled part of F is `drift.objectives.unlabeled_terms`, the function
+every K steps. The unlabeled part of F is `drift.core.objective.unlabeled_terms`, the function
 the single-run trainer calls.
 
 Each run keeps its own random stream: after `torch.manual_seed(seed)` and building its student
@@ -34,17 +34,17 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from . import inputs
+from .. import inputs
 from .config import TrainConfig, split_overrides
-from .data import SemiSupervisedData
+from ..data.splits import SemiSupervisedData
 from .history import History
-from .methods import Method
-from .models import build_model, check_output, eval_mode
-from .objectives import objective_from_logits
-from .runtime import resolve_device
-from .sources import TensorSource
-from .teacher import ema_response
-from .trainer import Evaluations, snapshot_of
+from ..core.methods import Method
+from ..models import build_model, check_output, eval_mode
+from ..core.objective import objective_from_logits
+from ..runtime import resolve_device
+from ..data.sources import TensorSource
+from ..core.teacher import ema_response
+from .evaluation import Evaluations, snapshot_of
 
 SUPPORTED = {"model", "device", "progress"}
 """The object arguments of `drift.train` the vectorised engine takes, besides a `TrainConfig`
@@ -187,8 +187,8 @@ def _objective(shared: Method, coupled: bool, labeled_only: bool, model: nn.Modu
     (F, [F, supervised, unlabeled], phi(theta)), where run = {"lam": lam_t, "alpha",
     "grad_labels", "grad_weights"} (0-d tensors) and batch = {"y_l" (B,), "student_x_l" (B, ...),
     "student_x_u", "teacher_x_u" (B_u, ...)}. The same forward passes on the same rows as
-    `drift.objectives.leader_terms`, then its `objective_from_logits` with the run's routing
-    and the teacher's response `drift.teacher.ema_response`; labeled_only: lam_t = 0 for every
+    `drift.core.objective.leader_terms`, then its `objective_from_logits` with the run's routing
+    and the teacher's response `drift.core.teacher.ema_response`; labeled_only: lam_t = 0 for every
     run of the group."""
 
     def objective(params, teacher, run, batch):

@@ -1,17 +1,17 @@
 """One training loop for every method (supervised, alternating, mean teacher, DRIFT, ablations).
 
-Each step draws a labeled and an unlabeled batch from a data source (`drift.sources`: tensors
+Each step draws a labeled and an unlabeled batch from a data source (`drift.data.sources`: tensors
 in memory or torch Datasets), makes the student's and the teacher's views of them (by default
 input noise for the student, the batch itself for the teacher), computes the leader objective F
 with the method's gradient routing, takes an optimizer step (Adam by default) on the student
 and lets the teacher follow. Every `eval_every` steps it records test accuracy, pseudo-label
-accuracy, mean weight, flip rates and the loss parts in a `History` (`drift.history`), saves a
-checkpoint if asked (`drift.checkpoints`: a rerun with the same arguments resumes from it, for
+accuracy, mean weight, flip rates and the loss parts in a `History` (`drift.training.history`), saves a
+checkpoint if asked (`drift.training.checkpoints`: a rerun with the same arguments resumes from it, for
 Colab disconnects) and calls `callback(history)`, which may stop training.
 
 Mixed precision (`precision="bf16"` or `"fp16"`) runs the forward passes of F under
 `torch.autocast`; parameters, optimizer state and the teacher stay float32. Under `torchrun` it
-trains data-parallel: see `drift.distributed`.
+trains data-parallel: see `drift.training.distributed`.
 """
 from __future__ import annotations
 
@@ -27,26 +27,19 @@ from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.auto import tqdm
 
-from . import checkpoints, distributed, inputs
+from .. import inputs
+from . import checkpoints, distributed
 from .config import DEFAULT, PRECISIONS, TrainConfig, settings
-from .data import SemiSupervisedData
+from ..data.splits import SemiSupervisedData
+from .evaluation import Evaluations, snapshot_of
 from .history import History
-from .inputs import Inputs
-from .methods import Method
-from .metrics import flip_rate
-from .models import build_model, check_output, logits_of
-from .objectives import leader_terms
-from .runtime import resolve_device
-from .sources import DatasetSplits, Source, check_data, source_of
-from .teacher import EMATeacher, eval_mode, make_teacher
-from .weights import sample_weights
-
-def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
-    """100 * the fraction of predicted classes equal to y, over batches; NaN without batches or labels."""
-    if not predicted or any(t is None for t in y):
-        return math.nan
-    return 100 * (torch.cat(predicted) == torch.cat(y)).float().mean().item()
-
+from ..inputs import Inputs
+from ..core.methods import Method
+from ..models import build_model, check_output, logits_of
+from ..core.objective import leader_terms
+from ..runtime import resolve_device
+from ..data.sources import DatasetSplits, Source, check_data, source_of
+from ..core.teacher import EMATeacher, eval_mode, make_teacher
 
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: Source) -> dict:
@@ -58,78 +51,6 @@ def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: S
     with eval_mode(student):
         test, unlabeled = logits("test"), logits("unlabeled")
     return snapshot_of(method, test, unlabeled)
-
-
-def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor, Tensor | None]],
-                unlabeled: list[tuple[Tensor, Tensor, Tensor | None]]) -> dict:
-    """Metrics of one evaluation from its logits, batch by batch: `test` and `unlabeled` hold
-    (student logits (n, C), teacher logits (n, C), y (n,) or None; hidden labels for the
-    unlabeled rows). Returns the student's and the teacher's test accuracy, the pseudo-label
-    accuracy and mean weight, plus the predicted classes of the student and the teacher on the
-    unlabeled rows (for flip rates)."""
-    teacher_logits = [g for _, g, _ in unlabeled]
-    teacher_pred = [g.argmax(-1) for g in teacher_logits]
-    weights = [  # as F's (masked), unnormalised
-        sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold, mask_below=method.mask_below)
-        for g in teacher_logits
-    ]
-    return {
-        "test_accuracy": _percent_right([s.argmax(-1) for s, _, _ in test], [y for _, _, y in test]),
-        "teacher_test_accuracy": _percent_right([g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]),
-        "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
-        "mean_weight": torch.cat(weights).mean().item(),
-        "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
-        "teacher_pred": torch.cat(teacher_pred),
-    }
-
-
-def evaluation_record(method: Method, *, done: int, steps: int, now: dict, previous: dict, sums: list[float],
-                      since: int, seconds: float) -> dict:
-    """One evaluation's entry of every History series, after `done` of `steps` steps: `now` and
-    `previous` are `snapshot_of` results, `sums` the loss parts summed over the `since` steps
-    since the previous evaluation."""
-    mean_loss, mean_sup, mean_unl = (s / since for s in sums)
-    return {
-        "step": done, "test_accuracy": now["test_accuracy"], "teacher_test_accuracy": now["teacher_test_accuracy"],
-        "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
-        "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
-        "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),
-        "loss": mean_loss, "supervised_loss": mean_sup, "unlabeled_loss": mean_unl,
-        "lam": method.lam_at(done - 1, steps), "seconds": seconds,
-    }
-
-
-class Evaluations:
-    """When a training loop evaluates, and what it records then: the loss parts [F, supervised,
-    unlabeled] of each of `runs` runs summed since the last evaluation (at step `last`), an
-    evaluation due every `eval_every` steps and after the last of `steps`, and one
-    `evaluation_record` per run, the loss means over the steps since the previous evaluation
-    (a short last interval over its own steps). `train`'s loop and the batched engine
-    (`drift.vectorized`) both keep their books with it."""
-
-    def __init__(self, *, steps: int, eval_every: int, runs: int = 1, last: int = 0):
-        self.steps, self.eval_every, self.last = steps, eval_every, last
-        self.sums = [[0.0, 0.0, 0.0] for _ in range(runs)]
-
-    def add(self, parts: list[list[float]]) -> None:
-        """One step's loss parts of every run, (runs, 3)."""
-        self.sums = [[a + b for a, b in zip(sums, run)] for sums, run in zip(self.sums, parts)]
-
-    def due(self, done: int) -> bool:
-        """Whether the loop evaluates after `done` steps."""
-        return done % self.eval_every == 0 or done == self.steps
-
-    def records(self, methods: list[Method], *, done: int, now: list[dict], previous: list[dict],
-                seconds: float) -> list[dict]:
-        """Every run's `evaluation_record` after `done` steps (now, previous: `snapshot_of` results
-        per run); the sums start again from zero."""
-        out = [
-            evaluation_record(method, done=done, steps=self.steps, now=n, previous=p, sums=sums,
-                              since=done - self.last, seconds=seconds)
-            for method, n, p, sums in zip(methods, now, previous, self.sums)
-        ]
-        self.sums, self.last = [[0.0, 0.0, 0.0] for _ in self.sums], done
-        return out
 
 
 View = Callable[[Inputs], Inputs]
@@ -159,7 +80,7 @@ def training_step(
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
 
-    Draws the step's global batch from `source` (see `drift.sources.source_of`), makes its views
+    Draws the step's global batch from `source` (see `drift.data.sources.source_of`), makes its views
     student_view(x_l), student_view(x_u) and teacher_view(x_u) in that order (student_view
     defaults to adding `input_noise`, teacher_view to the batch itself plus the method's
     `teacher_noise`, drawn last; a teacher_view with teacher_noise raises ValueError), and
@@ -239,7 +160,7 @@ def train(
 
     data: a `SemiSupervisedData` of tensors (moved whole to the device; batches drawn from
         torch's global generator) or a `DatasetSplits` of torch Datasets (batches from
-        DataLoaders, only they move to the device; see `drift.sources`).
+        DataLoaders, only they move to the device; see `drift.data.sources`).
 
     model: "mlp", "cnn", an `nn.Module` (trained in place, put in training mode) or a factory
         `factory(feature_shape, num_classes)`. Named models size themselves from the data; dict
@@ -296,7 +217,7 @@ def train(
     max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
         this before each optimizer step (with fp16, after unscaling it). None: no clipping.
 
-    Several processes: run under `torchrun` to train data-parallel (see `drift.distributed`).
+    Several processes: run under `torchrun` to train data-parallel (see `drift.training.distributed`).
     """
     method, config = settings(method, config, **overrides)
     check_data(data)

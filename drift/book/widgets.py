@@ -76,9 +76,9 @@ def refresh_period_explorer(
     import numpy as np
 
     if runs is None:
-        from .data import load_data
-        from .experiments import compare
-        from .methods import get_method
+        from ..data.datasets import load_data
+        from ..experiments.comparison import compare
+        from ..core.methods import get_method
 
         data = load_data("digits", labels_per_class=2, seed=seed) if data is None else data
         methods = [get_method("alternating", refresh_every=int(k), name=f"K={int(k)}") for k in periods]
@@ -140,10 +140,10 @@ def self_training_explorer(*, seed: int = 0, steps: int = 100, max_labels: int =
     import numpy as np
     import torch
 
-    from .data import load_data
-    from .teacher import eval_mode
-    from .trainer import train
-    from .weights import threshold_weights
+    from ..data.datasets import load_data
+    from ..core.teacher import eval_mode
+    from ..training.loop import train
+    from ..core.weights import threshold_weights
 
     train_kwargs = {"device": "cpu", **train_kwargs}  # a tiny MLP: the CPU is the fast choice
 
@@ -210,8 +210,8 @@ def weight_path_explorer(*, num_classes: int = 10):
     import numpy as np
     import torch
 
-    from .validation import check_integer
-    from .weights import entropy_weights, threshold_weights
+    from ..validation import check_integer
+    from ..core.weights import entropy_weights, threshold_weights
 
     num_classes = check_integer("num_classes", num_classes, minimum=2)
     margins = torch.linspace(0.0, 10.0, 201, dtype=torch.float64)
@@ -276,7 +276,7 @@ def label_temperature_explorer(logits=None, *, taus=None):
     import torch
     from torch.func import jacrev, vmap
 
-    from .pseudo_labels import hard_labels, soft_labels
+    from ..core.labels import hard_labels, soft_labels
 
     g = torch.tensor([[3.0, 1.0, 0.5, 0.0], [1.2, 1.0, 0.2, 0.0], [0.3, 0.2, 0.1, 0.0]], dtype=torch.float64) \
         if logits is None else torch.as_tensor(logits, dtype=torch.float64)
@@ -335,7 +335,7 @@ def method_comparison_explorer(results, *, references: dict | None = None):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .plotting import CURVES, plot_histories
+    from ..plotting import CURVES, plot_histories
 
     methods = list(getattr(results, "methods", []))
     if not methods:

@@ -47,11 +47,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from . import inputs
-from .inputs import Inputs
+from .. import inputs
+from ..inputs import Inputs
 from .methods import Method
-from .models import logits_of
-from .pseudo_labels import pseudo_labels
+from ..models import logits_of
+from .labels import pseudo_labels
 from .teacher import EMATeacher, State
 from .weights import entropy, sample_weights
 
@@ -140,7 +140,7 @@ def objective_from_logits(
     routes: tuple[bool | Tensor, bool | Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """F and its parts from the logits of one step, with the method's gradient routing: both
-    engines' objective (`leader_terms` and `drift.vectorized`'s vmapped one) after their forward
+    engines' objective (`leader_terms` and `drift.training.batched`'s vmapped one) after their forward
     passes. Returns (F, supervised, unlabeled, labels (N_u, C), weights (N_u,)).
 
     logits: the student's f(x; theta) on the labeled rows then the unlabeled ones (as the student
@@ -181,7 +181,7 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
     `Method.consistency` "mse", `softmax_squared_error` takes CE_j's place. Sharpened labels
     (`Method.sharpen`, `class_normalize`) couple the rows through the batch's class frequencies;
     the confidence mask (`mask_below`) zeroes low weights. A function of tensors alone, with
-    branches on the method's settings only, so `drift.vectorized` runs it under
+    branches on the method's settings only, so `drift.training.batched` runs it under
     `torch.func.vmap` (with its own per-run routing)."""
     labels = pseudo_labels(
         label_logits, method.labels, method.tau, power=method.sharpen, class_normalize=method.class_normalize,

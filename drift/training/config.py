@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields, replace
 
 import torch
 
-from .methods import Method, get_method
-from .validation import check_choice, check_integer, check_real
+from ..core.methods import Method, get_method
+from ..validation import check_choice, check_integer, check_real
 
 PRECISIONS: dict[str, torch.dtype | None] = {
     "fp32": None,

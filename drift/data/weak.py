@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data import _BUILDERS, SemiSupervisedData, _as_inputs, _check_source, _per_class
-from .inputs import as_tensor as _as_tensor
-from .metrics import accuracy
-from .tables import Table
-from .teacher import eval_mode
-from .validation import check_integer
+from .datasets import BUILDERS, as_inputs, check_source, per_class
+from .splits import SemiSupervisedData
+from ..inputs import as_tensor as _as_tensor
+from ..metrics import accuracy
+from ..tables import Table
+from ..core.teacher import eval_mode
+from ..validation import check_integer
 
 ABSTAIN = -1
 """The vote of a labeling function that does not apply to an example."""
@@ -77,7 +78,7 @@ def apply_lfs(lfs, x, num_classes: int) -> Tensor:
     """
     lfs = list(lfs)
     if not lfs or not all(callable(lf) for lf in lfs):
-        raise ValueError("lfs must be a non-empty sequence of callables (labeling functions), e.g. drift.weak.TWO_MOONS_LFS")
+        raise ValueError("lfs must be a non-empty sequence of callables (labeling functions), e.g. drift.data.weak.TWO_MOONS_LFS")
     n = len(x)
     columns = []
     for lf in lfs:
@@ -248,17 +249,17 @@ def load_weak_data(
     inputs before standardisation. noise_rate: if given, `add_label_noise` raises the weak
     labels' error rate to it (seeded by `seed`). Inputs are standardised as in `load_data`.
     """
-    _check_source(name, options)
+    check_source(name, options)
     if lfs is None:
         if name != "two_moons":
             raise ValueError(f"lfs must be given for {name!r}: built-in labeling functions exist only for two_moons")
         lfs = TWO_MOONS_LFS
-    x_pool, y_pool, x_test, y_test = _BUILDERS[name](**options)
+    x_pool, y_pool, x_test, y_test = BUILDERS[name](**options)
     classes, counts = np.unique(y_pool, return_counts=True)
     val_per_class = check_integer("val_per_class", val_per_class, minimum=1, maximum=int(counts.min()) - 1,
                                   hint=f"validation labels per class of {name!r}")
     rng = np.random.default_rng(seed)
-    val = _per_class(rng, y_pool, classes, val_per_class)
+    val = per_class(rng, y_pool, classes, val_per_class)
     train = np.setdiff1d(np.arange(len(y_pool)), val)
     votes = apply_lfs(lfs, x_pool[train], len(classes))
     y_train = torch.as_tensor(y_pool[train], dtype=torch.long)
@@ -268,7 +269,7 @@ def load_weak_data(
     labeled_index = torch.nonzero(weak != ABSTAIN).flatten()
     if len(labeled_index) == 0:
         raise ValueError("lfs label no training example (every majority vote abstains); widen the rules")
-    x = _as_inputs(x_pool)
+    x = as_inputs(x_pool)
     x_train = x(x_pool[train])
     data = SemiSupervisedData(
         x_labeled=x_train[labeled_index], y_labeled=weak[labeled_index],

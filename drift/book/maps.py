@@ -21,11 +21,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .data import SemiSupervisedData, load_data
-from .experiments import Record, Results, compare, compare_after_pretraining, load_record
-from .methods import Method, get_method
-from .metrics import PairedTest, paired_test, summarize
-from .weak import load_weak_data
+from ..data.datasets import load_data
+from ..data.splits import SemiSupervisedData
+from ..experiments.comparison import compare, compare_after_pretraining
+from ..experiments.records import Record, load_record
+from ..experiments.results import Results
+from ..core.methods import Method, get_method
+from ..metrics import PairedTest, paired_test, summarize
+from ..data.weak import load_weak_data
 
 SHARED = {"alpha": 0.9, "lam": 1.0}
 """The one setting every map's methods share, so that the Stackelberg term is the only difference

@@ -12,7 +12,7 @@ import functools
 import math
 from dataclasses import dataclass, fields, replace
 
-from .validation import check_bool, check_choice, check_integer, check_real
+from ..validation import check_bool, check_choice, check_integer, check_real
 from .weights import check_normalize
 
 TEACHERS = ("ema", "copy")
@@ -46,7 +46,7 @@ class Method:
         other preset's computation unchanged; the extra preset "entropy_min" sets it.
     sharpen, class_normalize: COSINE's sharpened soft labels (Yu et al., NAACL 2021),
         q_jc ∝ p_jc^sharpen / f_c with p = softmax(g / tau) and f_c = sum_j p_jc the batch's soft
-        frequency of class c (`drift.pseudo_labels.sharpened_labels`); `class_normalize` turns
+        frequency of class c (`drift.core.labels.sharpened_labels`); `class_normalize` turns
         the division by f_c on. Both are differentiable in g, the batch frequencies included, so
         with grad_labels the Stackelberg term runs through every label of the batch at once.
         Two settings, not one, because they are different things: the power alone is a
@@ -56,7 +56,7 @@ class Method:
         softmax(g / tau), computed exactly as before. (Under torchrun, "the batch" is each
         process's shard.)
     mask_below: COSINE's confidence mask xi: sample weights below it are set to 0 (kept ones keep
-        their value and gradient; `drift.weights.confidence_mask`), before normalize_weights.
+        their value and gradient; `drift.core.weights.confidence_mask`), before normalize_weights.
         Entropy weights only. 0 (the default) masks nothing.
     consistency: the per-example loss between the student and its pseudo-label y~_j on the
         unlabeled batch. "ce" (the default): the soft cross-entropy CE(f(x_j; theta), y~_j),
@@ -233,7 +233,7 @@ entropy weight, the threshold and the ramp-up below are its choices.
 
 entropy_min: mean teacher plus entropy minimisation on the student's unlabeled predictions
 (`entropy_weight`; a baseline for DRIFT's label path, whose first-order effect is entropy
-minimisation on the teacher, see `drift.analysis`).
+minimisation on the teacher, see `drift.core.analysis`).
 
 cosine: COSINE's self-training recipe (Yu et al., NAACL 2021): a copied teacher refreshed every
 100 steps (no unlabeled loss before the first copy), soft labels sharpened with power 2 and

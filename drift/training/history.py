@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from . import inputs
-from .metrics import oscillation
-from .models import eval_mode, logits_of
-from .teacher import EMATeacher
-from .validation import check_integer
+from .. import inputs
+from ..metrics import oscillation
+from ..models import eval_mode, logits_of
+from ..core.teacher import EMATeacher
+from ..validation import check_integer
 
 SERIES = (
     "step", "test_accuracy", "teacher_test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate",
@@ -114,7 +114,7 @@ class History:
 
     def plot(self, axes=None):
         """Test and pseudo-label accuracy, mean weight and flip rate against step; returns the figure."""
-        from .plotting import plot_histories
+        from ..plotting import plot_histories
 
         return plot_histories({self.method: [self]}, axes=axes)
 

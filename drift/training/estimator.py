@@ -19,10 +19,10 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 from torch import nn
 
 from .config import TrainConfig
-from .data import SemiSupervisedData
+from ..data.splits import SemiSupervisedData
 from .history import WHICH
-from .methods import get_method
-from .trainer import train
+from ..core.methods import get_method
+from .loop import train
 
 _CONFIG_PARAMS = ("steps", "batch_size", "unlabeled_batch_size", "lr", "input_noise", "seed", "precision", "eval_every")
 """DriftClassifier's parameters that are `drift.TrainConfig` settings (scikit-learn wants them
