@@ -15,6 +15,7 @@ are loaded before the clock starts) and its memory is the peak resident set of t
 and, with worker processes, of the largest worker. Results print as a table and are saved as
 JSON with the machine's CPU count and torch version.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ SETTINGS = {
     "table, processes, 1 worker": dict(methods=None, seeds=5, engine="processes", workers=1),
     "drift x 1 seed, vmap": dict(methods=["drift"], seeds=1, engine="vmap", workers=1),
     "drift x 20 seeds, vmap": dict(methods=["drift"], seeds=20, engine="vmap", workers=1),
-    "drift x 20 seeds, one by one": dict(methods=["drift"], seeds=20, engine="processes", workers=1),
+    "drift x 20 seeds, one by one": dict(
+        methods=["drift"], seeds=20, engine="processes", workers=1
+    ),
 }
 
 
@@ -48,10 +51,19 @@ def _one(name: str, steps: int) -> dict:
     for seed in range(setting["seeds"]):
         data(seed=seed)  # cached: loading is not timed
     tic = time.perf_counter()
-    results = drift.compare(setting["methods"], data, seeds=setting["seeds"], engine=setting["engine"],
-                            workers=setting["workers"], steps=steps, progress=False)
+    results = drift.compare(
+        setting["methods"],
+        data,
+        seeds=setting["seeds"],
+        engine=setting["engine"],
+        workers=setting["workers"],
+        steps=steps,
+        progress=False,
+    )
     seconds = time.perf_counter() - tic
-    mb = 1024 if sys.platform != "darwin" else 1024 * 1024  # ru_maxrss: KiB on Linux, bytes on macOS
+    mb = (
+        1024 if sys.platform != "darwin" else 1024 * 1024
+    )  # ru_maxrss: KiB on Linux, bytes on macOS
     return {
         "seconds": seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / mb,
@@ -64,7 +76,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--out", default="benchmarks/results/engine_speed.json")
-    parser.add_argument("--one", choices=list(SETTINGS), help=argparse.SUPPRESS)  # a child process's setting
+    parser.add_argument(
+        "--one", choices=list(SETTINGS), help=argparse.SUPPRESS
+    )  # a child process's setting
     args = parser.parse_args()
     if args.one:
         print(json.dumps(_one(args.one, args.steps)))
@@ -72,26 +86,43 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     measured = {}
     for name in SETTINGS:
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--steps", str(args.steps)],
-                             capture_output=True, text=True, env=env, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", name, "--steps", str(args.steps)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         measured[name] = json.loads(out.stdout.strip().splitlines()[-1])
         m = measured[name]
-        print(f"{name:32s} {m['seconds']:7.1f} s   peak {m['peak_mb']:6.0f} MB   workers' peak {m['worker_peak_mb']:6.0f} MB",
-              flush=True)
+        print(
+            f"{name:32s} {m['seconds']:7.1f} s   peak {m['peak_mb']:6.0f} MB   workers' peak "
+            f"{m['worker_peak_mb']:6.0f} MB",
+            flush=True,
+        )
     t = {k: v["seconds"] for k, v in measured.items()}
     ratios = {
         "table: processes / vmap (default workers)": t["table, processes"] / t["table, vmap"],
-        "table: processes / vmap (1 worker)": t["table, processes, 1 worker"] / t["table, vmap, 1 worker"],
+        "table: processes / vmap (1 worker)": t["table, processes, 1 worker"]
+        / t["table, vmap, 1 worker"],
         "drift: 20 seeds / 1 seed (vmap)": t["drift x 20 seeds, vmap"] / t["drift x 1 seed, vmap"],
-        "drift x 20 seeds: one by one / vmap": t["drift x 20 seeds, one by one"] / t["drift x 20 seeds, vmap"],
+        "drift x 20 seeds: one by one / vmap": t["drift x 20 seeds, one by one"]
+        / t["drift x 20 seeds, vmap"],
     }
     for k, v in ratios.items():
         print(f"{k:45s} {v:5.2f}")
     import torch
 
-    record = {"command": "python benchmarks/engine_speed.py" + (f" --steps {args.steps}" if args.steps != 1000 else ""),
-              "cpu_count": os.cpu_count(), "machine": platform.machine(), "torch": torch.__version__,
-              "steps": args.steps, "settings": measured, "ratios": ratios}
+    record = {
+        "command": "python benchmarks/engine_speed.py"
+        + (f" --steps {args.steps}" if args.steps != 1000 else ""),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "settings": measured,
+        "ratios": ratios,
+    }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(record, f, indent=1)

@@ -24,6 +24,7 @@ best alpha, which was chosen on the test seeds. This run tests that cell as a co
    Secondary, descriptive only: stability (oscillation and student flip rate over the second
    half of training) and the teacher's test accuracy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,21 +54,54 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=None)
     args = p.parse_args(argv)
     command = "python benchmarks/record_confirm.py"
-    validation = functools.partial(drift.book.maps.validation_data, labels_per_class=LABELS_PER_CLASS)
-    tuning = drift.compare(candidates(), validation, seeds=TUNING_SEEDS, reference=None, steps=STEPS,
-                           eval_every=STEPS, workers=args.workers, progress=False)
-    drift.Record(tuning, {}, command, f"digits, {LABELS_PER_CLASS} labels per class, validation accuracy (a quarter "
-                 f"of the unlabeled pool) of mean teacher and DRIFT at each alpha in {ALPHAS}, {STEPS} steps, "
-                 f"seeds {TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]}").save(OUT / "confirm_tuning.json")
-    chosen = {m: max(ALPHAS, key=lambda a: tuning.final(f"{m} alpha={a:g}").mean()) for m in METHODS}
+    validation = functools.partial(
+        drift.book.maps.validation_data, labels_per_class=LABELS_PER_CLASS
+    )
+    tuning = drift.compare(
+        candidates(),
+        validation,
+        seeds=TUNING_SEEDS,
+        reference=None,
+        steps=STEPS,
+        eval_every=STEPS,
+        workers=args.workers,
+        progress=False,
+    )
+    drift.Record(
+        tuning,
+        {},
+        command,
+        f"digits, {LABELS_PER_CLASS} labels per class, validation accuracy (a quarter of the "
+        f"unlabeled pool) of mean teacher and DRIFT at each alpha in {ALPHAS}, {STEPS} steps, "
+        f"seeds {TUNING_SEEDS[0]}-{TUNING_SEEDS[-1]}",
+    ).save(OUT / "confirm_tuning.json")
+    chosen = {
+        m: max(ALPHAS, key=lambda a: tuning.final(f"{m} alpha={a:g}").mean()) for m in METHODS
+    }
     print("chosen on validation:", chosen, flush=True)
     data = functools.partial(drift.load_data, "digits", labels_per_class=LABELS_PER_CLASS)
-    test = drift.compare([drift.get_method(m, alpha=chosen[m]) for m in METHODS], data, seeds=TEST_SEEDS,
-                         steps=STEPS, eval_every=EVAL_EVERY, workers=args.workers, progress=False)
-    drift.Record(test, {}, command, f"digits, {LABELS_PER_CLASS} labels per class, mean teacher (alpha = "
-                 f"{chosen['mean_teacher']:g}) and DRIFT (alpha = {chosen['drift']:g}) as tuned on validation, "
-                 f"{STEPS} steps, fresh seeds {TEST_SEEDS[0]}-{TEST_SEEDS[-1]}").save(OUT / "confirm_test.json")
-    print("DRIFT - mean teacher:", test.paired_stats("drift", "mean_teacher", margin=MARGIN), flush=True)
+    test = drift.compare(
+        [drift.get_method(m, alpha=chosen[m]) for m in METHODS],
+        data,
+        seeds=TEST_SEEDS,
+        steps=STEPS,
+        eval_every=EVAL_EVERY,
+        workers=args.workers,
+        progress=False,
+    )
+    drift.Record(
+        test,
+        {},
+        command,
+        f"digits, {LABELS_PER_CLASS} labels per class, mean teacher (alpha = "
+        f"{chosen['mean_teacher']:g}) and DRIFT (alpha = {chosen['drift']:g}) as tuned on "
+        f"validation, {STEPS} steps, fresh seeds {TEST_SEEDS[0]}-{TEST_SEEDS[-1]}",
+    ).save(OUT / "confirm_test.json")
+    print(
+        "DRIFT - mean teacher:",
+        test.paired_stats("drift", "mean_teacher", margin=MARGIN),
+        flush=True,
+    )
     return 0
 
 

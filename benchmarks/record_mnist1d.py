@@ -10,6 +10,7 @@ same splits. Writes
 drift/recorded/mnist1d_cnn.json, which `drift.load_record("mnist1d_cnn")` reads. About 5
 minutes on 2 CPU cores; chapter 6 with SCALE = "gpu" recomputes it instead.
 """
+
 import argparse
 import functools
 import sys
@@ -31,12 +32,22 @@ def main(argv=None) -> int:
     drift.seed_everything(0)
     tic = time.perf_counter()
     data = functools.partial(drift.load_data, "mnist1d", labels_per_class=100, num_samples=20000)
-    methods = ["supervised", drift.book.maps.shared("mean_teacher"), drift.book.maps.shared("drift")]
+    methods = [
+        "supervised",
+        drift.book.maps.shared("mean_teacher"),
+        drift.book.maps.shared("drift"),
+    ]
     results = drift.compare(methods, data, seeds=args.seeds, steps=args.steps, model="cnn")
-    references = {label: reference_accuracies(data, seeds=args.seeds, method=m, **OPTIONS[m]) for m, label in REFERENCES.items()}
+    references = {
+        label: reference_accuracies(data, seeds=args.seeds, method=m, **OPTIONS[m])
+        for m, label in REFERENCES.items()
+    }
     record = drift.Record(
-        results, references, command=f"python benchmarks/record_mnist1d.py --seeds {args.seeds} --steps {args.steps}",
-        setting=f"MNIST-1D (20,000 samples), 100 labels per class, CNN, {args.steps} steps, {args.seeds} seeds",
+        results,
+        references,
+        command=f"python benchmarks/record_mnist1d.py --seeds {args.seeds} --steps {args.steps}",
+        setting=f"MNIST-1D (20,000 samples), 100 labels per class, CNN, {args.steps} steps, "
+        f"{args.seeds} seeds",
     )
     path = Path(drift.experiments.RECORDS) / "mnist1d_cnn.json"
     record.save(path)

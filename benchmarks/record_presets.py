@@ -12,6 +12,7 @@ by no tuning run; scikit-learn's LabelSpreading and self-trained logistic regres
 splits. Writes drift/recorded/presets_digits.json (`drift.load_record("presets_digits")`).
 About 20 minutes on 2 CPU cores; chapter 6 with SCALE = "gpu" recomputes it instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,22 @@ from pathlib import Path
 import drift
 from drift.experiments.baselines import REFERENCES, reference_accuracies
 
-METHODS = ["supervised", "alternating", "mean_teacher", "mean_teacher_original", "fixmatch", "entropy_min", "drift"]
+METHODS = [
+    "supervised",
+    "alternating",
+    "mean_teacher",
+    "mean_teacher_original",
+    "fixmatch",
+    "entropy_min",
+    "drift",
+]
 SEEDS = list(range(300, 320))
 STEPS, EVAL_EVERY = 1000, 50
 COMMAND = "python benchmarks/record_presets.py"
-SETTING = (f"digits, 5 labels per class, every preset at its tuned setting, {STEPS} steps, "
-           f"{len(SEEDS)} fresh seeds {SEEDS[0]}-{SEEDS[-1]}")
+SETTING = (
+    f"digits, 5 labels per class, every preset at its tuned setting, {STEPS} steps, "
+    f"{len(SEEDS)} fresh seeds {SEEDS[0]}-{SEEDS[-1]}"
+)
 
 
 def main(argv=None) -> int:
@@ -38,9 +49,18 @@ def main(argv=None) -> int:
     drift.seed_everything(0)
     data = functools.partial(drift.load_data, "digits", labels_per_class=5)
     tic = time.perf_counter()
-    results = drift.compare(METHODS, data, seeds=SEEDS, steps=STEPS, eval_every=EVAL_EVERY,
-                            workers=args.workers, progress=False)
-    references = {label: reference_accuracies(data, seeds=SEEDS, method=m) for m, label in REFERENCES.items()}
+    results = drift.compare(
+        METHODS,
+        data,
+        seeds=SEEDS,
+        steps=STEPS,
+        eval_every=EVAL_EVERY,
+        workers=args.workers,
+        progress=False,
+    )
+    references = {
+        label: reference_accuracies(data, seeds=SEEDS, method=m) for m, label in REFERENCES.items()
+    }
     record = drift.Record(results, references, command=COMMAND, setting=SETTING)
     path = Path(drift.experiments.RECORDS) / "presets_digits.json"
     record.save(path)

@@ -9,6 +9,7 @@ extra work of DRIFT is one backward pass through the teacher on the unlabeled ba
 
     python benchmarks/step_cost.py [--rounds 300] [--warmup 50] [--device auto] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,9 @@ def _setup(name: str, data, model: str, device):
     torch.manual_seed(0)
     student = drift.build_model(model, data.feature_shape, data.num_classes).to(device)
     teacher = drift.make_teacher(method, student)
-    optimizer = torch.optim.Adam(student.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda"))
+    optimizer = torch.optim.Adam(
+        student.parameters(), lr=1e-3, fused=device.type in ("cpu", "cuda")
+    )
     return method, student, teacher, optimizer
 
 
@@ -49,7 +52,11 @@ def _saved_bytes(setup, data) -> int:
         total += t.numel() * t.element_size()
         return t
 
-    x_l, y_l, x_u = data.x_labeled[:BATCH], data.y_labeled[:BATCH], data.x_unlabeled[:UNLABELED_BATCH]
+    x_l, y_l, x_u = (
+        data.x_labeled[:BATCH],
+        data.y_labeled[:BATCH],
+        data.x_unlabeled[:UNLABELED_BATCH],
+    )
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=1.0)
     return total
@@ -69,14 +76,20 @@ def main() -> None:
     args = parser.parse_args()
     drift.seed_everything(0, threads=args.threads)
     device = drift.resolve_device(args.device)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), "
-          f"batches {BATCH} labeled + {UNLABELED_BATCH} unlabeled, {args.rounds} rounds after {args.warmup} warm-up\n")
-    print("| setting | mean teacher (ms/step) | DRIFT (ms/step) | time ratio | saved-tensor ratio |")
+    print(
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} CPU thread(s), "
+        f"batches {BATCH} labeled + {UNLABELED_BATCH} unlabeled, {args.rounds} rounds after "
+        f"{args.warmup} warm-up\n"
+    )
+    print(
+        "| setting | mean teacher (ms/step) | DRIFT (ms/step) | time ratio | saved-tensor ratio |"
+    )
     print("|---|---|---|---|---|")
     for data_name, model, labels in SETTINGS:
         data = drift.load_data(data_name, labels_per_class=labels).to(device)
-        source = drift.sources.source_of(data, device=device, seed=0, batch_size=BATCH,
-                                         unlabeled_batch_size=UNLABELED_BATCH)
+        source = drift.sources.source_of(
+            data, device=device, seed=0, batch_size=BATCH, unlabeled_batch_size=UNLABELED_BATCH
+        )
         setups = {m: _setup(m, data, model, device) for m in METHODS}
         times = {m: [] for m in METHODS}
         for r in range(args.warmup + args.rounds):
@@ -89,8 +102,11 @@ def main() -> None:
                     times[m].append(time.perf_counter() - tic)
         median = {m: 1e3 * statistics.median(times[m]) for m in METHODS}
         saved = {m: _saved_bytes(setups[m], data) for m in METHODS}
-        print(f"| {model} on {data_name} | {median['mean_teacher']:.3f} | {median['drift']:.3f} | "
-              f"{median['drift'] / median['mean_teacher']:.2f} | {saved['drift'] / saved['mean_teacher']:.2f} |")
+        print(
+            f"| {model} on {data_name} | {median['mean_teacher']:.3f} | {median['drift']:.3f} | "
+            f"{median['drift'] / median['mean_teacher']:.2f} | "
+            f"{saved['drift'] / saved['mean_teacher']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

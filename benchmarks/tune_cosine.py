@@ -1,6 +1,7 @@
 """Choose the COSINE presets' confidence mask xi and copy-refresh period on validation data.
 
-    python benchmarks/tune_cosine.py [--seeds 3] [--workers 2] [--out benchmarks/results/tuning_cosine.json]
+    python benchmarks/tune_cosine.py [--seeds 3] [--workers 2]
+                                     [--out benchmarks/results/tuning_cosine.json]
 
 Protocol of `benchmarks/tune_defaults.py` (chapter 6, section 4): for each seed s,
 `drift.load_data("digits", labels_per_class=5, seed=s).with_validation(0.25, seed=s)` holds out a
@@ -14,6 +15,7 @@ accuracy over both methods' runs; cosine's refresh period is then its best at th
 choice is printed with the standard error of its paired difference against the runner-up, so the
 record says when the pick is within noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,10 +38,15 @@ def validation_split(seed: int):
 
 def grid() -> list[drift.Method]:
     methods = [
-        drift.get_method("cosine", mask_below=xi, refresh_every=r, name=f"cosine xi={xi} refresh={r}")
-        for xi in XIS for r in REFRESH
+        drift.get_method(
+            "cosine", mask_below=xi, refresh_every=r, name=f"cosine xi={xi} refresh={r}"
+        )
+        for xi in XIS
+        for r in REFRESH
     ]
-    methods += [drift.get_method("drift_cosine", mask_below=xi, name=f"drift_cosine xi={xi}") for xi in XIS]
+    methods += [
+        drift.get_method("drift_cosine", mask_below=xi, name=f"drift_cosine xi={xi}") for xi in XIS
+    ]
     return methods
 
 
@@ -57,8 +64,14 @@ def main(argv=None) -> int:
     drift.seed_everything(0)
     tic = time.perf_counter()
     methods = grid()
-    results = drift.compare(methods, validation_split, seeds=args.seeds, workers=args.workers, reference=None,
-                            eval_every=1000)
+    results = drift.compare(
+        methods,
+        validation_split,
+        seeds=args.seeds,
+        workers=args.workers,
+        reference=None,
+        eval_every=1000,
+    )
     val = {m.name: results.final(m.name) for m in methods}  # validation accuracy (%), (seeds,)
     for name, acc in val.items():
         print(f"{name:>30}: {acc.mean():6.2f} ± {acc.std(ddof=1):.2f}")
@@ -79,8 +92,17 @@ def main(argv=None) -> int:
     print(json.dumps(summary, indent=1))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"seeds": args.seeds, "steps": 1000, "validation_accuracy": {k: v.tolist() for k, v in val.items()},
-                   "choice": summary, "seconds": time.perf_counter() - tic}, f, indent=1)
+        json.dump(
+            {
+                "seeds": args.seeds,
+                "steps": 1000,
+                "validation_accuracy": {k: v.tolist() for k, v in val.items()},
+                "choice": summary,
+                "seconds": time.perf_counter() - tic,
+            },
+            f,
+            indent=1,
+        )
     print(f"wrote {args.out} ({time.perf_counter() - tic:.0f} s)")
     return 0
 

@@ -5,25 +5,46 @@ and sample weights are differentiable functions of the teacher, so the student c
 the total (Stackelberg) gradient. Every method here, from supervised training to DRIFT, is one
 `Method` run by one `train` loop.
 """
+
 import importlib
 
-from .metrics import PairedTest, Summary, accuracy, error_bound, flip_rate, holm, holm_adjusted, oscillation, paired_test, summarize
+from .metrics import (
+    PairedTest,
+    Summary,
+    accuracy,
+    error_bound,
+    flip_rate,
+    holm,
+    holm_adjusted,
+    oscillation,
+    paired_test,
+    summarize,
+)
 from .models import CNN, MLP, MODELS, TransformerClassifier, build_model, logits_of
 from .runtime import resolve_device, seed_everything
 from .tables import Table
-from . import inputs, plotting
-from .core import analysis
+from . import inputs, plotting  # noqa: F401 (re-exported submodules: drift.inputs, drift.plotting)
+from .core import analysis  # noqa: F401 (re-exported submodule: drift.analysis)
 from .core.labels import hard_labels, pseudo_labels, soft_labels, straight_through_labels
 from .core.methods import EXTRA_PRESETS, METHODS, Method, get_method
 from .core.objective import LeaderTerms, leader_objective, leader_terms, soft_cross_entropy
 from .core.teacher import CopyTeacher, EMATeacher, make_teacher
 from .core.weights import entropy, entropy_weights, sample_weights, threshold_weights
-from .data import sources
+from .data import sources  # noqa: F401 (re-exported submodule: drift.sources)
 from .data.datasets import DATASETS, load_data, token_sequences
 from .data.sources import DatasetSplits
 from .data.splits import SemiSupervisedData
-from .data.weak import ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
-from .training import distributed
+from .data.weak import (
+    ABSTAIN,
+    LFStats,
+    WeakSupervision,
+    add_label_noise,
+    apply_lfs,
+    lf_stats,
+    load_weak_data,
+    majority_vote,
+)
+from .training import distributed  # noqa: F401 (re-exported submodule: drift.distributed)
 from .training.config import PRECISIONS, TrainConfig
 from .training.history import History
 from .training.loop import train
@@ -34,22 +55,87 @@ from .experiments.results import Results
 __version__ = "0.1.0"
 
 __all__ = [
-    "DATASETS", "DatasetSplits", "SemiSupervisedData", "load_data", "token_sequences", "Record", "Results", "compare", "load_record", "EXTRA_PRESETS", "METHODS", "Method", "get_method",
-    "PairedTest", "Summary", "Table", "accuracy", "error_bound", "flip_rate", "holm", "holm_adjusted", "oscillation", "paired_test", "summarize", "CNN", "MLP", "MODELS", "TransformerClassifier", "build_model", "logits_of",
-    "LeaderTerms", "leader_objective", "leader_terms", "soft_cross_entropy", "hard_labels", "pseudo_labels",
-    "soft_labels", "straight_through_labels", "resolve_device", "seed_everything", "CopyTeacher", "EMATeacher",
-    "make_teacher", "History", "PRECISIONS", "TrainConfig", "train", "entropy", "entropy_weights", "sample_weights", "threshold_weights",
-    "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
-    "majority_vote", "Pretrained", "compare_after_pretraining",
-    "DriftClassifier", "labeled_accuracy",
+    "DATASETS",
+    "DatasetSplits",
+    "SemiSupervisedData",
+    "load_data",
+    "token_sequences",
+    "Record",
+    "Results",
+    "compare",
+    "load_record",
+    "EXTRA_PRESETS",
+    "METHODS",
+    "Method",
+    "get_method",
+    "PairedTest",
+    "Summary",
+    "Table",
+    "accuracy",
+    "error_bound",
+    "flip_rate",
+    "holm",
+    "holm_adjusted",
+    "oscillation",
+    "paired_test",
+    "summarize",
+    "CNN",
+    "MLP",
+    "MODELS",
+    "TransformerClassifier",
+    "build_model",
+    "logits_of",
+    "LeaderTerms",
+    "leader_objective",
+    "leader_terms",
+    "soft_cross_entropy",
+    "hard_labels",
+    "pseudo_labels",
+    "soft_labels",
+    "straight_through_labels",
+    "resolve_device",
+    "seed_everything",
+    "CopyTeacher",
+    "EMATeacher",
+    "make_teacher",
+    "History",
+    "PRECISIONS",
+    "TrainConfig",
+    "train",
+    "entropy",
+    "entropy_weights",
+    "sample_weights",
+    "threshold_weights",
+    "ABSTAIN",
+    "LFStats",
+    "WeakSupervision",
+    "add_label_noise",
+    "apply_lfs",
+    "lf_stats",
+    "load_weak_data",
+    "majority_vote",
+    "Pretrained",
+    "compare_after_pretraining",
+    "DriftClassifier",
+    "labeled_accuracy",
 ]
 
 _MOVED = {
-    "weights": "core.weights", "teacher": "core.teacher", "objectives": "core.objective",
-    "methods": "core.methods", "weak": "data.weak", "config": "training.config", "trainer": "training.loop",
-    "vectorized": "training.batched", "checkpoints": "training.checkpoints", "history": "training.history",
-    "estimator": "training.estimator", "baselines": "experiments.baselines", "widgets": "book.widgets",
-    "games": "book.games", "maps": "book.maps",
+    "weights": "core.weights",
+    "teacher": "core.teacher",
+    "objectives": "core.objective",
+    "methods": "core.methods",
+    "weak": "data.weak",
+    "config": "training.config",
+    "trainer": "training.loop",
+    "vectorized": "training.batched",
+    "checkpoints": "training.checkpoints",
+    "history": "training.history",
+    "estimator": "training.estimator",
+    "baselines": "experiments.baselines",
+    "widgets": "book.widgets",
+    "games": "book.games",
+    "maps": "book.maps",
 }
 
 

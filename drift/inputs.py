@@ -5,6 +5,7 @@ A dict is passed to the model as keyword arguments, `model(**x)` (e.g. a Hugging
 `functional_call` alike. These helpers count, index, concatenate, move and add noise to either
 kind, so the rest of the package treats both the same way.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Union
@@ -34,7 +35,10 @@ def as_inputs(name: str, value) -> Inputs:
     if not isinstance(value, dict):
         return as_tensor(name, value)
     if not value or not all(isinstance(k, str) for k in value):
-        raise TypeError(f"{name} must be a tensor or a non-empty dict of tensors with str keys (the model's argument names)")
+        raise TypeError(
+            f"{name} must be a tensor or a non-empty dict of tensors with str keys (the model's "
+            "argument names)"
+        )
     return {k: as_tensor(f"{name}[{k!r}]", v) for k, v in value.items()}
 
 
@@ -60,7 +64,9 @@ def device_of(x: Inputs) -> torch.device:
 
 def feature_shape(x: Inputs) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
     """The shape of one example: (...) of a tensor, {name: (...)} of a dict."""
-    return {k: tuple(v.shape[1:]) for k, v in x.items()} if isinstance(x, dict) else tuple(x.shape[1:])
+    return (
+        {k: tuple(v.shape[1:]) for k, v in x.items()} if isinstance(x, dict) else tuple(x.shape[1:])
+    )
 
 
 def take(x: Inputs, index) -> Inputs:
@@ -83,7 +89,9 @@ def to_device(x: Inputs, device, *, non_blocking: bool = False) -> Inputs:
 def add_noise(x: Inputs, scale: float, generator: torch.Generator | None = None) -> Inputs:
     """x + scale * Gaussian noise on floating-point tensors (one draw each, in the dict's order,
     from `generator`, default torch's global generator of the tensor's device); integer tensors
-    (token ids, attention masks) and booleans unchanged, and everything unchanged when scale is 0."""
+    (token ids, attention masks) and booleans unchanged, and everything unchanged when scale is
+    0."""
+
     def noisy(t: Tensor) -> Tensor:
         if not (scale > 0 and t.is_floating_point()):
             return t

@@ -1,4 +1,5 @@
 """Metrics of accuracy and stability, and summaries over seeds."""
+
 from __future__ import annotations
 
 import math
@@ -116,11 +117,15 @@ class PairedTest:
 
     def __str__(self) -> str:
         kind = "exact" if self.n <= EXACT_MAX_N else "Monte Carlo"
-        return (f"{self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}], "
-                f"p ({kind}) = {self.p_exact:.3g}, {self.verdict}")
+        return (
+            f"{self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}], "
+            f"p ({kind}) = {self.p_exact:.3g}, {self.verdict}"
+        )
 
 
-def paired_test(differences: Sequence[float], *, confidence: float = 0.95, margin: float | None = None) -> PairedTest:
+def paired_test(
+    differences: Sequence[float], *, confidence: float = 0.95, margin: float | None = None
+) -> PairedTest:
     """Tests of per-seed differences (e.g. `Results.final(m) - Results.final(ref)`), (n,) ->
     `PairedTest`: the mean with its t-based interval, the paired t-test p, the exact sign-flip
     p and, given `margin` (> 0, in the units of the differences, e.g. 1.0 for one point of
@@ -148,21 +153,39 @@ def paired_test(differences: Sequence[float], *, confidence: float = 0.95, margi
         raise ValueError("differences must hold at least one value (one per seed); got none")
     if not np.isfinite(d).all():
         bad = np.flatnonzero(~np.isfinite(d)).tolist()
-        raise ValueError(f"differences must be finite; got NaN or inf at seeds {bad}: "
-                         "drop those seeds from both methods (e.g. runs without a test set)")
+        raise ValueError(
+            f"differences must be finite; got NaN or inf at seeds {bad}: "
+            "drop those seeds from both methods (e.g. runs without a test set)"
+        )
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), e.g. 0.95; got {confidence}")
     if margin is not None:
-        check_real("margin", margin, minimum=0, low_open=True, expected="a number > 0", hint=(
-            "in the units of the differences, e.g. 1.0 for one point of accuracy; or None for no equivalence test"))
+        check_real(
+            "margin",
+            margin,
+            minimum=0,
+            low_open=True,
+            expected="a number > 0",
+            hint=(
+                "in the units of the differences, e.g. 1.0 for one point of accuracy; or None for "
+                "no equivalence test"
+            ),
+        )
     margin = None if margin is None else float(margin)
     n, mean, nan = d.size, float(d.mean()), math.nan
     if n == 1:
         return PairedTest(mean, nan, nan, nan, 1, nan, nan, margin, confidence, nan)
-    p_exact = float(stats.permutation_test(
-        (d,), np.mean, permutation_type="samples", vectorized=True, alternative="two-sided",
-        n_resamples=np.inf if n <= EXACT_MAX_N else MONTE_CARLO_RESAMPLES, rng=np.random.default_rng(0),
-    ).pvalue)
+    p_exact = float(
+        stats.permutation_test(
+            (d,),
+            np.mean,
+            permutation_type="samples",
+            vectorized=True,
+            alternative="two-sided",
+            n_resamples=np.inf if n <= EXACT_MAX_N else MONTE_CARLO_RESAMPLES,
+            rng=np.random.default_rng(0),
+        ).pvalue
+    )
     if np.ptp(d) <= 1e-9 * np.abs(d).max():  # no spread beyond float rounding: no t statistic
         return PairedTest(mean, mean, mean, nan, n, p_exact, nan, margin, confidence, p_exact)
     sem = float(d.std(ddof=1)) / math.sqrt(n)
@@ -173,7 +196,18 @@ def paired_test(differences: Sequence[float], *, confidence: float = 0.95, margi
         above = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
         below = stats.ttest_1samp(d, margin, alternative="less").pvalue
         p_equivalence = float(max(above, below))
-    return PairedTest(mean, mean - half, mean + half, p_value, n, p_exact, p_equivalence, margin, confidence, p_exact)
+    return PairedTest(
+        mean,
+        mean - half,
+        mean + half,
+        p_value,
+        n,
+        p_exact,
+        p_equivalence,
+        margin,
+        confidence,
+        p_exact,
+    )
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

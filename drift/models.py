@@ -5,6 +5,7 @@ builds a student for any tensors: the MLP flattens any feature shape; the CNN re
 as 1-D signals (MNIST-1D) and (H, W) or (C, H, W) as images (digits); the Transformer reads (L,)
 integer token ids (the "tokens" data set).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,9 @@ from . import inputs
 class MLP(nn.Sequential):
     """Flatten -> [Linear -> ReLU] * len(hidden) -> Linear: (N, *feature_shape) -> (N, C)."""
 
-    def __init__(self, feature_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...] = (128, 128)):
+    def __init__(
+        self, feature_shape: tuple[int, ...], num_classes: int, hidden: tuple[int, ...] = (128, 128)
+    ):
         sizes = (math.prod(feature_shape), *hidden)
         layers: list[nn.Module] = [nn.Flatten()]
         for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -30,7 +33,8 @@ class MLP(nn.Sequential):
 
 
 class CNN(nn.Module):
-    """Three conv layers (the last two with stride 2) and a linear head: (N, *feature_shape) -> (N, C).
+    """Three conv layers (the last two with stride 2) and a linear head:
+    (N, *feature_shape) -> (N, C).
 
     Features (L,) are 1-D signals (MNIST-1D), (H, W) and (C, H, W) images (digits); sides >= 4.
     """
@@ -46,9 +50,12 @@ class CNN(nn.Module):
         in_channels = feature_shape[0] if len(feature_shape) == 3 else 1
         conv = nn.Conv2d if len(self.spatial) == 2 else nn.Conv1d
         self.features = nn.Sequential(
-            conv(in_channels, channels, 3, padding=1), nn.ReLU(),
-            conv(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
-            conv(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+            conv(in_channels, channels, 3, padding=1),
+            nn.ReLU(),
+            conv(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
+            conv(channels, channels, 3, stride=2, padding=1),
+            nn.ReLU(),
             nn.Flatten(),
         )
         with torch.no_grad():
@@ -70,20 +77,33 @@ class TransformerClassifier(nn.Module):
     """
 
     def __init__(
-        self, feature_shape: tuple[int, ...], num_classes: int, *, vocab_size: int = 64, d_model: int = 32,
-        nhead: int = 2, num_layers: int = 1, dim_feedforward: int = 64, dropout: float = 0.0,
+        self,
+        feature_shape: tuple[int, ...],
+        num_classes: int,
+        *,
+        vocab_size: int = 64,
+        d_model: int = 32,
+        nhead: int = 2,
+        num_layers: int = 1,
+        dim_feedforward: int = 64,
+        dropout: float = 0.0,
     ):
         super().__init__()
         if len(feature_shape) != 1:
             raise ValueError(
-                f"model='transformer' needs token ids of shape (N, L), i.e. feature_shape (L,); got "
-                f"{tuple(feature_shape)}: use model='mlp'/'cnn' for other inputs"
+                "model='transformer' needs token ids of shape (N, L), i.e. feature_shape (L,); "
+                f"got {tuple(feature_shape)}: use model='mlp'/'cnn' for other inputs"
             )
         self.vocab_size = vocab_size
         self.tokens = nn.Embedding(vocab_size, d_model)
         self.positions = nn.Parameter(0.02 * torch.randn(feature_shape[0], d_model))  # (L, d_model)
         layer = nn.TransformerEncoderLayer(
-            d_model, nhead, dim_feedforward, dropout, batch_first=True, norm_first=True,
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            batch_first=True,
+            norm_first=True,
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
@@ -91,10 +111,13 @@ class TransformerClassifier(nn.Module):
 
     def forward(self, x):
         if x.is_floating_point():
-            raise TypeError(f"TransformerClassifier reads integer token ids; got {x.dtype} inputs (use .long())")
+            raise TypeError(
+                f"TransformerClassifier reads integer token ids; got {x.dtype} inputs (use .long())"
+            )
         if x.numel() and (x.min() < 0 or x.max() >= self.vocab_size):
             raise ValueError(
-                f"token ids must lie in [0, {self.vocab_size}); got {int(x.min())}..{int(x.max())}: pass "
+                f"token ids must lie in [0, {self.vocab_size}); got "
+                f"{int(x.min())}..{int(x.max())}: pass "
                 "functools.partial(drift.TransformerClassifier, vocab_size=...) as the model"
             )
         h = self.encoder(self.tokens(x) + self.positions)  # (N, L, d_model)
@@ -103,7 +126,8 @@ class TransformerClassifier(nn.Module):
 
 @contextmanager
 def eval_mode(module: nn.Module):
-    """Put every submodule in eval mode, then restore each one's own mode (frozen parts stay frozen)."""
+    """Put every submodule in eval mode, then restore each one's own mode (frozen parts stay
+    frozen)."""
     modes = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
@@ -127,8 +151,8 @@ def logits_of(output) -> Tensor:
     logits = _find_logits(output)
     if not isinstance(logits, Tensor):
         raise TypeError(
-            "a model's output must be a tensor of logits, a dict with 'logits' or an object with a .logits "
-            f"tensor; got {type(output).__name__}"
+            "a model's output must be a tensor of logits, a dict with 'logits' or an object with "
+            f"a .logits tensor; got {type(output).__name__}"
         )
     return logits
 
@@ -141,24 +165,41 @@ def check_output(model: nn.Module, x: inputs.Inputs, num_classes: int) -> None:
     Runs in eval mode (modes restored; BatchNorm statistics untouched), without gradient, with
     torch's generators forked (whatever the model draws, the caller's random stream is unmoved)."""
     n, device = inputs.num_rows(x), inputs.device_of(x)
-    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), eval_mode(model):
+    with (
+        torch.no_grad(),
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        eval_mode(model),
+    ):
         output = inputs.forward(model, x)
     logits = _find_logits(output)
-    if isinstance(logits, Tensor) and logits.is_floating_point() and tuple(logits.shape) == (n, num_classes):
+    if (
+        isinstance(logits, Tensor)
+        and logits.is_floating_point()
+        and tuple(logits.shape) == (n, num_classes)
+    ):
         return
-    got = f"{logits.dtype} logits of shape {tuple(logits.shape)}" if isinstance(logits, Tensor) else (
-        f"a {type(output).__name__} without logits")
+    got = (
+        f"{logits.dtype} logits of shape {tuple(logits.shape)}"
+        if isinstance(logits, Tensor)
+        else (f"a {type(output).__name__} without logits")
+    )
     raise ValueError(
-        f"model {type(model).__name__} gave {got} for {n} examples; expected floating-point logits of shape "
-        f"({n}, {num_classes}), one per class (num_classes={num_classes}), as a tensor, a dict with 'logits' "
-        "or an object with a .logits tensor"
+        f"model {type(model).__name__} gave {got} for {n} examples; expected floating-point logits "
+        f"of shape ({n}, {num_classes}), one per class (num_classes={num_classes}), as a tensor, a "
+        "dict with 'logits' or an object with a .logits tensor"
     )
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "transformer": TransformerClassifier}
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": MLP,
+    "cnn": CNN,
+    "transformer": TransformerClassifier,
+}
 
 
-def build_model(model, feature_shape: tuple[int, ...] | dict[str, tuple[int, ...]], num_classes: int) -> nn.Module:
+def build_model(
+    model, feature_shape: tuple[int, ...] | dict[str, tuple[int, ...]], num_classes: int
+) -> nn.Module:
     """A student from a name in `MODELS`, an `nn.Module` (used as is) or a factory
     `factory(feature_shape, num_classes) -> nn.Module`. For dict inputs feature_shape is a dict
     {name: shape}, which only a factory reads (named models take one tensor)."""
@@ -166,16 +207,26 @@ def build_model(model, feature_shape: tuple[int, ...] | dict[str, tuple[int, ...
         return model
     if isinstance(model, str):
         if model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, an nn.Module or a factory; got {model!r}")
+            raise ValueError(
+                f"model must be one of {', '.join(MODELS)}, an nn.Module or a factory; got "
+                f"{model!r}"
+            )
         if isinstance(feature_shape, dict):
             raise ValueError(
-                f"model={model!r} reads one tensor, but the inputs are a dict ({', '.join(feature_shape)}): pass your "
+                f"model={model!r} reads one tensor, but the inputs are a dict "
+                f"({', '.join(feature_shape)}): pass your "
                 "own nn.Module or a factory(feature_shape, num_classes), called as model(**x)"
             )
         model = MODELS[model]
     if not callable(model):
-        raise TypeError(f"model must be a name ({', '.join(MODELS)}), an nn.Module or a factory; got {type(model).__name__}")
-    student = model(dict(feature_shape) if isinstance(feature_shape, dict) else tuple(feature_shape), num_classes)
+        raise TypeError(
+            f"model must be a name ({', '.join(MODELS)}), an nn.Module or a factory; got "
+            f"{type(model).__name__}"
+        )
+    student = model(
+        dict(feature_shape) if isinstance(feature_shape, dict) else tuple(feature_shape),
+        num_classes,
+    )
     if not isinstance(student, nn.Module):
         raise TypeError(f"the model factory must return an nn.Module; got {type(student).__name__}")
     return student

@@ -1,4 +1,5 @@
 """Figures shared by the chapters and the CLI."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +32,13 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES)[:4
         raise ValueError(f"metrics must be among {', '.join(CURVES)}; got {unknown}")
     own_figure = axes is None
     if own_figure:
-        _, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics) + 1.5, 3.0), squeeze=False, layout="constrained")
+        _, axes = plt.subplots(
+            1,
+            len(metrics),
+            figsize=(3.4 * len(metrics) + 1.5, 3.0),
+            squeeze=False,
+            layout="constrained",
+        )
         axes = axes[0]
     for label, runs in histories.items():
         steps = np.asarray(runs[0].step)
@@ -40,16 +47,22 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES)[:4
             mean, std = values.mean(0), values.std(0)
             (line,) = ax.plot(steps, mean, label=label)
             if len(runs) > 1:
-                ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+                ax.fill_between(
+                    steps, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0
+                )
     for ax, metric in zip(axes, metrics):
         ax.set_xlabel("step")
         ax.set_ylabel(CURVES[metric])
         ax.grid(alpha=0.3)
-        if metric.endswith("flip_rate"):  # from ~1 after the first steps down to a few in a thousand
+        if metric.endswith(
+            "flip_rate"
+        ):  # from ~1 after the first steps down to a few in a thousand
             ax.set_yscale("log")
     fig = axes[0].figure
     if own_figure:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small")
+        fig.legend(
+            *axes[0].get_legend_handles_labels(), loc="outside right upper", fontsize="small"
+        )
     else:
         axes[0].legend(fontsize="small")
     return fig
@@ -67,12 +80,15 @@ class Grid:
 
     @classmethod
     def around(cls, *xs: Tensor, margin: float = 0.3, n: int = 150) -> "Grid":
-        """An n x n grid over the bounding box of the points xs (each (N, 2)), widened by `margin`."""
+        """An n x n grid over the bounding box of the points xs (each (N, 2)), widened by
+        `margin`."""
         x = torch.cat([torch.as_tensor(v, dtype=torch.float32) for v in xs])
         if x.ndim != 2 or x.shape[1] != 2:
             raise ValueError(f"xs must be points of shape (N, 2); got shape {tuple(x.shape)}")
         lo, hi = (x.min(0).values - margin).tolist(), (x.max(0).values + margin).tolist()
-        xx, yy = torch.meshgrid(torch.linspace(lo[0], hi[0], n), torch.linspace(lo[1], hi[1], n), indexing="xy")
+        xx, yy = torch.meshgrid(
+            torch.linspace(lo[0], hi[0], n), torch.linspace(lo[1], hi[1], n), indexing="xy"
+        )
         return cls(xx, yy)
 
     @property
@@ -84,8 +100,15 @@ class Grid:
         return torch.as_tensor(values).reshape(self.xx.shape)
 
 
-def plot_class_map(ax, grid: Grid, p1: Tensor, data=None, *, title: str | None = None,
-                   colors: Sequence[str] = ("tab:blue", "tab:red")) -> None:
+def plot_class_map(
+    ax,
+    grid: Grid,
+    p1: Tensor,
+    data=None,
+    *,
+    title: str | None = None,
+    colors: Sequence[str] = ("tab:blue", "tab:red"),
+) -> None:
     """A two-class map on `ax`: p(class 1) (n, n) on `grid` as background, its 0.5 level as the
     boundary, and, given a `SemiSupervisedData`, its unlabeled points (grey) and labeled points
     (stars in their class's colour)."""
@@ -93,14 +116,22 @@ def plot_class_map(ax, grid: Grid, p1: Tensor, data=None, *, title: str | None =
     ax.contour(grid.xx, grid.yy, p1, levels=[0.5], colors="k", linewidths=1.2)
     if data is not None:
         ax.scatter(*data.x_unlabeled.T, s=3, color="0.45")
-        ax.scatter(*data.x_labeled.T, s=110, marker="*", c=np.asarray(colors)[data.y_labeled], edgecolors="k")
+        ax.scatter(
+            *data.x_labeled.T,
+            s=110,
+            marker="*",
+            c=np.asarray(colors)[data.y_labeled],
+            edgecolors="k",
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize="small")
 
 
-def plot_finals(results, references: Mapping[str, Sequence[float]] | None = None, *, ax=None, title=None):
+def plot_finals(
+    results, references: Mapping[str, Sequence[float]] | None = None, *, ax=None, title=None
+):
     """Each seed's final test accuracy per method (dots; black bar: the mean over seeds), grey
     lines joining one seed's runs of the methods of `results` (a `drift.Results`).
 
@@ -113,13 +144,26 @@ def plot_finals(results, references: Mapping[str, Sequence[float]] | None = None
         _, ax = plt.subplots(figsize=(4.5, 4), layout="constrained")
     references = dict(references or {})
     labels = results.methods + list(references)
-    finals = [results.final(m) for m in results.methods] + [np.asarray(v, dtype=float) for v in references.values()]
-    ax.plot(range(len(results.methods)), np.array(finals[:len(results.methods)]), color="0.8", lw=0.8, zorder=1)
+    finals = [results.final(m) for m in results.methods] + [
+        np.asarray(v, dtype=float) for v in references.values()
+    ]
+    ax.plot(
+        range(len(results.methods)),
+        np.array(finals[: len(results.methods)]),
+        color="0.8",
+        lw=0.8,
+        zorder=1,
+    )
     for i, values in enumerate(finals):
         ax.scatter(np.full(len(values), i), values, s=14, color=f"C{i}", zorder=3)
         ax.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=1.5)
-    ax.set_xticks(range(len(labels)), [lab.replace("sklearn ", "sklearn\n") for lab in labels],
-                  rotation=60, ha="right", fontsize="x-small")
+    ax.set_xticks(
+        range(len(labels)),
+        [lab.replace("sklearn ", "sklearn\n") for lab in labels],
+        rotation=60,
+        ha="right",
+        fontsize="x-small",
+    )
     if title:
         ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3, axis="y")

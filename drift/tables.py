@@ -1,4 +1,5 @@
 """Markdown tables that render as tables in Jupyter, Colab and the built book, and print as text."""
+
 from __future__ import annotations
 
 from typing import Iterable, Sequence
@@ -19,7 +20,10 @@ class Table(str):
         for i, row in enumerate(rows):
             cells = [str(c) for c in row]
             if len(cells) != len(header):
-                raise ValueError(f"rows[{i}] must have {len(header)} cells, one per column of header; got {len(cells)}")
+                raise ValueError(
+                    f"rows[{i}] must have {len(header)} cells, one per column of header; got "
+                    f"{len(cells)}"
+                )
             lines.append("| " + " | ".join(cells) + " |")
         return cls("\n".join(lines))
 

@@ -1,4 +1,5 @@
 """The book's chapters and settings, as the tests of the book read them."""
+
 from __future__ import annotations
 
 import json
@@ -37,14 +38,15 @@ def colab_url(path: pathlib.Path) -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{path.relative_to(ROOT).as_posix()}"
 
 
-INSTALL_CELL = f'''# On Colab, install drift from the repository (about a minute); elsewhere this does
+INSTALL_CELL = f"""\
+# On Colab, install drift from the repository (about a minute); elsewhere this does
 # nothing (locally, `make test` or `pip install -e ".[book]"` in a clone installed it).
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
     package = "drift-book[book] @ git+{REPOSITORY}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)"""
 
 CHECK_LABEL = "Checks of the claims above"
 """The one-line label of a collapsed cell that asserts the prose's claims (CONTRIBUTING rule 5)."""

@@ -1,5 +1,6 @@
 """Shared fixtures. Pins torch to one thread (fast and reproducible on shared 2-core machines)
 and selects matplotlib's non-interactive Agg backend before anything imports pyplot."""
+
 import matplotlib
 
 matplotlib.use("Agg")

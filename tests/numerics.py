@@ -15,13 +15,15 @@ so a difference in the last bit grows into a different printed accuracy.
 - Tier 2, OTHER settings: `make test-numerics` runs the chapters unpinned; every assert must
   hold, and printed training results are compared within the tolerances their cells declare.
 
-    python tests/numerics.py env NAME          # env(1) arguments for a setting (pinned, native, sse)
+    python tests/numerics.py env NAME          # env(1) arguments for a setting
+                                               # (pinned, native, sse)
     python tests/numerics.py fingerprint       # this environment's fingerprint, as JSON
     python tests/numerics.py fingerprint --write   # record it (make execute does, pinned)
     python tests/numerics.py tier              # which tier nbval would use here, and why
 
 This module imports torch only when a fingerprint is taken, so `make` can read settings cheaply.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,7 +60,9 @@ def setting(name: str) -> dict[str, str]:
     if name == "pinned":
         return dict(PINNED)
     if name not in OTHER:
-        raise ValueError(f"unknown numeric setting {name!r}; choose 'pinned' or one of {sorted(OTHER)}")
+        raise ValueError(
+            f"unknown numeric setting {name!r}; choose 'pinned' or one of {sorted(OTHER)}"
+        )
     return dict(OTHER[name])
 
 
@@ -111,8 +115,15 @@ def fingerprint() -> dict[str, str]:
             return torch.randn(n, *shape, generator=g)
 
         y = lambda n: torch.randint(0, num_classes, (n,), generator=g)  # noqa: E731
-        return drift.SemiSupervisedData(x_labeled=x(40), y_labeled=y(40), x_unlabeled=x(200), y_unlabeled=None,
-                                        x_test=x(50), y_test=y(50), num_classes=num_classes)
+        return drift.SemiSupervisedData(
+            x_labeled=x(40),
+            y_labeled=y(40),
+            x_unlabeled=x(200),
+            y_unlabeled=None,
+            x_test=x(50),
+            y_test=y(50),
+            num_classes=num_classes,
+        )
 
     runs = {
         "mlp": (data((64,), 10), "mlp"),
@@ -121,10 +132,29 @@ def fingerprint() -> dict[str, str]:
         "transformer": (data((12,), 3, tokens=True), "transformer"),
     }
     for name, (split, model) in runs.items():
-        history = drift.train("drift", split, model=model, steps=30, batch_size=16, device="cpu", progress=False, seed=0)
-        digests[name] = _digest([*history.model.state_dict().values(), *history.teacher.state().values()])
-    results = drift.compare(["mean_teacher", "drift"], runs["mlp"][0], seeds=2, steps=30, batch_size=16,
-                            workers=1, device="cpu", progress=False)
+        history = drift.train(
+            "drift",
+            split,
+            model=model,
+            steps=30,
+            batch_size=16,
+            device="cpu",
+            progress=False,
+            seed=0,
+        )
+        digests[name] = _digest(
+            [*history.model.state_dict().values(), *history.teacher.state().values()]
+        )
+    results = drift.compare(
+        ["mean_teacher", "drift"],
+        runs["mlp"][0],
+        seeds=2,
+        steps=30,
+        batch_size=16,
+        workers=1,
+        device="cpu",
+        progress=False,
+    )
     digests["vmap"] = _digest(torch.tensor(h.loss) for hs in results.histories.values() for h in hs)
     return digests
 
@@ -143,8 +173,11 @@ def tier() -> tuple[int, str]:
     here = fingerprint()
     if here != recorded:
         differing = sorted(k for k in recorded if here.get(k) != recorded[k])
-        return 2, (f"the pin does not reproduce the recorded bits here (differing: {', '.join(differing)}; "
-                   f"recorded under torch {recorded.get('torch')} on {recorded.get('machine')})")
+        return 2, (
+            "the pin does not reproduce the recorded bits here (differing: "
+            f"{', '.join(differing)}; "
+            f"recorded under torch {recorded.get('torch')} on {recorded.get('machine')})"
+        )
     return 1, "pinned, and this machine reproduces the recorded fingerprint"
 
 
@@ -156,8 +189,11 @@ def main(argv: list[str]) -> int:
         text = json.dumps(digests, indent=2) + "\n"
         if argv[1:] == ["--write"]:
             if not is_pinned():
-                print("refusing to record a fingerprint outside the pinned environment "
-                      f"(env {env_arguments('pinned')} ...)", file=sys.stderr)
+                print(
+                    "refusing to record a fingerprint outside the pinned environment "
+                    f"(env {env_arguments('pinned')} ...)",
+                    file=sys.stderr,
+                )
                 return 2
             FINGERPRINT.write_text(text)
         print(text, end="")

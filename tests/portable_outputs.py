@@ -19,6 +19,7 @@ differ.
 The tier is chosen once per session (tests/numerics.py, `tier`) and shown in pytest's header;
 DRIFT_NBVAL_TIER=1 or 2 forces it (the tests of this module do).
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,17 +36,23 @@ except ImportError:
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 TEXT_KEYS = ("text/plain", "text/html", "text/markdown")
-P_HEADER = re.compile(r"^p\b")  # a table column of p-values: "p", "p (exact)", "p (t-test)", "p-value"
+P_HEADER = re.compile(
+    r"^p\b"
+)  # a table column of p-values: "p", "p (exact)", "p (t-test)", "p-value"
 P_TEXT = re.compile(r"\bp\s*[=<>≤≥]\s*$")  # text just before a p-value: "p = ", "p<"
 TIER = {"tier": 2, "why": "nbval is not running"}  # set by pytest_configure
 
 
 def check_tolerance(tolerance) -> tuple[float, float]:
     """(abs, rel) of a cell's "tolerance" metadata; ValueError naming the fix if it is malformed."""
-    if not isinstance(tolerance, dict) or not set(tolerance) <= {"abs", "rel", "why"} or not tolerance.get("why"):
+    if (
+        not isinstance(tolerance, dict)
+        or not set(tolerance) <= {"abs", "rel", "why"}
+        or not tolerance.get("why")
+    ):
         raise ValueError(
-            f'cell metadata "tolerance" must be a dict with "abs" and/or "rel" (numbers >= 0) and "why" '
-            f"(where the size comes from); got {tolerance!r}"
+            'cell metadata "tolerance" must be a dict with "abs" and/or "rel" (numbers >= 0) '
+            f'and "why" (where the size comes from); got {tolerance!r}'
         )
     abs_tol, rel_tol = float(tolerance.get("abs", 0.0)), float(tolerance.get("rel", 0.0))
     if abs_tol < 0 or rel_tol < 0:
@@ -92,10 +99,14 @@ def same_text(a: str, b: str) -> bool:
     """True when `a` and `b` have the same numbers of numbers and the same text around them, up
     to whitespace (padded numbers may change width)."""
     parts_a, parts_b = NUMBER.split(a), NUMBER.split(b)
-    return len(parts_a) == len(parts_b) and all(" ".join(x.split()) == " ".join(y.split()) for x, y in zip(parts_a, parts_b))
+    return len(parts_a) == len(parts_b) and all(
+        " ".join(x.split()) == " ".join(y.split()) for x, y in zip(parts_a, parts_b)
+    )
 
 
-def close(committed: str, computed: str, tolerance: tuple[float, float] | None, p_value: bool) -> bool:
+def close(
+    committed: str, computed: str, tolerance: tuple[float, float] | None, p_value: bool
+) -> bool:
     """Whether one printed number matches the committed one: within one unit of its last digit
     always; with a tolerance (tier 2, a training result), within abs + rel * |committed|, or for
     a p-value within a factor of 10."""
@@ -119,7 +130,10 @@ def align(committed: str, computed: str, tolerance: tuple[float, float] | None =
     if len(old_numbers) != len(new_numbers):
         return computed
     p_values = p_value_positions(committed) if tolerance is not None else set()
-    ok = [close(a, b, tolerance, i in p_values) for i, (a, b) in enumerate(zip(old_numbers, new_numbers))]
+    ok = [
+        close(a, b, tolerance, i in p_values)
+        for i, (a, b) in enumerate(zip(old_numbers, new_numbers))
+    ]
     if same_text(committed, computed) and all(ok):
         return committed
     numbers = [a if fine else b for a, b, fine in zip(old_numbers, new_numbers, ok)]
@@ -133,7 +147,9 @@ def texts(output) -> list[tuple[tuple, str]]:
     return [(("data", k), v) for k, v in output.get("data", {}).items() if k in TEXT_KEYS]
 
 
-def align_outputs(computed: list, committed: list, tolerance: tuple[float, float] | None = None) -> list:
+def align_outputs(
+    computed: list, committed: list, tolerance: tuple[float, float] | None = None
+) -> list:
     """Copies of the computed outputs with each text aligned to the committed text of the same
     kind at the same position (nbval pairs outputs that way too)."""
     references: dict[tuple, list[str]] = {}

@@ -15,6 +15,7 @@ plugin (the root conftest.py loads it) that adds one step to that backstop: befo
 run, every process the test process started (compare's pool workers, DataLoader workers, a
 kernel) is stopped the same way, printing where it was, so that none outlives the run.
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -90,7 +91,9 @@ def _family(leader: int, group: bool = True) -> list[int]:
             continue
         if state != "Z":
             table[int(stat.parent.name)] = (int(ppid), int(pgrp))
-    family = {pid for pid, (_, pgrp) in table.items() if pid == leader or (group and pgrp == leader)}
+    family = {
+        pid for pid, (_, pgrp) in table.items() if pid == leader or (group and pgrp == leader)
+    }
     while True:
         children = {pid for pid, (ppid, _) in table.items() if ppid in family} - family
         if not children:
@@ -102,7 +105,9 @@ def _who(pid: int) -> str:
     """`pid 123 (RANK=1): python -m drift train ...`, as far as /proc tells."""
     proc = pathlib.Path(f"/proc/{pid}")
     try:
-        command = " ".join(proc.joinpath("cmdline").read_bytes().decode(errors="replace").split("\0")).strip()
+        command = " ".join(
+            proc.joinpath("cmdline").read_bytes().decode(errors="replace").split("\0")
+        ).strip()
         environ = proc.joinpath("environ").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return f"pid {pid}"
@@ -142,7 +147,10 @@ def _bootstrap(target, args, log_path: str) -> None:
     os.setsid()
     try:
         import resource
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGABRT at the deadline leaves no core file
+
+        resource.setrlimit(
+            resource.RLIMIT_CORE, (0, 0)
+        )  # SIGABRT at the deadline leaves no core file
     except (ImportError, ValueError, OSError):
         pass
     log = open(log_path, "w")
@@ -158,7 +166,9 @@ def _bootstrap(target, args, log_path: str) -> None:
 class _Process:
     """One started process: a Popen command or a forked worker."""
 
-    def __init__(self, name: str, handle, log: pathlib.Path, stdout: pathlib.Path | None = None, check=True):
+    def __init__(
+        self, name: str, handle, log: pathlib.Path, stdout: pathlib.Path | None = None, check=True
+    ):
         self.name, self.handle, self.log, self.stdout, self.check = name, handle, log, stdout, check
 
     @property
@@ -189,9 +199,11 @@ class _Process:
             self.join(GRACE)
         announce = None
         if self.is_command:  # a shared stderr
+
             def announce(text):
                 with open(self.log, "a") as log:
                     log.write(text)
+
         _abort(family, announce)
         self.kill()
 
@@ -224,7 +236,9 @@ class _Process:
 
     def report(self) -> str:
         if self.is_command:
-            return f"its stderr (the end; faulthandler's tracebacks, if any, last):\n{_tail(self.log)}"
+            return (
+                f"its stderr (the end; faulthandler's tracebacks, if any, last):\n{_tail(self.log)}"
+            )
         return f"its traceback:\n{_below_bootstrap(_tail(self.log))}"
 
 
@@ -250,14 +264,22 @@ class Processes:
             p.kill()
 
     def command(self, name: str, args, *, check: bool = True, env=None, **popen_kwargs) -> None:
-        """Start `args` (stdin empty, stdout and stderr into files); `check`: a non-zero exit fails."""
+        """Start `args` (stdin empty, stdout and stderr into files); `check`: a non-zero exit
+        fails."""
         assert all(p.name != name for p in self.started), f"two processes named {name!r}"
         slug = _slug(name)
         stdout, stderr = self.directory / f"{slug}.stdout", self.directory / f"{slug}.stderr"
         env = {**(os.environ if env is None else env), "PYTHONFAULTHANDLER": "1"}
         with open(stdout, "w") as out, open(stderr, "a") as err:  # "a": abort() appends to it too
-            handle = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-                                      start_new_session=True, **popen_kwargs)
+            handle = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,
+                **popen_kwargs,
+            )
         self.started.append(_Process(name, handle, stderr, stdout, check))
 
     def worker(self, name: str, target, *args) -> None:
@@ -273,7 +295,9 @@ class Processes:
         test if any fails (then the others are stopped: a peer of a failed rank would wait for it
         forever) or if any is still running at the deadline."""
         while time.monotonic() < self.deadline:
-            if any(p.failed() for p in self.started) or all(p.exitcode() is not None for p in self.started):
+            if any(p.failed() for p in self.started) or all(
+                p.exitcode() is not None for p in self.started
+            ):
                 break
             time.sleep(0.05)
         failed = [p for p in self.started if p.failed()]
@@ -281,16 +305,26 @@ class Processes:
         for p in running:
             p.abort()
         if failed:
-            stopped = [f"{p.name} was still running then and was stopped; {p.report()}" for p in running]
+            stopped = [
+                f"{p.name} was still running then and was stopped; {p.report()}" for p in running
+            ]
         else:
-            stopped = [f"{p.name} did not finish within the {self.timeout:g} s deadline (it hangs, or this machine "
-                       f"is far slower than expected) and was stopped; {p.report()}" for p in running]
+            stopped = [
+                f"{p.name} did not finish within the {self.timeout:g} s deadline (it hangs, or "
+                f"this machine is far slower than expected) and was stopped; {p.report()}"
+                for p in running
+            ]
         if failed or running:
             pytest.fail("\n\n".join([p.describe() for p in failed] + stopped), pytrace=False)
         return {
-            p.name: subprocess.CompletedProcess(p.handle.args, p.exitcode(), p.stdout.read_text(errors="replace"),
-                                                p.log.read_text(errors="replace"))
-            for p in self.started if p.is_command
+            p.name: subprocess.CompletedProcess(
+                p.handle.args,
+                p.exitcode(),
+                p.stdout.read_text(errors="replace"),
+                p.log.read_text(errors="replace"),
+            )
+            for p in self.started
+            if p.is_command
         }
 
 
@@ -324,14 +358,20 @@ def pytest_timeout_set_timer(item, settings):
             if capture:
                 capture.suspend_global_capture(item)
                 out, err = capture.read_global_capture()
-            terminal.sep("+", f"Timeout: {item.nodeid} ran over {settings.timeout:g} s (pytest-timeout)")
+            terminal.sep(
+                "+", f"Timeout: {item.nodeid} ran over {settings.timeout:g} s (pytest-timeout)"
+            )
             for title, text in (("Captured stdout", out), ("Captured stderr", err)):
                 if text:
                     terminal.sep("~", title)
                     terminal.write(text)
             pytest_timeout.dump_stacks(terminal)  # this process's threads: where the test was
             children = [pid for pid in _family(os.getpid(), group=False) if pid != os.getpid()]
-            terminal.sep("~", f"Stopping the processes it started ({len(children)}; their tracebacks go to stderr)")
+            terminal.sep(
+                "~",
+                f"Stopping the processes it started ({len(children)}; their tracebacks go to "
+                "stderr)",
+            )
             terminal.flush()
 
             def announce(text):

@@ -1,4 +1,5 @@
 """Every chapter notebook follows the book's conventions (CONTRIBUTING.md)."""
+
 import re
 import sys
 
@@ -38,9 +39,13 @@ def test_opens_with_prerequisites_linking_the_notation_page(notebook):
     text = source(nb["cells"][0])
     box = re.search(r"```\{admonition\} Prerequisites\n(.*?)```", text, re.S)
     assert box, "the first cell has a ```{admonition} Prerequisites box"
-    assert len(re.findall(r"^- ", box.group(1), re.M)) >= 2, "the box lists the tools the chapter uses"
+    assert len(re.findall(r"^- ", box.group(1), re.M)) >= 2, (
+        "the box lists the tools the chapter uses"
+    )
     assert "(notation.md)" in box.group(1), "the box links [Notation and definitions](notation.md)"
-    assert (ROOT / "book" / "notation.md").exists() and "book/notation" in (ROOT / "_toc.yml").read_text()
+    assert (ROOT / "book" / "notation.md").exists() and "book/notation" in (
+        ROOT / "_toc.yml"
+    ).read_text()
 
 
 def test_asks_the_reader_to_predict_before_a_reveal(notebook):
@@ -48,11 +53,15 @@ def test_asks_the_reader_to_predict_before_a_reveal(notebook):
     answers."""
     _, nb = notebook
     cells = nb["cells"]
-    prompts = [i for i, c in enumerate(cells)
-               if c["cell_type"] == "markdown" and "**Predict before you run.**" in source(c)]
+    prompts = [
+        i
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "markdown" and "**Predict before you run.**" in source(c)
+    ]
     assert prompts, "no markdown cell with **Predict before you run.**"
-    assert any(any(c["cell_type"] == "code" for c in cells[i + 1:i + 3]) for i in prompts), (
-        "a prediction prompt is followed by the code cell that reveals the answer")
+    assert any(any(c["cell_type"] == "code" for c in cells[i + 1 : i + 3]) for i in prompts), (
+        "a prediction prompt is followed by the code cell that reveals the answer"
+    )
 
 
 def test_install_cell_comes_first_and_is_exact(notebook):
@@ -70,7 +79,9 @@ def test_has_scale_knob_and_seeds_through_drift(notebook):
 
 def test_is_valid_nbformat_with_cell_ids(notebook):
     path, nb = notebook  # nb: the file's JSON as written (nbformat.read would add missing ids)
-    assert all("id" in c for c in nb["cells"]), f"{path.name}: every cell needs an id (nbformat 4.5)"
+    assert all("id" in c for c in nb["cells"]), (
+        f"{path.name}: every cell needs an id (nbformat 4.5)"
+    )
     nbformat.validate(nbformat.from_dict(nb))
 
 
@@ -85,15 +96,26 @@ def test_is_executed_without_errors(notebook):
 
 def test_has_at_least_two_figures_and_asserts_claims(notebook):
     _, nb = notebook
-    figures = sum("image/png" in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"])
+    figures = sum(
+        "image/png" in o.get("data", {})
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+    )
     assert figures >= 2
-    assert any(re.search(r"^\s*assert ", source(c), re.M) for c in nb["cells"] if c["cell_type"] == "code")
+    assert any(
+        re.search(r"^\s*assert ", source(c), re.M) for c in nb["cells"] if c["cell_type"] == "code"
+    )
 
 
 def test_every_exercise_has_a_hidden_solution_that_runs(notebook):
     _, nb = notebook
-    exercises = [int(m.group(1)) for c in nb["cells"] if c["cell_type"] == "markdown"
-                 for m in re.finditer(r"^### Exercise (\d+)", source(c), re.M)]
+    exercises = [
+        int(m.group(1))
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for m in re.finditer(r"^### Exercise (\d+)", source(c), re.M)
+    ]
     assert len(exercises) >= 2
     solutions = {}
     for c in nb["cells"]:
@@ -145,13 +167,19 @@ def test_checks_of_claims_are_collapsed(notebook):
     for c in nb["cells"]:
         if c["cell_type"] != "code" or not asserts(c) or is_solution(c):
             continue
-        assert "hide-input" in c["metadata"].get("tags", []), f"{path.name}: a check cell needs the tag hide-input: {source(c)[:80]}"
+        assert "hide-input" in c["metadata"].get("tags", []), (
+            f"{path.name}: a check cell needs the tag hide-input: {source(c)[:80]}"
+        )
         prompt = c["metadata"].get("mystnb", {}).get("code_prompt_show")
-        assert prompt == CHECK_LABEL, f'{path.name}: a check cell is labelled mystnb.code_prompt_show = "{CHECK_LABEL}": {source(c)[:80]}'
+        assert prompt == CHECK_LABEL, (
+            f'{path.name}: a check cell is labelled mystnb.code_prompt_show = "{CHECK_LABEL}": '
+            f"{source(c)[:80]}"
+        )
 
 
 def test_figures_are_numbered_and_referenced(notebook):
-    """Each figure carries a title "Figure N. ..." (N = 1, 2, ... in order) and the prose refers to it."""
+    """Each figure carries a title "Figure N. ..." (N = 1, 2, ... in order) and the prose refers
+    to it."""
     path, nb = notebook
     numbers = []
     for c in nb["cells"]:
@@ -159,7 +187,9 @@ def test_figures_are_numbered_and_referenced(notebook):
             continue
         figures = sum("image/png" in o.get("data", {}) for o in c["outputs"])
         titles = [int(n) for n in re.findall(r"Figure (\d+)\. ", source(c))]
-        assert len(titles) == figures, f"{path.name}: {figures} figure(s) but titles {titles}: {source(c)[:80]}"
+        assert len(titles) == figures, (
+            f"{path.name}: {figures} figure(s) but titles {titles}: {source(c)[:80]}"
+        )
         numbers += titles
     assert numbers == list(range(1, len(numbers) + 1)), f"{path.name}: figures numbered {numbers}"
     prose = "\n".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
@@ -174,12 +204,20 @@ def test_no_table_is_printed_as_text(notebook):
     for c in nb["cells"]:
         for o in c.get("outputs", []):
             if o["output_type"] == "stream":
-                assert "|---" not in o["text"], f"{path.name}: a printed table; display it instead: {source(c)[:80]}"
+                assert "|---" not in o["text"], (
+                    f"{path.name}: a printed table; display it instead: {source(c)[:80]}"
+                )
 
 
-@pytest.mark.parametrize("command", [["format", "--check", "--diff"], ["check"]], ids=["format", "lint"])
+@pytest.mark.parametrize(
+    "command", [["format", "--check", "--diff"], ["check"]], ids=["format", "lint"]
+)
 def test_code_is_formatted_to_the_page(command):
-    """Notebook code is ruff-formatted to 88 columns and lint-clean ([tool.ruff] in pyproject.toml)."""
-    result = run([sys.executable, "-m", "ruff", *command, "book"], cwd=ROOT, timeout=60)  # it takes < 1 s
-    assert result.returncode == 0, (f"`ruff {' '.join(command)} book` failed; run `ruff format book`:\n"
-                                    f"{result.stdout}{result.stderr}")
+    """Notebook code is ruff-formatted to 88 columns and lint-clean (book/ruff.toml, which
+    extends pyproject.toml's [tool.ruff])."""
+    # it takes < 1 s
+    result = run([sys.executable, "-m", "ruff", *command, "book"], cwd=ROOT, timeout=60)
+    assert result.returncode == 0, (
+        f"`ruff {' '.join(command)} book` failed; run `ruff format book`:\n"
+        f"{result.stdout}{result.stderr}"
+    )

@@ -5,6 +5,7 @@ error, no request outside the book, typeset math, loaded images, rendered widget
 notebook saved some, and a Colab launch link to the chapter's own notebook. Every page is opened
 again on a phone-sized screen, where no code or output block may make the page wider.
 """
+
 import functools
 import http.server
 import os
@@ -20,14 +21,15 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
-    reason="the browser test needs Debian's chromium: `apt-get install chromium` (as .ci/run does); "
-           "never `playwright install`",
+    reason="the browser test needs Debian's chromium: `apt-get install chromium` "
+    "(as .ci/run does); never `playwright install`",
 )
 
 
 @pytest.fixture(scope="module")
 def base_url():
     assert (HTML / "index.html").exists(), "build the book first: make book"
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -45,9 +47,17 @@ def browser():
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -59,8 +69,16 @@ def test_page(browser, base_url, page_file):
     errors, outside = [], []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((base_url, "data:", "blob:")) else None)
+    page.on(
+        "response",
+        lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+    )
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url) if not r.url.startswith((base_url, "data:", "blob:")) else None
+        ),
+    )
     page.goto(base_url + page_file + ".html", wait_until="networkidle")
 
     has_math = page.locator(".math").count() > 0
@@ -82,7 +100,9 @@ def test_page(browser, base_url, page_file):
             # .lm-Widget elements exist only once the widget manager has rendered the saved state
             page.wait_for_selector(".lm-Widget", state="attached", timeout=15000)
             assert page.locator(".lm-Widget").count() > 0, "saved widgets are not rendered"
-        colab = page.locator("a[href*='colab.research.google.com']").evaluate_all("els => els.map(e => e.href)")
+        colab = page.locator("a[href*='colab.research.google.com']").evaluate_all(
+            "els => els.map(e => e.href)"
+        )
         assert colab_url(notebook) in colab, f"no Colab link to {notebook.name}: {colab}"
 
     page.close()
@@ -100,7 +120,9 @@ OVERFLOW = """() => {
   const scrolls = el => {
     for (let a = el.parentElement; a; a = a.parentElement) {
       const o = getComputedStyle(a).overflowX;
-      if ((o === "auto" || o === "scroll") && a.getBoundingClientRect().right <= width + 1) return true;
+      if ((o === "auto" || o === "scroll") && a.getBoundingClientRect().right <= width + 1) {
+        return true;
+      }
     }
     return false;
   };
@@ -117,7 +139,9 @@ def test_page_fits_a_phone(browser, base_url, page_file):
     page.goto(base_url + page_file + ".html", wait_until="networkidle")
     overflow = page.evaluate(OVERFLOW)
     page.close()
-    assert not overflow["wide"], f"blocks wider than a {PHONE['width']}-pixel screen: {overflow['wide']}"
+    assert not overflow["wide"], (
+        f"blocks wider than a {PHONE['width']}-pixel screen: {overflow['wide']}"
+    )
     assert overflow["page"] <= 0, f"the page is {overflow['page']} pixels wider than the screen"
 
 

@@ -7,6 +7,7 @@ Finite differences in float64 check the gradient of F with the squared-error con
 partial derivative without gradient through the teacher, and DRIFT's Stackelberg path through
 the square) and with noise on the teacher's input (the noise fixed), against references written
 here, independently of the package."""
+
 import dataclasses
 import math
 
@@ -19,7 +20,15 @@ import drift
 from drift.training import batched as vectorized
 from drift.core.objective import routed, soft_cross_entropy, unlabeled_terms
 from drift.training.loop import run_config
-from test_gradients import LAM, TOL, autograd_gradient, central_difference, directions, make_problem, relative_error
+from test_gradients import (
+    LAM,
+    TOL,
+    autograd_gradient,
+    central_difference,
+    directions,
+    make_problem,
+    relative_error,
+)
 from test_training import replay
 from test_vectorized import assert_same_runs
 
@@ -27,19 +36,22 @@ NEW = ("consistency", "teacher_noise")
 MSE = dict(consistency="mse", weights="uniform")  # mean teacher with Tarvainen & Valpola's cost
 
 
-# --- settings -----------------------------------------------------------------------------------------
+# --- settings -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"consistency": "kl"}, "consistency must be one of 'ce', 'mse'"),
-    ({"consistency": "MSE"}, "consistency must be one of 'ce', 'mse'"),
-    ({"consistency": None}, "consistency must be one of 'ce', 'mse'"),
-    ({"teacher_noise": -0.1}, "teacher_noise must be a finite number >= 0"),
-    ({"teacher_noise": float("nan")}, "teacher_noise must be a finite number >= 0"),
-    ({"teacher_noise": float("inf")}, "teacher_noise must be a finite number >= 0"),
-    ({"teacher_noise": True}, "teacher_noise must be a finite number >= 0"),
-    ({"teacher_noise": "0.1"}, "teacher_noise must be a finite number >= 0.*0 turns it off"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"consistency": "kl"}, "consistency must be one of 'ce', 'mse'"),
+        ({"consistency": "MSE"}, "consistency must be one of 'ce', 'mse'"),
+        ({"consistency": None}, "consistency must be one of 'ce', 'mse'"),
+        ({"teacher_noise": -0.1}, "teacher_noise must be a finite number >= 0"),
+        ({"teacher_noise": float("nan")}, "teacher_noise must be a finite number >= 0"),
+        ({"teacher_noise": float("inf")}, "teacher_noise must be a finite number >= 0"),
+        ({"teacher_noise": True}, "teacher_noise must be a finite number >= 0"),
+        ({"teacher_noise": "0.1"}, "teacher_noise must be a finite number >= 0.*0 turns it off"),
+    ],
+)
 def test_bad_settings_raise_clear_errors(settings, message):
     with pytest.raises(ValueError, match=message):
         drift.get_method("drift", **settings)
@@ -78,7 +90,7 @@ def test_checkpoint_config_records_the_new_settings_at_every_value():
     assert only_noise["teacher_noise"] == 0.2 and only_noise["consistency"] == "ce"
 
 
-# --- the squared-error consistency ------------------------------------------------------------------
+# --- the squared-error consistency ----------------------------------------------------------------
 
 
 def test_mse_consistency_is_tarvainen_and_valpolas_cost():
@@ -104,7 +116,9 @@ def test_mse_consistency_is_tarvainen_and_valpolas_cost():
         s_t = student(x_u)
     cost = ((torch.softmax(s_t, -1) - torch.softmax(g_t, -1)) ** 2).mean()
     torch.testing.assert_close(terms.unlabeled, cost, rtol=1e-12, atol=0)
-    torch.testing.assert_close(terms.total, F.cross_entropy(student(x_l), y_l) + LAM * cost, rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        terms.total, F.cross_entropy(student(x_l), y_l) + LAM * cost, rtol=1e-12, atol=0
+    )
 
 
 class ConsistencyF:
@@ -114,7 +128,9 @@ class ConsistencyF:
     The teacher reads `teacher_x_u`, the student `student_x_u` (default: both x_u). Labels and
     weights can be frozen at their values at the student's parameters when the object is made."""
 
-    def __init__(self, method, student, teacher, x_l, y_l, x_u, *, teacher_x_u=None, student_x_u=None):
+    def __init__(
+        self, method, student, teacher, x_l, y_l, x_u, *, teacher_x_u=None, student_x_u=None
+    ):
         self.m, self.student, self.teacher, self.x_l, self.y_l = method, student, teacher, x_l, y_l
         self.teacher_x_u = x_u if teacher_x_u is None else teacher_x_u
         self.student_x_u = x_u if student_x_u is None else student_x_u
@@ -124,7 +140,9 @@ class ConsistencyF:
 
     def teacher_logits(self):
         a = self.teacher.alpha
-        phi = {k: a * self.teacher.params[k] + (1 - a) * p for k, p in self.student.named_parameters()}
+        phi = {
+            k: a * self.teacher.params[k] + (1 - a) * p for k, p in self.student.named_parameters()
+        }
         return functional_call(self.student, phi, (self.teacher_x_u,))
 
     def labels(self, g):
@@ -160,17 +178,22 @@ def test_mse_gradient_without_routing_is_the_partial_derivative(alpha):
     assert reference().item() == pytest.approx(value.item(), rel=1e-12)
     grad = autograd_gradient(student, value)
     for v in directions(grad.numel()):
-        fd = central_difference(student, lambda: reference(freeze_labels=True, freeze_weights=True), v)
+        fd = central_difference(
+            student, lambda: reference(freeze_labels=True, freeze_weights=True), v
+        )
         assert relative_error(float(grad @ v), fd) < TOL
 
 
 @pytest.mark.parametrize("alpha", [0.5, 0.9])
-@pytest.mark.parametrize("name, frozen", [("drift", (False, False)), ("drift_labels", (False, True))])
+@pytest.mark.parametrize(
+    "name, frozen", [("drift", (False, False)), ("drift_labels", (False, True))]
+)
 def test_stackelberg_gradient_through_the_mse_matches_finite_differences(name, frozen, alpha):
-    """DRIFT with consistency="mse": the total derivative runs through y~(theta) = softmax(g(phi(theta)))
-    inside the square (and through the entropy weights for drift); drift_labels freezes the weights.
-    Checked against the reference here and, for drift, against the package's own F recomputed at
-    perturbed theta. The Stackelberg term is visible: the partial derivative misses it."""
+    """DRIFT with consistency="mse": the total derivative runs through y~(theta) =
+    softmax(g(phi(theta))) inside the square (and through the entropy weights for drift);
+    drift_labels freezes the weights. Checked against the reference here and, for drift, against the
+    package's own F recomputed at perturbed theta. The Stackelberg term is visible: the partial
+    derivative misses it."""
     student, teacher, x_l, y_l, x_u = make_problem(alpha)
     method = drift.get_method(name, alpha=alpha, consistency="mse")
     value = drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM)
@@ -187,11 +210,13 @@ def test_stackelberg_gradient_through_the_mse_matches_finite_differences(name, f
         if name == "drift":
             assert relative_error(float(grad @ v), central_difference(student, F_package, v)) < TOL
     partial = dataclasses.replace(method, grad_labels=False, grad_weights=False)
-    mt = autograd_gradient(student, drift.leader_objective(partial, student, teacher, x_l, y_l, x_u, lam=LAM))
+    mt = autograd_gradient(
+        student, drift.leader_objective(partial, student, teacher, x_l, y_l, x_u, lam=LAM)
+    )
     assert (grad - mt).norm() > 100 * TOL * grad.norm()
 
 
-# --- noise on the teacher's input ---------------------------------------------------------------------
+# --- noise on the teacher's input -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name, settings", [("mean_teacher", MSE), ("drift", {})])
@@ -208,19 +233,27 @@ def test_gradient_with_teacher_noise_matches_finite_differences(name, settings):
     assert not torch.equal(t_u, x_u) and not torch.equal(t_u, s_u)
 
     def F_package():
-        return drift.leader_terms(method, student, teacher, s_l, y_l, t_u, lam=LAM, student_x_u=s_u).total
+        return drift.leader_terms(
+            method, student, teacher, s_l, y_l, t_u, lam=LAM, student_x_u=s_u
+        ).total
 
     value = F_package()
-    reference = ConsistencyF(method, student, teacher, s_l, y_l, x_u, teacher_x_u=t_u, student_x_u=s_u)
+    reference = ConsistencyF(
+        method, student, teacher, s_l, y_l, x_u, teacher_x_u=t_u, student_x_u=s_u
+    )
     assert reference().item() == pytest.approx(value.item(), rel=1e-12)
     frozen = not method.coupled
     fn = lambda: reference(freeze_labels=frozen, freeze_weights=frozen)  # noqa: E731
     grad = autograd_gradient(student, value)
     for v in directions(grad.numel()):
         assert relative_error(float(grad @ v), central_difference(student, fn, v)) < TOL
-        if not frozen:  # the total derivative is that of the package's own F at the same noisy inputs
+        if (
+            not frozen
+        ):  # the total derivative is that of the package's own F at the same noisy inputs
             assert relative_error(float(grad @ v), central_difference(student, F_package, v)) < TOL
-    clean = drift.leader_terms(method, student, teacher, s_l, y_l, x_u, lam=LAM, student_x_u=s_u).total
+    clean = drift.leader_terms(
+        method, student, teacher, s_l, y_l, x_u, lam=LAM, student_x_u=s_u
+    ).total
     assert abs(clean.item() - value.item()) > 1e-6  # the noise matters
 
 
@@ -240,16 +273,24 @@ def test_teacher_noise_draws_replayed_by_hand(teacher_noise, moons):
     for p, q in zip(h.model.parameters(), student.parameters()):
         assert torch.equal(p, q)
     if teacher_noise == 0.0:  # and that is the run without the setting
-        plain = drift.train("mean_teacher", moons, steps=steps, seed=seed, eval_every=4, progress=False)
+        plain = drift.train(
+            "mean_teacher", moons, steps=steps, seed=seed, eval_every=4, progress=False
+        )
         for p, q in zip(h.model.parameters(), plain.model.parameters()):
             assert torch.equal(p, q)
 
 
 def test_batched_engine_draws_the_teacher_noise_as_train_does(digits):
     """Runs that differ in teacher_noise share one batched group; each draws its own noise, after
-    its student's, from its own stream: the same runs as `drift.train` (and not the noiseless ones)."""
-    methods = [drift.get_method("mean_teacher", teacher_noise=s, name=f"mt noise {s}", **MSE) for s in (0.0, 0.5)]
-    batched = vectorized.train_many([(m, 0) for m in methods], digits, steps=60, eval_every=20, progress=False)
+    its student's, from its own stream: the same runs as `drift.train` (and not the noiseless
+    ones)."""
+    methods = [
+        drift.get_method("mean_teacher", teacher_noise=s, name=f"mt noise {s}", **MSE)
+        for s in (0.0, 0.5)
+    ]
+    batched = vectorized.train_many(
+        [(m, 0) for m in methods], digits, steps=60, eval_every=20, progress=False
+    )
     singles = [drift.train(m, digits, steps=60, eval_every=20, progress=False) for m in methods]
     for b, s in zip(batched, singles):
         assert_same_runs(b, s)
@@ -258,11 +299,22 @@ def test_batched_engine_draws_the_teacher_noise_as_train_does(digits):
 
 def test_teacher_noise_with_a_teacher_view_is_refused(moons):
     view = lambda x: x + 0.05 * torch.randn_like(x)  # noqa: E731
-    with pytest.raises(ValueError, match=r"teacher_noise is the default teacher view's noise; with teacher_view, "
-                                         r"add noise inside your view .* and pass teacher_noise=0; got teacher_noise=0.1"):
-        drift.train("mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.1, progress=False)
-    with pytest.raises(ValueError, match="pass teacher_noise=0"):  # the check training_step runs too
+    with pytest.raises(
+        ValueError,
+        match=r"teacher_noise is the default teacher view's noise; with teacher_view, "
+        r"add noise inside your view .* and pass teacher_noise=0; got teacher_noise=0.1",
+    ):
+        drift.train(
+            "mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.1, progress=False
+        )
+    with pytest.raises(
+        ValueError, match="pass teacher_noise=0"
+    ):  # the check training_step runs too
         drift.training.loop.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), view)
-    drift.training.loop.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), None)  # no view: fine
-    h = drift.train("mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.0, progress=False)
+    drift.training.loop.check_teacher_view(
+        drift.get_method("drift", teacher_noise=0.2), None
+    )  # no view: fine
+    h = drift.train(
+        "mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.0, progress=False
+    )
     assert h.step == [1, 2]

@@ -4,6 +4,7 @@ workshop plan adds up and matches the locked stack, and the glossary defines the
 book relies on (its two mean teachers, its statistics).
 
 The API checks read the built page, so they need `make book` first (as `make test` does)."""
+
 from __future__ import annotations
 
 import importlib
@@ -22,17 +23,24 @@ SOLUTIONS = ROOT / "book" / "solutions.md"
 WORKSHOP = ROOT / "book" / "workshop.md"
 GLOSSARY = ROOT / "book" / "glossary.md"
 
-MODULES = [importlib.import_module(m.name) for m in pkgutil.walk_packages(drift.__path__, "drift.")
-           if not m.ispkg and m.name != "drift.__main__"]  # every module of every layer (drift/*/)
+MODULES = [
+    importlib.import_module(m.name)
+    for m in pkgutil.walk_packages(drift.__path__, "drift.")
+    if not m.ispkg and m.name != "drift.__main__"
+]  # every module of every layer (drift/*/)
 
 
 def public_names(module) -> list[str]:
     """A module's `__all__`, else the functions and classes it defines without a leading _."""
     if hasattr(module, "__all__"):
         return list(module.__all__)
-    return [name for name, obj in vars(module).items()
-            if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
-            and obj.__module__ == module.__name__]
+    return [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and obj.__module__ == module.__name__
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +53,13 @@ def documented() -> set[str]:
 def test_api_page_runs_autodoc_on_every_module():
     text = API_PAGE.read_text()
     for module in MODULES:
-        block = re.search(rf"^\.\. automodule:: {re.escape(module.__name__)}\n((?:   :.*\n)*)", text, re.M)
+        block = re.search(
+            rf"^\.\. automodule:: {re.escape(module.__name__)}\n((?:   :.*\n)*)", text, re.M
+        )
         assert block, f"book/api.md has no automodule directive for {module.__name__}"
-        assert ":members:" in block.group(1) and ":undoc-members:" in block.group(1), module.__name__
+        assert ":members:" in block.group(1) and ":undoc-members:" in block.group(1), (
+            module.__name__
+        )
 
 
 def test_every_name_of_drift_all_is_documented(documented):
@@ -69,8 +81,12 @@ def heading_slug(text: str) -> str:
 
 
 def exercises(nb: dict) -> list[tuple[int, str]]:
-    return [(int(m.group(1)), m.group(0)) for c in nb["cells"] if c["cell_type"] == "markdown"
-            for m in re.finditer(r"^### (?:Exercise (\d+).*)$", source(c), re.M)]
+    return [
+        (int(m.group(1)), m.group(0))
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for m in re.finditer(r"^### (?:Exercise (\d+).*)$", source(c), re.M)
+    ]
 
 
 @pytest.fixture(params=chapters(), ids=lambda p: p.name)
@@ -90,10 +106,16 @@ def test_solutions_page_links_every_exercise(chapter):
 
 def test_every_solution_cell_is_executed(chapter):
     path, nb = chapter
-    solutions = [c for c in nb["cells"] if c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", [])]
+    solutions = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", [])
+    ]
     assert len(solutions) == len(exercises(nb)) >= 2, path.name
     for cell in solutions:
-        assert cell["execution_count"] is not None and cell["outputs"], f"{path.name}: {source(cell)[:40]!r} not run"
+        assert cell["execution_count"] is not None and cell["outputs"], (
+            f"{path.name}: {source(cell)[:40]!r} not run"
+        )
 
 
 def minutes(clock: str) -> int:
@@ -154,13 +176,27 @@ def test_workshop_wheelhouse_gets_the_cpu_build_of_the_locked_torch():
     assert "--index-url https://download.pytorch.org/whl/cpu" in download.group(0), "the CPU build"
 
 
-@pytest.mark.parametrize("term", [
-    "mean teacher", "original mean teacher", "best response", "EMA teacher", "paired difference",
-    "t interval", "permutation p-value", "equivalence test", "multiplicity correction",
-    "flip rate", "oscillation", "verdict",
-])
+@pytest.mark.parametrize(
+    "term",
+    [
+        "mean teacher",
+        "original mean teacher",
+        "best response",
+        "EMA teacher",
+        "paired difference",
+        "t interval",
+        "permutation p-value",
+        "equivalence test",
+        "multiplicity correction",
+        "flip rate",
+        "oscillation",
+        "verdict",
+    ],
+)
 def test_glossary_defines(term):
-    assert re.search(rf"^{re.escape(term)}$", GLOSSARY.read_text(), re.M), f"book/glossary.md lacks {term!r}"
+    assert re.search(rf"^{re.escape(term)}$", GLOSSARY.read_text(), re.M), (
+        f"book/glossary.md lacks {term!r}"
+    )
 
 
 def test_glossary_separates_the_two_mean_teachers():

@@ -1,4 +1,5 @@
 """Built-in data sets and the semi-supervised split object."""
+
 import numpy as np
 import pytest
 import torch
@@ -69,8 +70,18 @@ def test_labeled_and_unlabeled_are_disjoint_and_cover_the_pool():
         assert not set(labeled) & set(unlabeled)
         assert not set(labeled + unlabeled) & set(rows(d.x_test))
     # both seeds split the same pool, with the same label attached to each point
-    pool_a = dict(zip(rows(torch.cat([a.x_labeled, a.x_unlabeled])), torch.cat([a.y_labeled, a.y_unlabeled]).tolist()))
-    pool_b = dict(zip(rows(torch.cat([b.x_labeled, b.x_unlabeled])), torch.cat([b.y_labeled, b.y_unlabeled]).tolist()))
+    pool_a = dict(
+        zip(
+            rows(torch.cat([a.x_labeled, a.x_unlabeled])),
+            torch.cat([a.y_labeled, a.y_unlabeled]).tolist(),
+        )
+    )
+    pool_b = dict(
+        zip(
+            rows(torch.cat([b.x_labeled, b.x_unlabeled])),
+            torch.cat([b.y_labeled, b.y_unlabeled]).tolist(),
+        )
+    )
     assert pool_a == pool_b
     assert set(rows(a.x_labeled)) != set(rows(b.x_labeled))
 
@@ -88,9 +99,13 @@ def test_load_data_options():
 def user_tensors(n=12, shape=(3, 5), classes=3, seed=0):
     g = torch.Generator().manual_seed(seed)
     return dict(
-        x_labeled=torch.randn(n, *shape, generator=g), y_labeled=torch.arange(n) % classes,
-        x_unlabeled=torch.randn(2 * n, *shape, generator=g), y_unlabeled=None,
-        x_test=torch.randn(n, *shape, generator=g), y_test=torch.arange(n) % classes, num_classes=classes,
+        x_labeled=torch.randn(n, *shape, generator=g),
+        y_labeled=torch.arange(n) % classes,
+        x_unlabeled=torch.randn(2 * n, *shape, generator=g),
+        y_unlabeled=None,
+        x_test=torch.randn(n, *shape, generator=g),
+        y_test=torch.arange(n) % classes,
+        num_classes=classes,
     )
 
 
@@ -115,11 +130,21 @@ def test_with_validation_holds_out_part_of_the_unlabeled_set_and_never_reads_the
     tuned = digits.with_validation(0.25, seed=3)
     n_u = len(digits.x_unlabeled)
     assert len(tuned.x_test) == int(0.25 * n_u) and len(tuned.x_unlabeled) == n_u - int(0.25 * n_u)
-    assert torch.equal(tuned.x_labeled, digits.x_labeled) and torch.equal(tuned.y_labeled, digits.y_labeled)
-    # validation and remaining unlabeled rows partition the old unlabeled set, labels travel with them
-    rows = {tuple(x.flatten().tolist()): int(y) for x, y in zip(digits.x_unlabeled, digits.y_unlabeled)}
-    moved = [(tuple(x.flatten().tolist()), int(y)) for x, y in zip(torch.cat([tuned.x_test, tuned.x_unlabeled]),
-                                                                 torch.cat([tuned.y_test, tuned.y_unlabeled]))]
+    assert torch.equal(tuned.x_labeled, digits.x_labeled) and torch.equal(
+        tuned.y_labeled, digits.y_labeled
+    )
+    # validation and remaining unlabeled rows partition the old unlabeled set, labels travel with
+    # them
+    rows = {
+        tuple(x.flatten().tolist()): int(y) for x, y in zip(digits.x_unlabeled, digits.y_unlabeled)
+    }
+    moved = [
+        (tuple(x.flatten().tolist()), int(y))
+        for x, y in zip(
+            torch.cat([tuned.x_test, tuned.x_unlabeled]),
+            torch.cat([tuned.y_test, tuned.y_unlabeled]),
+        )
+    ]
     assert len(set(k for k, _ in moved)) == len(rows) and all(rows[k] == y for k, y in moved)
     test_rows = {tuple(x.flatten().tolist()) for x in digits.x_test}
     assert not test_rows & {k for k, _ in moved}
@@ -130,7 +155,14 @@ def test_with_validation_holds_out_part_of_the_unlabeled_set_and_never_reads_the
 def test_with_validation_bad_input(digits):
     with pytest.raises(ValueError, match="fraction"):
         digits.with_validation(1.0)
-    unlabeled_only = drift.SemiSupervisedData(digits.x_labeled, digits.y_labeled, digits.x_unlabeled, None,
-                                              digits.x_test, digits.y_test, digits.num_classes)
+    unlabeled_only = drift.SemiSupervisedData(
+        digits.x_labeled,
+        digits.y_labeled,
+        digits.x_unlabeled,
+        None,
+        digits.x_test,
+        digits.y_test,
+        digits.num_classes,
+    )
     with pytest.raises(ValueError, match="y_unlabeled"):
         unlabeled_only.with_validation()

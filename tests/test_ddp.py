@@ -12,6 +12,7 @@ Three things run side by side:
 - the same `train` command in this one process, the reference for the torchrun run.
 The command and the workers share one deadline (`DEADLINE`): none can hang the suite.
 """
+
 import dataclasses
 import json
 import os
@@ -29,7 +30,17 @@ from drift.__main__ import main as cli
 from processes import Processes
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-TRAIN_ARGS = ["train", "--data", "digits", "--labels-per-class", "5", "--method", "drift", "--steps", "200"]
+TRAIN_ARGS = [
+    "train",
+    "--data",
+    "digits",
+    "--labels-per-class",
+    "5",
+    "--method",
+    "drift",
+    "--steps",
+    "200",
+]
 # 2 processes against 1, same global batch (measured here: final test accuracy identical, max
 # |difference| of the loss curve 9.5e-8, pseudo-label accuracy identical): the processes add the
 # same gradients in another order, so float rounding is the only difference. Tolerances: one
@@ -46,19 +57,37 @@ DEADLINE = 300
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Start the torchrun command and the workers, run the 1-process reference meanwhile, collect all."""
+    """Start the torchrun command and the workers, run the 1-process reference meanwhile, collect
+    all."""
     root = tmp_path_factory.mktemp("ddp")
     with Processes(root / "logs", timeout=DEADLINE) as processes:
-        processes.command("the torchrun command", [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-            "-m", "drift", *TRAIN_ARGS, "--out", str(root / "two")], env=ENV)
+        processes.command(
+            "the torchrun command",
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node=2",
+                "-m",
+                "drift",
+                *TRAIN_ARGS,
+                "--out",
+                str(root / "two"),
+            ],
+            env=ENV,
+        )
         for rank in range(2):
-            processes.worker(f"rank {rank}", _worker, rank, str(root / "worker"), f"file://{root / 'store'}")
+            processes.worker(
+                f"rank {rank}", _worker, rank, str(root / "worker"), f"file://{root / 'store'}"
+            )
         assert cli([*TRAIN_ARGS, "--out", str(root / "one")]) == 0
         one = json.loads((root / "one" / "history.json").read_text())
         torchrun = processes.wait()["the torchrun command"]
     return {
-        "stdout": torchrun.stdout, "stderr": torchrun.stderr, "one": one,
+        "stdout": torchrun.stdout,
+        "stderr": torchrun.stderr,
+        "one": one,
         "two": json.loads((root / "two" / "history.json").read_text()),
         "ranks": [json.loads((root / "worker" / f"rank{r}.json").read_text()) for r in range(2)],
     }
@@ -68,7 +97,9 @@ def test_torchrun_command_trains_and_only_rank_0_prints(runs):
     assert runs["stdout"].count("final test accuracy") == 1
     assert "2 processes" in runs["stdout"]
     assert runs["two"]["step"][-1] == 200
-    assert "Warning" not in runs["stderr"], runs["stderr"][-2000:]  # none from the package's own calls
+    assert "Warning" not in runs["stderr"], runs["stderr"][
+        -2000:
+    ]  # none from the package's own calls
 
 
 def test_two_processes_match_one_with_the_same_global_batch(runs):
@@ -101,18 +132,25 @@ def test_teacher_and_history_are_identical_across_ranks(runs):
         assert max(r0["ema_error"], r1["ema_error"]) < 1e-6, name
         assert r0["history"] == r1["history"], name
     bn = runs["ranks"][0]["batchnorm"]
-    assert bn["running_var_moved"]  # the teacher's BatchNorm buffers were averaged, not left at init
+    assert bn[
+        "running_var_moved"
+    ]  # the teacher's BatchNorm buffers were averaged, not left at init
 
 
 def test_batch_size_must_divide_over_the_processes(runs):
     for r in runs["ranks"]:
-        assert "batch_size (15) is a global batch size and must be divisible by the number of processes (2)" in r["indivisible"]
+        assert (
+            "batch_size (15) is a global batch size and must be divisible by the number of "
+            "processes (2)" in r["indivisible"]
+        )
 
 
 def test_each_rank_draws_its_own_dropout_masks_from_a_shared_batch_stream(runs):
     for r in runs["ranks"]:
         d = r["dropout"]
-        assert d["steps"] == 6 and not any(d["masks_equal_across_ranks"])  # before: equal at every step
+        assert d["steps"] == 6 and not any(
+            d["masks_equal_across_ranks"]
+        )  # before: equal at every step
         # dropout draws nothing from the shared generator: after training it is where a
         # dropout-free student of the same shapes leaves it, on both ranks
         assert d["shared_rng_equal_across_ranks"] and d["shared_rng_as_without_dropout"]
@@ -133,11 +171,13 @@ def test_rank_0_reads_the_checkpoint_and_every_rank_resumes_from_it(runs):
 def test_buffers_are_broadcast_in_one_collective_per_step(runs):
     for r in runs["ranks"]:
         b = r["buffers"]
-        # BatchNorm: running_mean, running_var (float32), num_batches_tracked (int64); one per buffer before
+        # BatchNorm: running_mean, running_var (float32), num_batches_tracked (int64); one per
+        # buffer before
         assert b["buffers"] == 3 and b["dtypes"] == ["torch.float32", "torch.int64"]
         assert b["broadcasts_per_step"] == [1] * 4
         assert b["buffers_equal_across_ranks"] and b["running_var_moved"]
-        # odd sizes and mixed dtypes (float32 x3, int64, bool x5, transposed float64) in one broadcast
+        # odd sizes and mixed dtypes (float32 x3, int64, bool x5, transposed float64) in one
+        # broadcast
         assert b["mixed_broadcasts"] == 1 and b["mixed_as_rank_0"]
 
 
@@ -147,10 +187,15 @@ def test_checkpoint_refuses_other_data_of_the_same_sizes(moons, tmp_path):
     path = tmp_path / "run.pt"
     kwargs = dict(steps=4, eval_every=2, progress=False, checkpoint=path)
     first = drift.train("drift", moons, **kwargs)
-    with pytest.raises(ValueError, match=r"checkpoint '.*run\.pt' was written by a run with other arguments "
-                                         r"\(differing: data_sha256\); pass the same arguments and data"):
+    with pytest.raises(
+        ValueError,
+        match=r"checkpoint '.*run\.pt' was written by a run with other arguments "
+        r"\(differing: data_sha256\); pass the same arguments and data",
+    ):
         drift.train("drift", other, **kwargs)
-    assert drift.train("drift", moons, **kwargs).to_dict() == first.to_dict()  # the same data resumes (done)
+    assert (
+        drift.train("drift", moons, **kwargs).to_dict() == first.to_dict()
+    )  # the same data resumes (done)
 
 
 def test_fingerprint_of_tensors_dicts_and_none():
@@ -161,23 +206,35 @@ def test_fingerprint_of_tensors_dicts_and_none():
     assert fingerprint(x) != fingerprint(x.reshape(3, 2))  # shape
     assert fingerprint(x) != fingerprint(x.view(torch.int32))  # dtype, same bytes
     assert fingerprint(x) != fingerprint(x + 1e-6)
-    ids = {"input_ids": torch.arange(4).reshape(2, 2), "attention_mask": torch.ones(2, 2, dtype=torch.long)}
+    ids = {
+        "input_ids": torch.arange(4).reshape(2, 2),
+        "attention_mask": torch.ones(2, 2, dtype=torch.long),
+    }
     assert fingerprint(ids) == fingerprint(dict(reversed(ids.items())))  # key order does not matter
-    assert fingerprint(ids) != fingerprint({**ids, "attention_mask": torch.zeros(2, 2, dtype=torch.long)})
+    assert fingerprint(ids) != fingerprint(
+        {**ids, "attention_mask": torch.zeros(2, 2, dtype=torch.long)}
+    )
     assert fingerprint(None) != fingerprint(torch.empty(0))
-    with pytest.raises(TypeError, match="data must hold tensors, dicts of tensors or None .* got object"):
+    with pytest.raises(
+        TypeError, match="data must hold tensors, dicts of tensors or None .* got object"
+    ):
         fingerprint(object())
     # a torch Dataset: its class, length and first, middle and last items
     ys = torch.arange(5)
-    splits = drift.DatasetSplits(labeled=TensorDataset(torch.randn(5, 3), ys),
-                                 unlabeled=TensorDataset(torch.randn(7, 3)), num_classes=5)
-    assert fingerprint(splits) == fingerprint(drift.DatasetSplits(
-        labeled=splits.labeled, unlabeled=splits.unlabeled, num_classes=5))
+    splits = drift.DatasetSplits(
+        labeled=TensorDataset(torch.randn(5, 3), ys),
+        unlabeled=TensorDataset(torch.randn(7, 3)),
+        num_classes=5,
+    )
+    assert fingerprint(splits) == fingerprint(
+        drift.DatasetSplits(labeled=splits.labeled, unlabeled=splits.unlabeled, num_classes=5)
+    )
     assert fingerprint(TensorDataset(x)) != fingerprint(TensorDataset(x + 1))
     assert fingerprint(TensorDataset(x)) != fingerprint(TensorDataset(torch.cat([x, x])))
 
 
 # The workers, one process per rank.
+
 
 def _flat(tensors) -> torch.Tensor:
     return torch.cat([t.detach().reshape(-1).double() for t in tensors])
@@ -200,31 +257,52 @@ def _gradients(data, method: str, *, ddp: bool, local: bool = False) -> torch.Te
     student = drift.build_model("mlp", data.feature_shape, data.num_classes).double()
     teacher = drift.make_teacher(drift.get_method(method), student)
     teacher.params = {k: v + 0.1 * torch.randn_like(v) for k, v in teacher.params.items()}
-    i_l, i_u = torch.randint(len(data.y_labeled), (16,)), torch.randint(len(data.x_unlabeled), (32,))
-    x_l, y_l, x_u = data.x_labeled[i_l].double(), data.y_labeled[i_l], data.x_unlabeled[i_u].double()
+    i_l, i_u = (
+        torch.randint(len(data.y_labeled), (16,)),
+        torch.randint(len(data.x_unlabeled), (32,)),
+    )
+    x_l, y_l, x_u = (
+        data.x_labeled[i_l].double(),
+        data.y_labeled[i_l],
+        data.x_unlabeled[i_u].double(),
+    )
     if ddp or local:
         x_l, y_l, x_u = distributed.shard(x_l), distributed.shard(y_l), distributed.shard(x_u)
     forward = nn.parallel.DistributedDataParallel(student) if ddp else student
-    terms = drift.leader_terms(drift.get_method(method), student, teacher, x_l, y_l, x_u, lam=1.0, student_forward=forward)
+    terms = drift.leader_terms(
+        drift.get_method(method), student, teacher, x_l, y_l, x_u, lam=1.0, student_forward=forward
+    )
     terms.total.backward()
     return _flat(p.grad for p in student.parameters())
 
 
 def _bn_student(feature_shape, num_classes):
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, num_classes))
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, num_classes)
+    )
 
 
 def _trained(data, model) -> dict:
     torch.manual_seed(0)
     student = drift.build_model(model, data.feature_shape, data.num_classes)
     floats = [k for k, v in student.state_dict().items() if v.is_floating_point()]
-    iterates = [_flat(student.state_dict()[k] for k in floats)]  # theta_0, then theta_k after each step
+    iterates = [
+        _flat(student.state_dict()[k] for k in floats)
+    ]  # theta_0, then theta_k after each step
 
     def record(history):
         iterates.append(_flat(history.model.state_dict()[k] for k in floats))
 
-    h = drift.train("drift", data, model=student, steps=30, batch_size=16, eval_every=1, progress=False,
-                    callback=record)
+    h = drift.train(
+        "drift",
+        data,
+        model=student,
+        steps=30,
+        batch_size=16,
+        eval_every=1,
+        progress=False,
+        callback=record,
+    )
     teacher = h.teacher.state()
     ema, alpha = iterates[0], drift.get_method("drift").alpha
     for theta in iterates[1:-1]:  # the stored teacher: the EMA of theta_0 .. theta_(k-1)
@@ -234,27 +312,39 @@ def _trained(data, model) -> dict:
         "teacher_equal": _same_on_all_ranks(_flat(teacher.values())),
         "student_equal": _same_on_all_ranks(_flat(h.model.state_dict().values())),
         "history": {k: v for k, v in h.to_dict().items() if k != "seconds"},
-        "running_var_moved": any(k.endswith("running_var") and not torch.allclose(v, torch.ones_like(v))
-                                 for k, v in teacher.items()),
+        "running_var_moved": any(
+            k.endswith("running_var") and not torch.allclose(v, torch.ones_like(v))
+            for k, v in teacher.items()
+        ),
     }
 
 
 class _Disconnect(Exception):
-    """A simulated disconnect, raised by a callback after the checkpoint of that evaluation is written."""
+    """A simulated disconnect, raised by a callback after the checkpoint of that evaluation is
+    written."""
 
 
-def _dropout_run(data, *, dropout: bool = True, checkpoint=None, disconnect_at: int | None = None) -> dict:
+def _dropout_run(
+    data, *, dropout: bool = True, checkpoint=None, disconnect_at: int | None = None
+) -> dict:
     """6 DRIFT steps of a student with dropout after its first layer (Linear then Dropout, so a
     dropped unit is exactly 0): the mask of each training forward pass (shard, 32), the student,
     the History and the shared generator's state after training."""
     masks, evaluated = [], []
 
     def factory(feature_shape, num_classes):
-        layers = [nn.Flatten(), nn.Linear(64, 32), *([nn.Dropout(0.5)] if dropout else []), nn.ReLU(),
-                  nn.Linear(32, num_classes)]
+        layers = [
+            nn.Flatten(),
+            nn.Linear(64, 32),
+            *([nn.Dropout(0.5)] if dropout else []),
+            nn.ReLU(),
+            nn.Linear(32, num_classes),
+        ]
         model = nn.Sequential(*layers)
         if dropout:
-            model[2].register_forward_hook(lambda m, i, out: masks.append(out == 0) if m.training else None)
+            model[2].register_forward_hook(
+                lambda m, i, out: masks.append(out == 0) if m.training else None
+            )
         return model
 
     def callback(history):
@@ -262,10 +352,24 @@ def _dropout_run(data, *, dropout: bool = True, checkpoint=None, disconnect_at: 
         if history.step[-1] == disconnect_at:
             raise _Disconnect
 
-    h = drift.train("drift", data, model=factory, steps=6, batch_size=16, eval_every=2, progress=False,
-                    checkpoint=checkpoint, callback=callback)
-    return {"masks": masks, "evaluated": evaluated, "student": _flat(h.model.state_dict().values()),
-            "history": {k: v for k, v in h.to_dict().items() if k != "seconds"}, "rng": torch.get_rng_state()}
+    h = drift.train(
+        "drift",
+        data,
+        model=factory,
+        steps=6,
+        batch_size=16,
+        eval_every=2,
+        progress=False,
+        checkpoint=checkpoint,
+        callback=callback,
+    )
+    return {
+        "masks": masks,
+        "evaluated": evaluated,
+        "student": _flat(h.model.state_dict().values()),
+        "history": {k: v for k, v in h.to_dict().items() if k != "seconds"},
+        "rng": torch.get_rng_state(),
+    }
 
 
 def _dropout(data, out: str) -> dict:
@@ -306,13 +410,25 @@ def _buffers(data) -> dict:
 
     dist.broadcast = counting
     try:
-        h = drift.train("drift", data, model=_bn_student, steps=5, batch_size=16, eval_every=1, progress=False,
-                        callback=lambda history: at_evaluation.append(len(calls)))
+        h = drift.train(
+            "drift",
+            data,
+            model=_bn_student,
+            steps=5,
+            batch_size=16,
+            eval_every=1,
+            progress=False,
+            callback=lambda history: at_evaluation.append(len(calls)),
+        )
         buffers = dict(h.model.named_buffers())
         mixed = nn.Module()
         torch.manual_seed(distributed.rank())  # other values on every rank
-        for name, value in (("a", torch.randn(3)), ("b", torch.randint(9, ())), ("c", torch.rand(5) > 0.5),
-                            ("d", torch.randn(3, 2, dtype=torch.float64).t())):
+        for name, value in (
+            ("a", torch.randn(3)),
+            ("b", torch.randint(9, ())),
+            ("c", torch.rand(5) > 0.5),
+            ("d", torch.randn(3, 2, dtype=torch.float64).t()),
+        ):
             mixed.register_buffer(name, value)
         before = len(calls)
         distributed.broadcast_buffers(mixed)
@@ -320,14 +436,21 @@ def _buffers(data) -> dict:
     finally:
         dist.broadcast = original
     torch.manual_seed(0)
-    expected = [torch.randn(3), torch.randint(9, ()), torch.rand(5) > 0.5, torch.randn(3, 2, dtype=torch.float64).t()]
+    expected = [
+        torch.randn(3),
+        torch.randint(9, ()),
+        torch.rand(5) > 0.5,
+        torch.randn(3, 2, dtype=torch.float64).t(),
+    ]
     return {
         "buffers": len(buffers),
         "dtypes": sorted({str(b.dtype) for b in buffers.values()}),
         "broadcasts_per_step": [b - a for a, b in zip(at_evaluation, at_evaluation[1:])],
         "buffers_equal_across_ranks": _same_on_all_ranks(_flat(buffers.values())),
-        "running_var_moved": any(k.endswith("running_var") and not torch.allclose(v, torch.ones_like(v))
-                                 for k, v in buffers.items()),
+        "running_var_moved": any(
+            k.endswith("running_var") and not torch.allclose(v, torch.ones_like(v))
+            for k, v in buffers.items()
+        ),
         "mixed_broadcasts": mixed_broadcasts,
         "mixed_as_rank_0": all(torch.equal(b, e) for b, e in zip(mixed.buffers(), expected)),
     }
@@ -344,8 +467,12 @@ def _worker(rank: int, out: str, store: str) -> None:
     result["drift_vs_mean_teacher"] = _relative(grads["drift"], grads["mean_teacher"])
     # What a reducer that missed the teacher path would give: averaged student-path gradient
     # (mean teacher's) plus this rank's own, unreduced teacher-path term.
-    local_drift, local_mt = (_gradients(data, m, ddp=False, local=True) for m in ("drift", "mean_teacher"))
-    result["student_path_only_error"] = _relative(grads["mean_teacher"] + local_drift - local_mt, grads["drift"])
+    local_drift, local_mt = (
+        _gradients(data, m, ddp=False, local=True) for m in ("drift", "mean_teacher")
+    )
+    result["student_path_only_error"] = _relative(
+        grads["mean_teacher"] + local_drift - local_mt, grads["drift"]
+    )
     result["mlp"] = _trained(data, "mlp")
     result["batchnorm"] = _trained(data, _bn_student)
     result["dropout"] = _dropout(data, out)

@@ -1,6 +1,7 @@
 """drift.DriftClassifier: scikit-learn's estimator checks, its semi-supervised conventions (y == -1,
 string labels, all rows labeled, score on labeled rows), clone, Pipeline, cross_val_score,
 GridSearchCV, and bad input."""
+
 import copy
 import dataclasses
 
@@ -27,7 +28,9 @@ EXPECTED_FAILED_CHECKS = {
 }
 
 
-@parametrize_with_checks([drift.DriftClassifier(steps=5)], expected_failed_checks=lambda e: EXPECTED_FAILED_CHECKS)
+@parametrize_with_checks(
+    [drift.DriftClassifier(steps=5)], expected_failed_checks=lambda e: EXPECTED_FAILED_CHECKS
+)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -66,7 +69,9 @@ def test_predictions_come_from_the_history(fitted, semi):
     for which in ("student", "teacher"):
         est = copy.deepcopy(fitted).set_params(predict_with=which)  # fitted, not refitted
         by_which[which] = est.predict_proba(x)
-        np.testing.assert_array_equal(by_which[which], fitted.history_.predict_proba(x, which=which).double().numpy())
+        np.testing.assert_array_equal(
+            by_which[which], fitted.history_.predict_proba(x, which=which).double().numpy()
+        )
         np.testing.assert_array_equal(est.predict(x), by_which[which].argmax(axis=1))
     assert not np.array_equal(by_which["student"], by_which["teacher"])
 
@@ -81,7 +86,9 @@ def test_the_split_passed_to_train(semi, monkeypatch):
         return real_train(method, data, config, **kwargs)
 
     monkeypatch.setattr(estimator_module, "train", spy)
-    drift.DriftClassifier("mean_teacher", steps=3, method_options={"alpha": 0.99}, batch_size=8).fit(x, y_semi)
+    drift.DriftClassifier(
+        "mean_teacher", steps=3, method_options={"alpha": 0.99}, batch_size=8
+    ).fit(x, y_semi)
     method, data, kwargs = seen[-1]
     assert method == drift.get_method("mean_teacher", alpha=0.99)
     assert kwargs["steps"] == 3 and kwargs["batch_size"] == 8 and kwargs["progress"] is False
@@ -101,11 +108,15 @@ def test_any_labels_strings_included(semi):
     x, y_semi, _ = semi
     x, y_semi = x[:200], y_semi[:200]
     names = np.array([f"digit {c}" for c in range(10)], dtype=object)
-    y_names = np.where(y_semi == -1, -1, names[np.maximum(y_semi, 0)]).astype(object)  # -1 kept as int
+    y_names = np.where(y_semi == -1, -1, names[np.maximum(y_semi, 0)]).astype(
+        object
+    )  # -1 kept as int
     by_code = drift.DriftClassifier(steps=10).fit(x, y_semi)
     by_name = drift.DriftClassifier(steps=10).fit(x, y_names)
     assert list(by_name.classes_) == sorted(names)  # sorted names: same order as the codes here
-    np.testing.assert_array_equal(by_name.predict_proba(x), by_code.predict_proba(x))  # the same run
+    np.testing.assert_array_equal(
+        by_name.predict_proba(x), by_code.predict_proba(x)
+    )  # the same run
     np.testing.assert_array_equal(by_name.predict(x), names[by_code.predict(x)])
     shifted = drift.DriftClassifier(steps=10).fit(x, np.where(y_semi == -1, -1, y_semi * 10 + 7))
     np.testing.assert_array_equal(shifted.predict(x), by_code.predict(x) * 10 + 7)
@@ -153,7 +164,9 @@ def test_clone_and_module_models_are_left_unchanged(semi):
     for k, v in student.state_dict().items():
         assert torch.equal(v, before[k]), k  # the module passed in is never trained
     assert est.history_.model is not student
-    np.testing.assert_array_equal(twin.fit(x, y_semi).predict_proba(x), est.predict_proba(x))  # same start, same run
+    np.testing.assert_array_equal(
+        twin.fit(x, y_semi).predict_proba(x), est.predict_proba(x)
+    )  # same start, same run
 
 
 def test_pipeline_cross_val_score_and_grid_search(semi):
@@ -186,7 +199,9 @@ def test_bad_input_names_the_argument_and_the_fix(semi):
         est.fit(x[:4], np.array(["a", "b", "-1", "a"]))
     with pytest.raises(ValueError, match="Unknown label type"):
         est.fit(x[:4], np.array([0.5, 1.5, 2.5, -1.0]))
-    with pytest.raises(ValueError, match="predict_with must be one of 'student', 'teacher'; got 'ema'"):
+    with pytest.raises(
+        ValueError, match="predict_with must be one of 'student', 'teacher'; got 'ema'"
+    ):
         clone(est).set_params(predict_with="ema").fit(x, y_semi)
     with pytest.raises(TypeError, match="unknown setting.*alhpa"):
         clone(est).set_params(method_options={"alhpa": 0.9}).fit(x, y_semi)

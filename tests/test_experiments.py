@@ -1,4 +1,5 @@
 """compare() and Results: per-seed finals, summaries, paired differences, table, plot, JSON."""
+
 import json
 
 import numpy as np
@@ -14,7 +15,9 @@ TRAIN = dict(steps=20, progress=False)
 @pytest.fixture(scope="module")
 def results():
     data = drift.load_data("two_moons", labels_per_class=5, seed=0)
-    return drift.compare(["mean_teacher", "drift"], data, seeds=[0, 1], workers=1, engine="processes", **TRAIN)
+    return drift.compare(
+        ["mean_teacher", "drift"], data, seeds=[0, 1], workers=1, engine="processes", **TRAIN
+    )
 
 
 def test_results_hold_every_method_and_seed(results):
@@ -59,7 +62,10 @@ def test_table_is_markdown_with_every_method(results):
     for m, line in zip(results.methods, lines[2:]):
         assert line.startswith(f"| {m} | {results.summary(m)} |")
     d, t = results.paired("drift"), results.paired_stats("drift")
-    assert f"| {t.mean:+.2f} [{t.low:.2f}, {t.high:.2f}] | {t.p_exact:.3g} | {t.verdict} | {d.wins}/{d.n} |" in lines[3]
+    assert (
+        f"| {t.mean:+.2f} [{t.low:.2f}, {t.high:.2f}] | {t.p_exact:.3g} | {t.verdict} | "
+        f"{d.wins}/{d.n} |" in lines[3]
+    )
 
 
 def test_results_round_trip_and_plot(results, tmp_path):
@@ -109,7 +115,9 @@ def test_compare_bad_arguments(moons):
 
 def test_unpicklable_data_with_workers_names_the_fix(moons):
     with pytest.raises(TypeError, match="picklable.*functools.partial"):
-        drift.compare(["supervised"], lambda seed: moons, seeds=2, steps=5, workers=2, progress=False)
+        drift.compare(
+            ["supervised"], lambda seed: moons, seeds=2, steps=5, workers=2, progress=False
+        )
 
 
 def test_plot_histories_draws_any_listed_series(moons):
@@ -124,10 +132,17 @@ def test_plot_histories_draws_any_listed_series(moons):
 
 
 def test_table_adds_reference_rows_paired_by_seed(moons):
-    r = drift.compare(["mean_teacher", "drift"], moons, seeds=2, steps=10, workers=1, progress=False)
+    r = drift.compare(
+        ["mean_teacher", "drift"], moons, seeds=2, steps=10, workers=1, progress=False
+    )
     accs = r.final("mean_teacher") + np.array([1.0, 3.0])
-    row = r.table(references={"other": accs}).splitlines()[-1]  # d = (1, 3): 2 of 4 sign vectors reach |4|
-    assert row.startswith("| other | ") and "| +2.00 [-10.71, 14.71] | 0.5 | inconclusive | 2/2 | - | - |" in row
+    row = r.table(references={"other": accs}).splitlines()[
+        -1
+    ]  # d = (1, 3): 2 of 4 sign vectors reach |4|
+    assert (
+        row.startswith("| other | ")
+        and "| +2.00 [-10.71, 14.71] | 0.5 | inconclusive | 2/2 | - | - |" in row
+    )
     with pytest.raises(ValueError, match="one accuracy per seed"):
         r.table(references={"other": [1.0]})
 
@@ -142,7 +157,9 @@ def test_results_load_reads_what_save_wrote_nan_included(results, tmp_path):
 
 
 def test_record_round_trip_and_unknown_name(results, tmp_path, monkeypatch):
-    record = drift.Record(results, {"sklearn X": np.array([50.0, 60.0])}, command="python x.py", setting="two moons")
+    record = drift.Record(
+        results, {"sklearn X": np.array([50.0, 60.0])}, command="python x.py", setting="two moons"
+    )
     monkeypatch.setattr(drift.experiments.records, "RECORDS", tmp_path)
     record.save(tmp_path / "mine.json")
     back = drift.load_record("mine")

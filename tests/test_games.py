@@ -1,7 +1,8 @@
-"""Stackelberg games (drift.book.games): the implicit-function-theorem gradient against central finite
-differences in float64, the equilibria's defining conditions, the gradient dynamics (simultaneous,
-sequential, Stackelberg, and the EMA-follower analogues of mean teacher and DRIFT) with their
-update matrices and resting points, bad input, and the chapter-3 widget."""
+"""Stackelberg games (drift.book.games): the implicit-function-theorem gradient against central
+finite differences in float64, the equilibria's defining conditions, the gradient dynamics
+(simultaneous, sequential, Stackelberg, and the EMA-follower analogues of mean teacher and DRIFT)
+with their update matrices and resting points, bad input, and the chapter-3 widget."""
+
 import math
 
 import numpy as np
@@ -43,7 +44,9 @@ def test_ift_gradient_matches_finite_difference_of_total_cost(game):
     follower's best response recomputed at x +- eps."""
     for x in (-1.3, 0.2, 0.9):
         x64 = torch.tensor(x, dtype=torch.float64)
-        ift = games.implicit_gradient(game.leader_cost, game.follower_cost, x64, game.best_response(x64))
+        ift = games.implicit_gradient(
+            game.leader_cost, game.follower_cost, x64, game.best_response(x64)
+        )
         assert ift.shape == ()
         fd = (game.total_cost(x + EPS) - game.total_cost(x - EPS)) / (2 * EPS)
         assert relative_error(ift.item(), fd) < TOL
@@ -69,7 +72,9 @@ def test_ift_gradient_of_a_non_quadratic_game_in_several_dimensions():
         y = torch.zeros(3, dtype=torch.float64)
         for _ in range(50):
             gy = torch.func.grad(g, argnums=1)(x, y)
-            y = y - torch.linalg.solve(torch.func.jacrev(torch.func.grad(g, argnums=1), argnums=1)(x, y), gy)
+            y = y - torch.linalg.solve(
+                torch.func.jacrev(torch.func.grad(g, argnums=1), argnums=1)(x, y), gy
+            )
         assert torch.func.grad(g, argnums=1)(x, y).abs().max() < 1e-13
         return y
 
@@ -79,23 +84,37 @@ def test_ift_gradient_of_a_non_quadratic_game_in_several_dimensions():
     gen = torch.Generator().manual_seed(1)
     for _ in range(3):
         v = torch.randn(2, generator=gen, dtype=torch.float64)
-        fd = (f(x + EPS * v, best_response(x + EPS * v)) - f(x - EPS * v, best_response(x - EPS * v))) / (2 * EPS)
+        fd = (
+            f(x + EPS * v, best_response(x + EPS * v)) - f(x - EPS * v, best_response(x - EPS * v))
+        ) / (2 * EPS)
         assert relative_error((ift @ v).item(), fd.item()) < TOL
 
 
 def test_response_jacobian_of_the_ema_follower_is_one_minus_alpha():
     """The EMA phi = alpha phi_prev + (1 - alpha) theta is the best response to
-    g(theta, phi) = alpha/2 |phi - phi_prev|² + (1 - alpha)/2 |phi - theta|², so dphi/dtheta = (1 - alpha) I."""
+    g(theta, phi) = alpha/2 |phi - phi_prev|² + (1 - alpha)/2 |phi - theta|², so dphi/dtheta = (1 -
+    alpha) I."""
     gen = torch.Generator().manual_seed(0)
-    phi_prev, theta = torch.randn(4, generator=gen, dtype=torch.float64), torch.randn(4, generator=gen, dtype=torch.float64)
+    phi_prev, theta = (
+        torch.randn(4, generator=gen, dtype=torch.float64),
+        torch.randn(4, generator=gen, dtype=torch.float64),
+    )
     for alpha in (0.5, 0.9, 0.99):
+
         def g(th, ph):
-            return 0.5 * alpha * (ph - phi_prev).pow(2).sum() + 0.5 * (1 - alpha) * (ph - th).pow(2).sum()
+            return (
+                0.5 * alpha * (ph - phi_prev).pow(2).sum()
+                + 0.5 * (1 - alpha) * (ph - th).pow(2).sum()
+            )
 
         phi = alpha * phi_prev + (1 - alpha) * theta
-        assert torch.func.grad(g, argnums=1)(theta, phi).abs().max() < 1e-15  # phi is the best response
+        assert (
+            torch.func.grad(g, argnums=1)(theta, phi).abs().max() < 1e-15
+        )  # phi is the best response
         jac = games.response_jacobian(g, theta, phi)
-        torch.testing.assert_close(jac, (1 - alpha) * torch.eye(4, dtype=torch.float64), rtol=0, atol=1e-15)
+        torch.testing.assert_close(
+            jac, (1 - alpha) * torch.eye(4, dtype=torch.float64), rtol=0, atol=1e-15
+        )
 
 
 @pytest.mark.parametrize("game", GAMES)
@@ -154,7 +173,9 @@ def test_stationary_point_and_nash_equilibrium(game):
     else:
         with pytest.raises(ValueError, match=r"no Nash equilibrium.*a = .* <= 0"):
             game.nash_equilibrium()
-        assert game.leader_cost(x_n + 0.3, y_n) < game.leader_cost(x_n, y_n)  # the leader would move
+        assert game.leader_cost(x_n + 0.3, y_n) < game.leader_cost(
+            x_n, y_n
+        )  # the leader would move
 
 
 def test_chapter_game_in_closed_form():
@@ -178,7 +199,9 @@ def _kwargs(dynamics, alpha=0.7, follower_lr=0.2):
 @pytest.mark.parametrize("game", GAMES)
 @pytest.mark.parametrize("dynamics", games.DYNAMICS)
 def test_update_matrix_is_one_step_of_play(game, dynamics):
-    fixed = game.resting_point(dynamics, **({"alpha": 0.7} if dynamics in games.EMA_DYNAMICS else {}))
+    fixed = game.resting_point(
+        dynamics, **({"alpha": 0.7} if dynamics in games.EMA_DYNAMICS else {})
+    )
     start = np.array([0.3, -1.1])
     path = games.play(game, dynamics, *start, lr=0.07, steps=1, **_kwargs(dynamics))
     M = game.update_matrix(dynamics, 0.07, **_kwargs(dynamics))
@@ -205,7 +228,15 @@ def test_drift_play_converges_to_its_closed_form_resting_point(alpha):
         np.testing.assert_allclose(rest, [x, coupling * x], rtol=1e-12, atol=1e-15)
         rho = np.abs(np.linalg.eigvals(game.update_matrix("drift", 0.05, alpha=alpha))).max()
         assert rho < 1
-        path = games.play(game, "drift", -1.0, -1.0, lr=0.05, alpha=alpha, steps=int(np.log(1e-13) / np.log(rho)) + 50)
+        path = games.play(
+            game,
+            "drift",
+            -1.0,
+            -1.0,
+            lr=0.05,
+            alpha=alpha,
+            steps=int(np.log(1e-13) / np.log(rho)) + 50,
+        )
         np.testing.assert_allclose(path[-1], rest, atol=1e-10)
         # between the stationary point (the origin) and the Stackelberg equilibrium
         x_s = game.stackelberg_equilibrium()[0]
@@ -217,7 +248,9 @@ def test_drift_play_at_alpha_zero_is_stackelberg(game):
     """alpha = 0: the follower plays its best response, the one-step slope is dy*/dx, and the leader
     descends U(x) = u(x, y*(x)) exactly: the resting point is the Stackelberg equilibrium, and
     one step of x is x - lr U'(x)."""
-    np.testing.assert_allclose(game.resting_point("drift", alpha=0.0), game.stackelberg_equilibrium(), atol=1e-12)
+    np.testing.assert_allclose(
+        game.resting_point("drift", alpha=0.0), game.stackelberg_equilibrium(), atol=1e-12
+    )
     x = 0.4
     path = games.play(game, "drift", x, game.best_response(x), lr=0.05, alpha=0.0, steps=1)
     assert path[1, 0] == pytest.approx(x - 0.05 * game.stackelberg_gradient(x), rel=1e-12)
@@ -230,14 +263,24 @@ def test_drift_resting_point_moves_from_stackelberg_to_stationary_as_alpha_grows
     xs = np.array([game.resting_point("drift", alpha=float(a))[0] for a in alphas])
     assert xs[0] == pytest.approx(game.stackelberg_equilibrium()[0]) and np.all(np.diff(xs) < 0)
     assert 0 < xs[-1] < 2e-3  # 1.75 * 0.001 * 2 / (1.001 * 4 - 1) ≈ 1.17e-3
-    for a in (0.0, 0.5, 0.9):  # mean teacher's analogue rests at the stationary point for every alpha
-        np.testing.assert_allclose(game.resting_point("mean_teacher", alpha=a), game.stationary_point())
+    for a in (
+        0.0,
+        0.5,
+        0.9,
+    ):  # mean teacher's analogue rests at the stationary point for every alpha
+        np.testing.assert_allclose(
+            game.resting_point("mean_teacher", alpha=a), game.stationary_point()
+        )
 
 
 def test_mean_teacher_play_is_sequential_play_with_follower_step_one_minus_alpha():
-    """With d = 1 the EMA y <- alpha y + (1 - alpha) y*(x') is the gradient step y - (1 - alpha) ∂_y v."""
+    """With d = 1 the EMA y <- alpha y + (1 - alpha) y*(x') is the gradient step y - (1 - alpha)
+    ∂_y v."""
     rng = np.random.default_rng(3)
-    for game in (games.QuadraticGame.example(2.0), games.QuadraticGame(*rng.normal(size=5), d=1.0, e=rng.normal(), r=rng.normal())):
+    for game in (
+        games.QuadraticGame.example(2.0),
+        games.QuadraticGame(*rng.normal(size=5), d=1.0, e=rng.normal(), r=rng.normal()),
+    ):
         for alpha in (0.5, 0.9):
             mt = games.play(game, "mean_teacher", -1.0, 0.5, lr=0.1, alpha=alpha, steps=50)
             seq = games.play(game, "sequential", -1.0, 0.5, lr=0.1, follower_lr=1 - alpha, steps=50)
@@ -245,25 +288,33 @@ def test_mean_teacher_play_is_sequential_play_with_follower_step_one_minus_alpha
 
 
 def test_ema_dynamics_rates_on_the_chapter_game():
-    """At lr = 0.1, alpha = 0.9, k = 2: mean teacher's analogue converges (rho = sqrt(1 - lr²), to the
-    stationary point), DRIFT's faster (rho = sqrt(0.954) ≈ 0.977) to its own resting point, both
+    """At lr = 0.1, alpha = 0.9, k = 2: mean teacher's analogue converges (rho = sqrt(1 - lr²), to
+    the stationary point), DRIFT's faster (rho = sqrt(0.954) ≈ 0.977) to its own resting point, both
     slower than Stackelberg play; det M = alpha (1 - lr (a + slope b)) for both."""
     game = games.QuadraticGame.example(2.0)
-    rho = {d: np.abs(np.linalg.eigvals(game.update_matrix(d, 0.1, alpha=0.9))).max() for d in games.EMA_DYNAMICS}
+    rho = {
+        d: np.abs(np.linalg.eigvals(game.update_matrix(d, 0.1, alpha=0.9))).max()
+        for d in games.EMA_DYNAMICS
+    }
     assert rho["mean_teacher"] == pytest.approx(np.sqrt(1 - 0.1**2), rel=1e-12)
-    assert rho["drift"] == pytest.approx(np.sqrt(0.954), rel=1e-12) and round(rho["drift"], 3) == 0.977
+    assert (
+        rho["drift"] == pytest.approx(np.sqrt(0.954), rel=1e-12) and round(rho["drift"], 3) == 0.977
+    )
     stack = np.abs(np.linalg.eigvals(game.update_matrix("stackelberg", 0.1))).max()
     assert stack < rho["drift"] < rho["mean_teacher"] < 1
     for alpha in (0.2, 0.9, 0.95):
         for d, slope in (("mean_teacher", 0.0), ("drift", (1 - alpha) * 2.0)):
             M = game.update_matrix(d, 0.1, alpha=alpha)
-            assert np.linalg.det(M) == pytest.approx(alpha * (1 - 0.1 * (-1.0 + slope * 2.0)), rel=1e-12)
+            assert np.linalg.det(M) == pytest.approx(
+                alpha * (1 - 0.1 * (-1.0 + slope * 2.0)), rel=1e-12
+            )
 
 
 @pytest.mark.parametrize("coupling", [0.3, 0.5, 0.9, 0.99, 1.001, 1.2, 2.0, 3.0])
 def test_sequential_play_spectral_radius_for_every_coupling(coupling):
     """det M = 1 - lr² always; the eigenvalues are complex (|lambda| = sqrt(1 - lr²)) only while the
-    discriminant (2 - lr² k²)² - 4 (1 - lr²) is negative; below k = 1 a real eigenvalue exceeds 1."""
+    discriminant (2 - lr² k²)² - 4 (1 - lr²) is negative; below k = 1 a real eigenvalue exceeds
+    1."""
     lr = 0.1
     M = games.QuadraticGame.example(coupling).update_matrix("sequential", lr)
     assert np.linalg.det(M) == pytest.approx(1 - lr**2, rel=1e-12)
@@ -276,8 +327,14 @@ def test_sequential_play_spectral_radius_for_every_coupling(coupling):
     assert (rho < 1) == (coupling > 1)
     if coupling == 0.5:
         assert round(rho, 3) == 1.085
-    sim = np.abs(np.linalg.eigvals(games.QuadraticGame.example(coupling).update_matrix("simultaneous", lr))).max()
-    expected = 1 + lr * np.sqrt(1 - coupling**2) if coupling < 1 else np.sqrt(1 + lr**2 * (coupling**2 - 1))
+    sim = np.abs(
+        np.linalg.eigvals(games.QuadraticGame.example(coupling).update_matrix("simultaneous", lr))
+    ).max()
+    expected = (
+        1 + lr * np.sqrt(1 - coupling**2)
+        if coupling < 1
+        else np.sqrt(1 + lr**2 * (coupling**2 - 1))
+    )
     assert sim == pytest.approx(expected, rel=1e-12) and sim > 1
 
 
@@ -310,7 +367,9 @@ def test_stackelberg_play_converges_over_the_widget_range(coupling):
 
 @pytest.mark.parametrize("d", [0.0, -1.0])
 def test_follower_not_strongly_convex_is_refused(d):
-    with pytest.raises(ValueError, match=r"d must be > 0: the follower's cost v must be strongly convex in y"):
+    with pytest.raises(
+        ValueError, match=r"d must be > 0: the follower's cost v must be strongly convex in y"
+    ):
         games.QuadraticGame(d=d)
 
 
@@ -349,7 +408,9 @@ def test_ift_refuses_a_follower_cost_not_strongly_convex_in_y():
         return -0.5 * (y * y).sum() + (x * y).sum()
 
     x = torch.tensor([0.1, 0.2], dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"follower_cost must be strongly convex in y.*smallest eigenvalue -1"):
+    with pytest.raises(
+        ValueError, match=r"follower_cost must be strongly convex in y.*smallest eigenvalue -1"
+    ):
         games.implicit_gradient(lambda x, y: (x * y).sum(), g, x, x.clone())
 
 
@@ -366,24 +427,51 @@ def test_ift_refuses_bad_tensors():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(dynamics="gradient"), ValueError, r"dynamics must be one of 'simultaneous', 'sequential', 'stackelberg', 'mean_teacher', 'drift'; got 'gradient'$"),
-        (dict(dynamics="alternating"), ValueError, r"got 'alternating' \('alternating' play is now called 'sequential'\)"),
+        (
+            dict(dynamics="gradient"),
+            ValueError,
+            r"dynamics must be one of 'simultaneous', 'sequential', 'stackelberg', 'mean_teacher', "
+            r"'drift'; got 'gradient'$",
+        ),
+        (
+            dict(dynamics="alternating"),
+            ValueError,
+            r"got 'alternating' \('alternating' play is now called 'sequential'\)",
+        ),
         (dict(dynamics="drift"), ValueError, r"'drift' play needs alpha, the follower's EMA decay"),
         (dict(dynamics="drift", alpha=1.0), ValueError, r"alpha must be a number in \[0, 1\)"),
-        (dict(dynamics="mean_teacher", alpha=-0.1), ValueError, r"alpha must be a number in \[0, 1\)"),
-        (dict(dynamics="drift", alpha=0.9, follower_lr=0.1), ValueError, r"'drift' play has an EMA follower"),
-        (dict(alpha=0.9), ValueError, r"alpha is the EMA decay of the 'mean_teacher' and 'drift' followers"),
+        (
+            dict(dynamics="mean_teacher", alpha=-0.1),
+            ValueError,
+            r"alpha must be a number in \[0, 1\)",
+        ),
+        (
+            dict(dynamics="drift", alpha=0.9, follower_lr=0.1),
+            ValueError,
+            r"'drift' play has an EMA follower",
+        ),
+        (
+            dict(alpha=0.9),
+            ValueError,
+            r"alpha is the EMA decay of the 'mean_teacher' and 'drift' followers",
+        ),
         (dict(lr=0.0), ValueError, r"lr must be a finite number > 0"),
         (dict(lr=math.inf), ValueError, r"lr must be a finite number > 0"),
         (dict(follower_lr=-0.1), ValueError, r"follower_lr must be a finite number > 0"),
         (dict(steps=0), ValueError, r"steps must be an integer >= 1"),
         (dict(steps=10.0), ValueError, r"steps must be an integer >= 1"),
         (dict(x0=math.nan), ValueError, r"x0 must be a finite number"),
-        (dict(game="example"), TypeError, r"game must be a drift.book.games.QuadraticGame; got str"),
+        (
+            dict(game="example"),
+            TypeError,
+            r"game must be a drift.book.games.QuadraticGame; got str",
+        ),
     ],
 )
 def test_play_refuses_bad_input(kwargs, error, message):
-    args = dict(game=games.QuadraticGame.example(), dynamics="stackelberg", x0=0.0, y0=0.0, lr=0.1, steps=5)
+    args = dict(
+        game=games.QuadraticGame.example(), dynamics="stackelberg", x0=0.0, y0=0.0, lr=0.1, steps=5
+    )
     args.update(kwargs)
     with pytest.raises(error, match=message):
         games.play(args.pop("game"), args.pop("dynamics"), args.pop("x0"), args.pop("y0"), **args)
@@ -414,8 +502,13 @@ def test_drift_resting_point_refused_where_it_is_not_unique():
 
 def test_phase_portrait_draws_every_trajectory():
     game = games.QuadraticGame.example()
-    paths = {d: games.play(game, d, -1.0, -1.0, lr=0.1, steps=20, **_kwargs(d, follower_lr=0.1)) for d in games.DYNAMICS}
-    ax = games.plot_phase_portrait(game, paths, marks={"resting point": game.resting_point("drift", alpha=0.7)})
+    paths = {
+        d: games.play(game, d, -1.0, -1.0, lr=0.1, steps=20, **_kwargs(d, follower_lr=0.1))
+        for d in games.DYNAMICS
+    }
+    ax = games.plot_phase_portrait(
+        game, paths, marks={"resting point": game.resting_point("drift", alpha=0.7)}
+    )
     labels = [line.get_label() for line in ax.get_lines()]
     for name in games.DYNAMICS:
         assert name in labels
@@ -423,7 +516,9 @@ def test_phase_portrait_draws_every_trajectory():
     # a game without a Stackelberg equilibrium or a unique stationary point still draws
     for coupling, missing in ((0.5, "Stackelberg equilibrium"), (1.0, "stationary point")):
         game = games.QuadraticGame.example(coupling)
-        ax = games.plot_phase_portrait(game, {d: games.play(game, d, -1.0, -1.0, lr=0.1, steps=20) for d in CLASSIC})
+        ax = games.plot_phase_portrait(
+            game, {d: games.play(game, d, -1.0, -1.0, lr=0.1, steps=20) for d in CLASSIC}
+        )
         labels = [line.get_label() for line in ax.get_lines()]
         assert missing not in labels and "sequential" in labels
 
@@ -437,7 +532,12 @@ def test_stackelberg_game_explorer_widget():
     slider = widget.children[0]
     assert slider.description == "coupling κ"
     assert slider.min <= 0.3 and slider.max >= 3.0
-    for value in (2.5, 1.0, 0.5, 0.3):  # strong, critical and weak coupling (no Stackelberg equilibrium)
+    for value in (
+        2.5,
+        1.0,
+        0.5,
+        0.3,
+    ):  # strong, critical and weak coupling (no Stackelberg equilibrium)
         slider.value = value
         widget.update()
     assert isinstance(widget, ipywidgets.interactive)

@@ -8,6 +8,7 @@ must equal the central difference of the function whose total derivative that me
 - drift_labels / drift_weights: F with the other path frozen at its value at theta;
 - mean_teacher: F with labels and weights both frozen (the partial derivative).
 """
+
 import math
 
 import pytest
@@ -61,17 +62,23 @@ def evaluate_at(student, vec: torch.Tensor, fn) -> float:
 def autograd_gradient(student, value: torch.Tensor) -> torch.Tensor:
     params = list(student.parameters())
     grads = torch.autograd.grad(value, params, allow_unused=True)
-    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)])
+    return torch.cat(
+        [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]
+    )
 
 
 def method_gradient(name: str, student, teacher, x_l, y_l, x_u, **settings) -> torch.Tensor:
     method = drift.get_method(name, alpha=teacher.alpha, **settings)
-    return autograd_gradient(student, drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM))
+    return autograd_gradient(
+        student, drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM)
+    )
 
 
 def central_difference(student, fn, v: torch.Tensor) -> float:
     t0 = theta(student)
-    return (evaluate_at(student, t0 + EPS * v, fn) - evaluate_at(student, t0 - EPS * v, fn)) / (2 * EPS)
+    return (evaluate_at(student, t0 + EPS * v, fn) - evaluate_at(student, t0 - EPS * v, fn)) / (
+        2 * EPS
+    )
 
 
 def directions(n_params: int, seed: int = 1):
@@ -87,14 +94,24 @@ class ReferenceF:
     """F(theta) computed here, independently of `leader_terms`, with optional frozen parts.
 
     The teacher's state is formed by hand, phi = alpha * phi_prev + (1 - alpha) * theta (buffers
-    mixed the same way but held constant), and run in eval mode with functional_call. Frozen parts (labels,
-    weights, the normalising mean, the straight-through correction) are taken at the student's
-    parameters when the object is made. `reset` runs before every evaluation (e.g. to restore
-    BatchNorm running statistics, which each training-mode forward pass moves). The teacher
+    mixed the same way but held constant), and run in eval mode with functional_call. Frozen parts
+    (labels, weights, the normalising mean, the straight-through correction) are taken at the
+    student's parameters when the object is made. `reset` runs before every evaluation (e.g. to
+    restore BatchNorm running statistics, which each training-mode forward pass moves). The teacher
     reads x_u, the student `student_x_u` (default x_u), as with views.
     """
 
-    def __init__(self, method: drift.Method, student, teacher, x_l, y_l, x_u, reset=lambda: None, student_x_u=None):
+    def __init__(
+        self,
+        method: drift.Method,
+        student,
+        teacher,
+        x_l,
+        y_l,
+        x_u,
+        reset=lambda: None,
+        student_x_u=None,
+    ):
         self.method, self.student, self.teacher = method, student, teacher
         self.x_l, self.y_l, self.x_u, self.reset = x_l, y_l, x_u, reset
         self.student_x_u = x_u if student_x_u is None else student_x_u
@@ -115,7 +132,9 @@ class ReferenceF:
 
     def teacher_logits(self) -> torch.Tensor:
         a = self.teacher.alpha
-        phi = {k: a * self.teacher.params[k] + (1 - a) * p for k, p in self.student.named_parameters()}
+        phi = {
+            k: a * self.teacher.params[k] + (1 - a) * p for k, p in self.student.named_parameters()
+        }
         phi.update(self.phi_buffers)
         was_training = self.student.training
         self.student.eval()
@@ -131,7 +150,9 @@ class ReferenceF:
         return drift.pseudo_labels(g, self.method.labels, self.method.tau)
 
     def raw_weights(self, g: torch.Tensor) -> torch.Tensor:
-        return drift.sample_weights(torch.softmax(g, -1), self.method.weights, threshold=self.method.threshold)
+        return drift.sample_weights(
+            torch.softmax(g, -1), self.method.weights, threshold=self.method.threshold
+        )
 
     def __call__(self, *, freeze_labels: bool, freeze_weights: bool) -> torch.Tensor:
         self.reset()
@@ -187,7 +208,9 @@ def test_gradient_matches_finite_difference_with_frozen_paths(name, normalize, a
     value = drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM)
     for fl in (False, True):
         for fw in (False, True):
-            assert reference(freeze_labels=fl, freeze_weights=fw).item() == pytest.approx(value.item(), rel=1e-12)
+            assert reference(freeze_labels=fl, freeze_weights=fw).item() == pytest.approx(
+                value.item(), rel=1e-12
+            )
 
     grad = autograd_gradient(student, value)
     fn = lambda: reference(freeze_labels=freeze_labels, freeze_weights=freeze_weights)  # noqa: E731
@@ -213,7 +236,8 @@ def test_straight_through_drift_gradient_matches_its_surrogate(alpha):
     fn = lambda: reference(freeze_labels=False, freeze_weights=False)  # noqa: E731
     for v in directions(grad.numel()):
         assert relative_error(grad @ v, central_difference(student, fn, v)) < TOL
-    # and the label path does contribute (unlike hard labels, whose gradient through the teacher is zero)
+    # and the label path does contribute (unlike hard labels, whose gradient through the teacher is
+    # zero)
     hard_grad = autograd_gradient(student, hard_value)
     assert (grad - hard_grad).norm() > 1e-3 * grad.norm()
 
@@ -225,11 +249,15 @@ def test_paths_add_up(alpha, tau, normalize):
     """grad(drift) = grad(drift_labels) + grad(drift_weights) - grad(mean_teacher)."""
     student, teacher, x_l, y_l, x_u = make_problem(alpha, seed=2)
     grads = {
-        name: method_gradient(name, student, teacher, x_l, y_l, x_u, tau=tau, normalize_weights=normalize)
+        name: method_gradient(
+            name, student, teacher, x_l, y_l, x_u, tau=tau, normalize_weights=normalize
+        )
         for name in FROZEN
     }
     combined = grads["drift_labels"] + grads["drift_weights"] - grads["mean_teacher"]
-    torch.testing.assert_close(grads["drift"], combined, rtol=0, atol=1e-12 * grads["drift"].norm().item())
+    torch.testing.assert_close(
+        grads["drift"], combined, rtol=0, atol=1e-12 * grads["drift"].norm().item()
+    )
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
@@ -249,13 +277,18 @@ def test_stackelberg_term_is_not_negligible(alpha, name):
     reference = ReferenceF(drift.get_method(name, alpha=alpha), student, teacher, x_l, y_l, x_u)
     freeze_labels, freeze_weights = FROZEN[name]
     fn = lambda: reference(freeze_labels=freeze_labels, freeze_weights=freeze_weights)  # noqa: E731
-    errors = [relative_error(partial @ v, central_difference(student, fn, v)) for v in directions(coupled.numel())]
+    errors = [
+        relative_error(partial @ v, central_difference(student, fn, v))
+        for v in directions(coupled.numel())
+    ]
     assert max(errors) > 10 * TOL
 
 
 def weak_view(x: torch.Tensor) -> torch.Tensor:
     """A seeded view (the same on every call, as within one training step): small jitter."""
-    return x + 0.05 * torch.randn(x.shape, generator=torch.Generator().manual_seed(10), dtype=x.dtype)
+    return x + 0.05 * torch.randn(
+        x.shape, generator=torch.Generator().manual_seed(10), dtype=x.dtype
+    )
 
 
 def strong_view(x: torch.Tensor) -> torch.Tensor:
@@ -276,7 +309,9 @@ def test_gradient_with_views_matches_finite_differences(name):
     assert not torch.equal(s_u, t_u)
 
     def F_package():
-        return drift.leader_terms(method, student, teacher, s_l, y_l, t_u, lam=LAM, student_x_u=s_u).total
+        return drift.leader_terms(
+            method, student, teacher, s_l, y_l, t_u, lam=LAM, student_x_u=s_u
+        ).total
 
     value = F_package()
     reference = ReferenceF(method, student, teacher, s_l, y_l, t_u, student_x_u=s_u)
@@ -286,7 +321,9 @@ def test_gradient_with_views_matches_finite_differences(name):
     grad = autograd_gradient(student, value)
     for v in directions(grad.numel()):
         assert relative_error(grad @ v, central_difference(student, fn, v)) < TOL
-        if name == "drift":  # the package's own F, recomputed at perturbed theta with the same views
+        if (
+            name == "drift"
+        ):  # the package's own F, recomputed at perturbed theta with the same views
             assert relative_error(grad @ v, central_difference(student, F_package, v)) < TOL
 
 
@@ -296,9 +333,13 @@ def test_gradient_with_batchnorm_student(name):
     the teacher runs in eval mode on averaged running statistics (buffers: state, no gradient;
     each training-mode forward pass moves them, so every evaluation starts from the same ones)."""
     torch.manual_seed(0)
-    student = torch.nn.Sequential(
-        torch.nn.Linear(3, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
-    ).double().train()
+    student = (
+        torch.nn.Sequential(
+            torch.nn.Linear(3, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(), torch.nn.Linear(5, 3)
+        )
+        .double()
+        .train()
+    )
     _, _, x_l, y_l, x_u = make_problem(0.5)
     student(x_u)  # running statistics away from their initial values
     teacher = drift.EMATeacher(student, 0.5)
@@ -328,7 +369,8 @@ def test_gradient_with_batchnorm_student(name):
 
 
 def test_stackelberg_term_scales_with_one_minus_alpha():
-    """d phi / d theta = (1 - alpha) I: at alpha -> 1 the coupled gradient approaches the partial one."""
+    """d phi / d theta = (1 - alpha) I: at alpha -> 1 the coupled gradient approaches the partial
+    one."""
     gaps = []
     for alpha in (0.5, 0.9, 0.99):
         student, teacher, x_l, y_l, x_u = make_problem(alpha)
@@ -350,17 +392,28 @@ def test_mean_teacher_is_drift_without_gradient_through_the_teacher():
         assert t.total.item() == terms["drift"].total.item(), name
         torch.testing.assert_close(t.labels, terms["drift"].labels, rtol=0, atol=0)
         torch.testing.assert_close(t.weights, terms["drift"].weights, rtol=0, atol=0)
-    assert not terms["mean_teacher"].labels.requires_grad and not terms["mean_teacher"].weights.requires_grad
+    assert (
+        not terms["mean_teacher"].labels.requires_grad
+        and not terms["mean_teacher"].weights.requires_grad
+    )
     assert terms["drift"].labels.requires_grad and terms["drift"].weights.requires_grad
-    assert terms["drift_labels"].labels.requires_grad and not terms["drift_labels"].weights.requires_grad
-    assert terms["drift_weights"].weights.requires_grad and not terms["drift_weights"].labels.requires_grad
+    assert (
+        terms["drift_labels"].labels.requires_grad
+        and not terms["drift_labels"].weights.requires_grad
+    )
+    assert (
+        terms["drift_weights"].weights.requires_grad
+        and not terms["drift_weights"].labels.requires_grad
+    )
 
 
 def test_backward_leaves_the_method_gradient_in_the_student():
     student, teacher, x_l, y_l, x_u = make_problem(0.5)
     expected = method_gradient("drift", student, teacher, x_l, y_l, x_u)
     student.zero_grad(set_to_none=True)
-    drift.leader_objective(drift.get_method("drift", alpha=0.5), student, teacher, x_l, y_l, x_u, lam=LAM).backward()
+    drift.leader_objective(
+        drift.get_method("drift", alpha=0.5), student, teacher, x_l, y_l, x_u, lam=LAM
+    ).backward()
     got = torch.cat([p.grad.reshape(-1) for p in student.parameters()])
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
     # the teacher's buffer is a constant: no gradient reaches it
@@ -381,10 +434,15 @@ def test_normalising_mean_carries_no_gradient(name):
     reference (checked above) and not the derivative of the forward value, which moves the mean."""
     student, teacher, x_l, y_l, x_u = make_problem(0.5)
     method = drift.get_method(name, alpha=0.5, normalize_weights=True)
-    grad = autograd_gradient(student, drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM))
+    grad = autograd_gradient(
+        student, drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM)
+    )
 
     def F_theta():
         return drift.leader_objective(method, student, teacher, x_l, y_l, x_u, lam=LAM)
 
-    errors = [relative_error(grad @ v, central_difference(student, F_theta, v)) for v in directions(grad.numel())]
+    errors = [
+        relative_error(grad @ v, central_difference(student, F_theta, v))
+        for v in directions(grad.numel())
+    ]
     assert max(errors) > 1e-3

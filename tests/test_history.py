@@ -1,5 +1,6 @@
 """History: predictions of the trained student and teacher, the teacher as a module, stopping
 from a callback, and training without a test set."""
+
 import json
 import math
 
@@ -14,12 +15,16 @@ from drift.core.teacher import eval_mode
 
 
 def dropout_student(feature_shape, num_classes):
-    return nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, num_classes))
+    return nn.Sequential(
+        nn.Linear(2, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, num_classes)
+    )
 
 
 @pytest.fixture(scope="module")
 def run(moons):
-    return drift.train("drift", moons, model=dropout_student, steps=20, eval_every=5, progress=False)
+    return drift.train(
+        "drift", moons, model=dropout_student, steps=20, eval_every=5, progress=False
+    )
 
 
 def test_predict_proba_is_the_eval_mode_student_batched_without_gradient_or_draws(run, moons):
@@ -34,7 +39,9 @@ def test_predict_proba_is_the_eval_mode_student_batched_without_gradient_or_draw
     torch.testing.assert_close(p, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(p.sum(-1), torch.ones(len(x)))
     assert torch.equal(run.predict(x), p.argmax(-1))
-    assert torch.equal(run.predict_proba(x.numpy().astype(np.float64)), run.predict_proba(x))  # NumPy as in the data
+    assert torch.equal(
+        run.predict_proba(x.numpy().astype(np.float64)), run.predict_proba(x)
+    )  # NumPy as in the data
 
 
 def test_teacher_predictions_are_the_teacher_that_history_evaluated(run, moons):
@@ -42,7 +49,13 @@ def test_teacher_predictions_are_the_teacher_that_history_evaluated(run, moons):
     with torch.no_grad():
         expected = torch.softmax(run.teacher.logits(run.model, moons.x_unlabeled), -1)
     torch.testing.assert_close(p, expected, rtol=0, atol=1e-6)
-    accuracy = 100 * (run.predict(moons.x_unlabeled, which="teacher") == moons.y_unlabeled).float().mean().item()
+    accuracy = (
+        100
+        * (run.predict(moons.x_unlabeled, which="teacher") == moons.y_unlabeled)
+        .float()
+        .mean()
+        .item()
+    )
     assert accuracy == pytest.approx(run.pseudo_label_accuracy[-1], abs=1e-9)
 
 
@@ -53,11 +66,17 @@ def test_teacher_module_is_an_eval_copy_with_the_teacher_weights(run, moons):
     for name, t in [*module.named_parameters(), *module.named_buffers()]:
         assert torch.equal(t, state[name]), name
     with torch.no_grad():
-        torch.testing.assert_close(torch.softmax(module(moons.x_test), -1),
-                                   run.predict_proba(moons.x_test, which="teacher"), rtol=0, atol=1e-6)
+        torch.testing.assert_close(
+            torch.softmax(module(moons.x_test), -1),
+            run.predict_proba(moons.x_test, which="teacher"),
+            rtol=0,
+            atol=1e-6,
+        )
     with torch.no_grad():  # a copy: changing it leaves the teacher alone
         next(module.parameters()).add_(1.0)
-    assert not torch.equal(next(module.parameters()), state[next(iter(dict(module.named_parameters())))])
+    assert not torch.equal(
+        next(module.parameters()), state[next(iter(dict(module.named_parameters())))]
+    )
 
 
 def test_ema_teacher_module_is_the_average_of_the_students_before_each_step(moons):
@@ -65,8 +84,16 @@ def test_ema_teacher_module_is_the_average_of_the_students_before_each_step(moon
     torch.manual_seed(0)
     net = drift.MLP((2,), 2, hidden=(8,))
     iterates = [[p.detach().clone() for p in net.parameters()]]
-    h = drift.train("drift", moons, model=net, steps=6, eval_every=1, progress=False, alpha=0.5,
-                    callback=lambda h: iterates.append([p.detach().clone() for p in h.model.parameters()]))
+    h = drift.train(
+        "drift",
+        moons,
+        model=net,
+        steps=6,
+        eval_every=1,
+        progress=False,
+        alpha=0.5,
+        callback=lambda h: iterates.append([p.detach().clone() for p in h.model.parameters()]),
+    )
     ema = iterates[0]
     for theta in iterates[1:-1]:
         ema = [0.5 * e + 0.5 * t for e, t in zip(ema, theta)]
@@ -102,14 +129,20 @@ def test_callback_returning_true_stops_after_that_evaluation(moons, tmp_path, wi
         return history.step[-1] == 10
 
     path = tmp_path / "c.pt"
-    h = drift.train("drift", moons, steps=30, eval_every=5, progress=False, callback=stop_at_10, checkpoint=path)
+    h = drift.train(
+        "drift", moons, steps=30, eval_every=5, progress=False, callback=stop_at_10, checkpoint=path
+    )
     assert calls == [5, 10] and h.step == [5, 10] and h.stopped_at == 10 and full.stopped_at is None
-    first_two = {k: v[:2] if isinstance(v, list) else v for k, v in without_seconds(full.to_dict()).items()}
+    first_two = {
+        k: v[:2] if isinstance(v, list) else v for k, v in without_seconds(full.to_dict()).items()
+    }
     assert without_seconds(h.to_dict()) == {**first_two, "stopped_at": 10}
     back = drift.History.from_dict(json.loads(json.dumps(h.to_dict())))
     assert back == h and back.stopped_at == 10
     # a rerun with the checkpoint returns the stopped History without training further
-    again = drift.train("drift", moons, steps=30, eval_every=5, progress=False, callback=stop_at_10, checkpoint=path)
+    again = drift.train(
+        "drift", moons, steps=30, eval_every=5, progress=False, callback=stop_at_10, checkpoint=path
+    )
     assert calls == [5, 10] and without_seconds(again.to_dict()) == without_seconds(h.to_dict())
     # only True stops: a callback that returns another truthy value does not
     h = drift.train("drift", moons, steps=10, eval_every=5, progress=False, callback=lambda h: [h])
@@ -124,8 +157,13 @@ def test_history_dicts_without_stopped_at_still_read():
 
 def test_no_test_set_gives_nan_test_accuracy(moons):
     data = drift.SemiSupervisedData(
-        x_labeled=moons.x_labeled, y_labeled=moons.y_labeled, x_unlabeled=moons.x_unlabeled,
-        y_unlabeled=moons.y_unlabeled, x_test=None, y_test=None, num_classes=2,
+        x_labeled=moons.x_labeled,
+        y_labeled=moons.y_labeled,
+        x_unlabeled=moons.x_unlabeled,
+        y_unlabeled=moons.y_unlabeled,
+        x_test=None,
+        y_test=None,
+        num_classes=2,
     )
     assert "test=0" in repr(data) and data.to("cpu").x_test is None
     h = drift.train("drift", data, steps=10, eval_every=5, progress=False)
@@ -133,8 +171,13 @@ def test_no_test_set_gives_nan_test_accuracy(moons):
     assert all(math.isfinite(a) for a in h.pseudo_label_accuracy + h.loss)
     with pytest.raises(ValueError, match="x_test and y_test must be given together"):
         drift.SemiSupervisedData(
-            x_labeled=moons.x_labeled, y_labeled=moons.y_labeled, x_unlabeled=moons.x_unlabeled,
-            y_unlabeled=None, x_test=moons.x_test, y_test=None, num_classes=2,
+            x_labeled=moons.x_labeled,
+            y_labeled=moons.y_labeled,
+            x_unlabeled=moons.x_unlabeled,
+            y_unlabeled=None,
+            x_test=moons.x_test,
+            y_test=None,
+            num_classes=2,
         )
     with pytest.raises(ValueError, match="data must have a test set"):
         reference_accuracy(data)

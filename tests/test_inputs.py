@@ -1,5 +1,6 @@
 """Several inputs: every x_* may be a dict of tensors sharing the first dimension, passed to the
 model as `model(**x)` by the student and the teacher alike (`drift.inputs`)."""
+
 import math
 
 import numpy as np
@@ -13,7 +14,8 @@ from test_gradients import TOL, autograd_gradient, central_difference, direction
 
 
 class IdsAndFeatures(nn.Module):
-    """Token ids (N, L) and float features (N, F) -> logits (N, C); records its training-mode inputs."""
+    """Token ids (N, L) and float features (N, F) -> logits (N, C); records its training-mode
+    inputs."""
 
     def __init__(self, feature_shape, num_classes, vocab=6):
         super().__init__()
@@ -32,11 +34,19 @@ def dict_data(n_l=6, n_u=20, n_t=10, seed=0, **changes):
     g = torch.Generator().manual_seed(seed)
 
     def x(n):
-        return {"ids": torch.randint(0, 6, (n, 5), generator=g), "features": torch.randn(n, 3, generator=g)}
+        return {
+            "ids": torch.randint(0, 6, (n, 5), generator=g),
+            "features": torch.randn(n, 3, generator=g),
+        }
 
     parts = dict(
-        x_labeled=x(n_l), y_labeled=torch.arange(n_l) % 3, x_unlabeled=x(n_u), y_unlabeled=torch.arange(n_u) % 3,
-        x_test=x(n_t), y_test=torch.arange(n_t) % 3, num_classes=3,
+        x_labeled=x(n_l),
+        y_labeled=torch.arange(n_l) % 3,
+        x_unlabeled=x(n_u),
+        y_unlabeled=torch.arange(n_u) % 3,
+        x_test=x(n_t),
+        y_test=torch.arange(n_t) % 3,
+        num_classes=3,
     )
     parts.update(changes)
     return parts
@@ -56,8 +66,12 @@ def test_helpers_treat_tensors_and_dicts_alike():
 
 
 def test_noise_goes_to_floating_tensors_only_one_draw_each_in_order():
-    d = {"ids": torch.arange(6).reshape(3, 2), "a": torch.zeros(3, 2), "mask": torch.ones(3, 2, dtype=torch.bool),
-         "b": torch.zeros(3, 4)}
+    d = {
+        "ids": torch.arange(6).reshape(3, 2),
+        "a": torch.zeros(3, 2),
+        "mask": torch.ones(3, 2, dtype=torch.bool),
+        "b": torch.zeros(3, 4),
+    }
     torch.manual_seed(0)
     noisy = inputs.add_noise(d, 0.5)
     torch.manual_seed(0)
@@ -69,10 +83,14 @@ def test_noise_goes_to_floating_tensors_only_one_draw_each_in_order():
 
 def test_dict_data_validates_converts_and_moves():
     parts = dict_data()
-    parts["x_test"] = {k: v.numpy() for k, v in parts["x_test"].items()}  # NumPy values are converted
+    parts["x_test"] = {
+        k: v.numpy() for k, v in parts["x_test"].items()
+    }  # NumPy values are converted
     parts["x_test"]["features"] = parts["x_test"]["features"].astype(np.float64)
     data = drift.SemiSupervisedData(**parts)
-    assert data.x_test["features"].dtype == torch.float32 and data.x_test["ids"].dtype == torch.int64
+    assert (
+        data.x_test["features"].dtype == torch.float32 and data.x_test["ids"].dtype == torch.int64
+    )
     assert data.feature_shape == {"ids": (5,), "features": (3,)}
     assert "unlabeled=20" in repr(data) and data.to("cpu").x_unlabeled["ids"].shape == (20, 5)
     val = data.with_validation(0.25)
@@ -88,22 +106,55 @@ def _renamed(x, old, new):
 
 
 BAD = [
-    (lambda p: dict(x_test=_renamed(p["x_test"], "ids", "input_ids")), ValueError,
-     r"x_test has keys \['input_ids', 'features'\] but x_labeled has \['ids', 'features'\]; all x_\* must have the same"),
-    (lambda p: dict(x_unlabeled={**p["x_unlabeled"], "features": torch.randn(19, 3)}), ValueError,
-     r"the tensors of x_unlabeled must share the first dimension .*'ids': 20, 'features': 19"),
-    (lambda p: dict(x_test=p["x_test"]["features"]), TypeError,
-     r"x_test is a tensor but x_labeled is a dict; all x_\* must be of one kind"),
-    (lambda p: dict(x_unlabeled={**p["x_unlabeled"], "ids": torch.randint(0, 6, (20, 7))}), ValueError,
-     r"x_unlabeled\['ids'\] has feature shape \(7,\) and dtype torch.int64, but x_labeled\['ids'\] has \(5,\)"),
-    (lambda p: dict(x_unlabeled={**p["x_unlabeled"], "features": p["x_unlabeled"]["features"].double()}), ValueError,
-     r"x_unlabeled\['features'\] .*dtype torch.float64.*must agree"),
-    (lambda p: dict(x_labeled={**p["x_labeled"], "features": torch.full((6, 3), math.nan)}), ValueError,
-     r"x_labeled\['features'\] contains NaN or inf"),
-    (lambda p: dict(x_labeled={}), TypeError, r"x_labeled must be a tensor or a non-empty dict of tensors with str keys"),
-    (lambda p: dict(x_labeled={**p["x_labeled"], "ids": [[0] * 5] * 6}), TypeError,
-     r"x_labeled\['ids'\] must be a torch.Tensor or numpy array; got list"),
-    (lambda p: dict(y_labeled=torch.arange(5) % 3), ValueError, r"y_labeled must have shape \(6,\) to match x_labeled"),
+    (
+        lambda p: dict(x_test=_renamed(p["x_test"], "ids", "input_ids")),
+        ValueError,
+        r"x_test has keys \['input_ids', 'features'\] but x_labeled has \['ids', 'features'\]; all "
+        r"x_\* must have the same",
+    ),
+    (
+        lambda p: dict(x_unlabeled={**p["x_unlabeled"], "features": torch.randn(19, 3)}),
+        ValueError,
+        r"the tensors of x_unlabeled must share the first dimension .*'ids': 20, 'features': 19",
+    ),
+    (
+        lambda p: dict(x_test=p["x_test"]["features"]),
+        TypeError,
+        r"x_test is a tensor but x_labeled is a dict; all x_\* must be of one kind",
+    ),
+    (
+        lambda p: dict(x_unlabeled={**p["x_unlabeled"], "ids": torch.randint(0, 6, (20, 7))}),
+        ValueError,
+        r"x_unlabeled\['ids'\] has feature shape \(7,\) and dtype torch.int64, but "
+        r"x_labeled\['ids'\] has \(5,\)",
+    ),
+    (
+        lambda p: dict(
+            x_unlabeled={**p["x_unlabeled"], "features": p["x_unlabeled"]["features"].double()}
+        ),
+        ValueError,
+        r"x_unlabeled\['features'\] .*dtype torch.float64.*must agree",
+    ),
+    (
+        lambda p: dict(x_labeled={**p["x_labeled"], "features": torch.full((6, 3), math.nan)}),
+        ValueError,
+        r"x_labeled\['features'\] contains NaN or inf",
+    ),
+    (
+        lambda p: dict(x_labeled={}),
+        TypeError,
+        r"x_labeled must be a tensor or a non-empty dict of tensors with str keys",
+    ),
+    (
+        lambda p: dict(x_labeled={**p["x_labeled"], "ids": [[0] * 5] * 6}),
+        TypeError,
+        r"x_labeled\['ids'\] must be a torch.Tensor or numpy array; got list",
+    ),
+    (
+        lambda p: dict(y_labeled=torch.arange(5) % 3),
+        ValueError,
+        r"y_labeled must have shape \(6,\) to match x_labeled",
+    ),
 ]
 
 
@@ -116,7 +167,10 @@ def test_bad_dict_inputs_name_the_part_and_the_fix(change, error, message):
 
 def test_named_models_refuse_dict_inputs():
     data = drift.SemiSupervisedData(**dict_data())
-    with pytest.raises(ValueError, match=r"model='mlp' reads one tensor, but the inputs are a dict \(ids, features\): pass"):
+    with pytest.raises(
+        ValueError,
+        match=r"model='mlp' reads one tensor, but the inputs are a dict \(ids, features\): pass",
+    ):
         drift.train("drift", data, model="mlp", steps=1, progress=False)
 
 
@@ -128,7 +182,9 @@ def test_dict_inputs_train_as_keyword_arguments_with_noise_on_floats_only():
         shapes.append(feature_shape)
         return IdsAndFeatures(feature_shape, num_classes)
 
-    h = drift.train("drift", data, model=factory, steps=6, batch_size=4, eval_every=3, progress=False)
+    h = drift.train(
+        "drift", data, model=factory, steps=6, batch_size=4, eval_every=3, progress=False
+    )
     assert shapes == [{"ids": (5,), "features": (3,)}]
     assert all(math.isfinite(v) for v in h.loss + h.test_accuracy + h.pseudo_label_accuracy)
     ids, features = h.model.seen[-1]  # the last step's student batch: 4 labeled + 8 unlabeled rows
@@ -137,9 +193,13 @@ def test_dict_inputs_train_as_keyword_arguments_with_noise_on_floats_only():
     assert all((row == pool).all(1).any() for row in ids)  # ids are rows of the data, untouched
     pool = torch.cat([data.x_labeled["features"], data.x_unlabeled["features"]])
     assert not any((row == pool).all(1).any() for row in features)  # features carry noise
-    p = h.predict_proba({k: v.numpy() for k, v in data.x_test.items()}, which="teacher", batch_size=3)
+    p = h.predict_proba(
+        {k: v.numpy() for k, v in data.x_test.items()}, which="teacher", batch_size=3
+    )
     assert p.shape == (10, 3)
-    torch.testing.assert_close(p, torch.softmax(h.teacher.logits(h.model, data.x_test), -1).detach())
+    torch.testing.assert_close(
+        p, torch.softmax(h.teacher.logits(h.model, data.x_test), -1).detach()
+    )
 
 
 class Keyword(nn.Module):
@@ -155,8 +215,13 @@ class Keyword(nn.Module):
 
 def test_a_one_key_dict_trains_exactly_like_the_tensor(moons, without_seconds):
     as_dict = drift.SemiSupervisedData(
-        x_labeled={"x": moons.x_labeled}, y_labeled=moons.y_labeled, x_unlabeled={"x": moons.x_unlabeled},
-        y_unlabeled=moons.y_unlabeled, x_test={"x": moons.x_test}, y_test=moons.y_test, num_classes=2,
+        x_labeled={"x": moons.x_labeled},
+        y_labeled=moons.y_labeled,
+        x_unlabeled={"x": moons.x_unlabeled},
+        y_unlabeled=moons.y_unlabeled,
+        x_test={"x": moons.x_test},
+        y_test=moons.y_test,
+        num_classes=2,
     )
     a = drift.train("drift", moons, steps=10, eval_every=5, progress=False)
     b = drift.train("drift", as_dict, model=Keyword, steps=10, eval_every=5, progress=False)
@@ -164,7 +229,8 @@ def test_a_one_key_dict_trains_exactly_like_the_tensor(moons, without_seconds):
 
 
 def test_stackelberg_gradient_with_dict_inputs_matches_finite_differences():
-    """The teacher runs through functional_call with keyword arguments; the total derivative holds."""
+    """The teacher runs through functional_call with keyword arguments; the total derivative
+    holds."""
     torch.manual_seed(0)
     student = IdsAndFeatures({"ids": (5,), "features": (3,)}, 3).double()
     teacher = drift.EMATeacher(student, 0.7)
@@ -178,7 +244,9 @@ def test_stackelberg_gradient_with_dict_inputs_matches_finite_differences():
     method = drift.get_method("drift", alpha=0.7)
 
     def F():
-        return drift.leader_objective(method, student, teacher, x_l, parts["y_labeled"], x_u, lam=0.7)
+        return drift.leader_objective(
+            method, student, teacher, x_l, parts["y_labeled"], x_u, lam=0.7
+        )
 
     grad = autograd_gradient(student, F())
     for v in directions(grad.numel()):
@@ -187,16 +255,30 @@ def test_stackelberg_gradient_with_dict_inputs_matches_finite_differences():
 
 def test_a_hugging_face_model_trains_on_dict_inputs():
     transformers = pytest.importorskip("transformers")
-    config = transformers.BertConfig(vocab_size=16, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=16, max_position_embeddings=16, num_labels=3)
+    config = transformers.BertConfig(
+        vocab_size=16,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+        num_labels=3,
+    )
     g = torch.Generator().manual_seed(0)
 
     def x(n):
         ids = torch.randint(1, 16, (n, 6), generator=g)
         return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
 
-    data = drift.SemiSupervisedData(x_labeled=x(6), y_labeled=torch.arange(6) % 3, x_unlabeled=x(12), y_unlabeled=None,
-                                    x_test=x(6), y_test=torch.arange(6) % 3, num_classes=3)
+    data = drift.SemiSupervisedData(
+        x_labeled=x(6),
+        y_labeled=torch.arange(6) % 3,
+        x_unlabeled=x(12),
+        y_unlabeled=None,
+        x_test=x(6),
+        y_test=torch.arange(6) % 3,
+        num_classes=3,
+    )
     torch.manual_seed(0)
     bert = transformers.BertForSequenceClassification(config)
     h = drift.train("drift", data, model=bert, steps=3, batch_size=4, eval_every=3, progress=False)

@@ -4,6 +4,7 @@ The fresh-environment test installs the project the way the cell does (pip, from
 with the repository's committed HEAD standing in for the GitHub URL and torch preinstalled as
 on Colab, then runs every chapter's imports there.
 """
+
 import re
 import sys
 import types
@@ -46,7 +47,9 @@ def chapter_imports() -> list[str]:
     for path in chapters():
         for cell in load(path)["cells"]:
             if cell["cell_type"] == "code":
-                lines |= {ln for ln in source(cell).splitlines() if re.match(r"(import|from) [\w.]+", ln)}
+                lines |= {
+                    ln for ln in source(cell).splitlines() if re.match(r"(import|from) [\w.]+", ln)
+                }
     return sorted(lines)
 
 
@@ -76,8 +79,19 @@ def test_fresh_environment_installs_like_the_cell_and_imports_every_chapter(tmp_
     install(requirement)
     imports = chapter_imports()
     assert "import drift" in imports
-    records = [f"drift.load_record({p.stem!r})" for p in sorted((ROOT / "drift" / "recorded").glob("*.json"))]
+    records = [
+        f"drift.load_record({p.stem!r})"
+        for p in sorted((ROOT / "drift" / "recorded").glob("*.json"))
+    ]
     assert records, "the package ships the records chapter 6 reads"
-    script = "\n".join(imports + ["import drift.book.widgets", "drift.book.widgets._ipywidgets()", *records, "print('ok')"])
-    r = run([python, "-c", script], name="the chapters' imports in the fresh environment", timeout=300, cwd=tmp_path)
+    script = "\n".join(
+        imports
+        + ["import drift.book.widgets", "drift.book.widgets._ipywidgets()", *records, "print('ok')"]
+    )
+    r = run(
+        [python, "-c", script],
+        name="the chapters' imports in the fresh environment",
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

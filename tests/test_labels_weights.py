@@ -1,4 +1,5 @@
 """Properties of the pseudo-label and sample-weight functions (the book's notation page)."""
+
 import math
 
 import pytest
@@ -27,7 +28,10 @@ def test_small_tau_approaches_hard_labels():
     top2 = g.topk(2, dim=-1).values
     assert (top2[:, 0] - top2[:, 1]).min() > 0.01  # distinct maxima, so argmax is well defined
     hard = drift.hard_labels(g)
-    errors = [(drift.soft_labels(g, tau) - hard).abs().max().item() for tau in (1.0, 0.1, 0.01, 1e-3, 1e-4)]
+    errors = [
+        (drift.soft_labels(g, tau) - hard).abs().max().item()
+        for tau in (1.0, 0.1, 0.01, 1e-3, 1e-4)
+    ]
     assert all(a > b for a, b in zip(errors, errors[1:]))
     assert errors[-1] < 1e-12
 
@@ -58,9 +62,13 @@ def test_hard_labels_carry_no_gradient():
 
 def test_pseudo_labels_dispatch():
     g = logits()
-    torch.testing.assert_close(drift.pseudo_labels(g, "soft", 0.5), drift.soft_labels(g, 0.5), rtol=0, atol=0)
+    torch.testing.assert_close(
+        drift.pseudo_labels(g, "soft", 0.5), drift.soft_labels(g, 0.5), rtol=0, atol=0
+    )
     torch.testing.assert_close(drift.pseudo_labels(g, "hard"), drift.hard_labels(g), rtol=0, atol=0)
-    torch.testing.assert_close(drift.pseudo_labels(g, "straight_through", 0.5), drift.hard_labels(g), rtol=0, atol=0)
+    torch.testing.assert_close(
+        drift.pseudo_labels(g, "straight_through", 0.5), drift.hard_labels(g), rtol=0, atol=0
+    )
     with pytest.raises(ValueError, match="kind must be .*'soft'.*; got 'fuzzy'"):
         drift.pseudo_labels(g, "fuzzy")
 
@@ -73,9 +81,13 @@ def test_entropy_weight_range_and_extremes():
     one_hot = torch.eye(5, dtype=torch.float64)
     assert torch.equal(drift.entropy_weights(one_hot), torch.ones(5, dtype=torch.float64))
     uniform = torch.full((3, 5), 0.2, dtype=torch.float64)
-    torch.testing.assert_close(drift.entropy_weights(uniform), torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        drift.entropy_weights(uniform), torch.zeros(3, dtype=torch.float64), rtol=0, atol=1e-12
+    )
     # the entropy in nats, 0 log 0 = 0
-    torch.testing.assert_close(drift.entropy(uniform), torch.full((3,), math.log(5), dtype=torch.float64))
+    torch.testing.assert_close(
+        drift.entropy(uniform), torch.full((3,), math.log(5), dtype=torch.float64)
+    )
     assert torch.equal(drift.entropy(one_hot), torch.zeros(5, dtype=torch.float64))
 
 
@@ -90,10 +102,16 @@ def test_entropy_weight_is_differentiable_and_finite_at_one_hot():
 
 
 def test_threshold_weights():
-    p = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.8, 0.2], [0.1, 0.9], [0.7, 0.3]], dtype=torch.float64)
+    p = torch.tensor(
+        [[0.9, 0.1], [0.5, 0.5], [0.8, 0.2], [0.1, 0.9], [0.7, 0.3]], dtype=torch.float64
+    )
     w = drift.threshold_weights(p, 0.8)
-    assert torch.equal(w, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64))  # max p >= threshold
-    torch.testing.assert_close(drift.sample_weights(p, "threshold", threshold=0.8), w, rtol=0, atol=0)
+    assert torch.equal(
+        w, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+    )  # max p >= threshold
+    torch.testing.assert_close(
+        drift.sample_weights(p, "threshold", threshold=0.8), w, rtol=0, atol=0
+    )
     assert torch.equal(drift.threshold_weights(p, 0.0), torch.ones(5, dtype=torch.float64))
 
 
@@ -138,10 +156,15 @@ def test_soft_cross_entropy():
     z = logits(seed=1)
     y = torch.randint(5, (32,))
     torch.testing.assert_close(
-        drift.soft_cross_entropy(z, F.one_hot(y, 5).double()), F.cross_entropy(z, y, reduction="none"), rtol=1e-12, atol=0
+        drift.soft_cross_entropy(z, F.one_hot(y, 5).double()),
+        F.cross_entropy(z, y, reduction="none"),
+        rtol=1e-12,
+        atol=0,
     )
     q = torch.softmax(logits(seed=2), -1)
-    torch.testing.assert_close(drift.soft_cross_entropy(z, q), F.cross_entropy(z, q, reduction="none"), rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        drift.soft_cross_entropy(z, q), F.cross_entropy(z, q, reduction="none"), rtol=1e-12, atol=0
+    )
 
 
 def test_entropy_weight_gradient_is_finite_where_softmax_underflows():

@@ -5,6 +5,7 @@ base (`drift/*.py`: inputs, models, metrics, tables, runtime, plotting, validati
 (`drift/__main__.py`) and `drift/__init__.py` sit on top. The chapter helpers in `drift.book` are
 imported by nothing but the top.
 """
+
 import ast
 from pathlib import Path
 
@@ -79,8 +80,14 @@ def test_imports_only_from_below(path):
     upward = sorted(t for t in imported(path) if t != "drift" and layer(t) > own)
     assert not upward, f"{name} (layer {own}) imports from higher layers: {upward}"
     if own < TOP:
-        assert "drift" not in imported(path), f"{name} imports the top package drift; import the module instead"
-        book = sorted(t for t in imported(path) if layer(t) == LAYERS["book"] and not name.startswith("drift.book"))
+        assert "drift" not in imported(path), (
+            f"{name} imports the top package drift; import the module instead"
+        )
+        book = sorted(
+            t
+            for t in imported(path)
+            if layer(t) == LAYERS["book"] and not name.startswith("drift.book")
+        )
         assert not book, f"{name} imports the chapter helpers {book}: only the top may"
 
 

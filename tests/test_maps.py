@@ -1,5 +1,6 @@
 """drift.book.maps: the grid cells of chapter 10's maps, the tuning rule of the entropy-minimisation
 baseline, and the shipped records (benchmarks/record_where.py) they read."""
+
 import math
 from dataclasses import replace
 
@@ -28,11 +29,14 @@ def test_cell_names_are_the_grid_coordinates():
     assert maps.cell_name("weak", noise_rate=None) == "where_weak_noiserules"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"map_name": "mnist"}, "map_name must be 'digits' or 'weak'"),
-    ({"map_name": "digits", "alpha": 0.9}, "alpha and labels_per_class must both be given"),
-    ({"map_name": "weak"}, "noise_rate must be given"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"map_name": "mnist"}, "map_name must be 'digits' or 'weak'"),
+        ({"map_name": "digits", "alpha": 0.9}, "alpha and labels_per_class must both be given"),
+        ({"map_name": "weak"}, "noise_rate must be given"),
+    ],
+)
 def test_bad_cell_names_say_what_is_missing(kwargs, match):
     with pytest.raises(ValueError, match=match):
         maps.cell_name(**kwargs)
@@ -78,10 +82,13 @@ def test_the_maps_compare_at_one_shared_setting_not_the_tuned_presets():
     """The shipped maps ran every method at lam = 1 and alpha = 0.9 (map 1: the cell's alpha);
     the presets have since taken their own tuned settings, which the maps must not pick up."""
     assert maps.SHARED == {"alpha": 0.9, "lam": 1.0}
-    for m in maps.tuning_candidates() + maps.tuned_methods({"entropy_min": "entropy_min_w1",
-                                                            "drift_labels": "drift_labels_a0.9"}):
+    for m in maps.tuning_candidates() + maps.tuned_methods(
+        {"entropy_min": "entropy_min_w1", "drift_labels": "drift_labels_a0.9"}
+    ):
         assert m.lam == 1.0
-        assert m.alpha == (0.9 if m.name.startswith("entropy_min") or m.name == "mean_teacher" else m.alpha)
+        assert m.alpha == (
+            0.9 if m.name.startswith("entropy_min") or m.name == "mean_teacher" else m.alpha
+        )
     assert drift.get_method("drift").lam != 1.0  # the preset differs, so this test can fail
 
 
@@ -101,7 +108,11 @@ def test_a_digits_cell_pairs_drift_and_mean_teacher_at_the_same_alpha():
     assert results.methods == ["mean_teacher", "drift"]
     cell = maps.paired_cell(results)
     d = results.final("drift") - results.final("mean_teacher")
-    assert cell.test.n == 2 and math.isclose(cell.test.mean, d.mean()) and cell.wins == int((d > 0).sum())
+    assert (
+        cell.test.n == 2
+        and math.isclose(cell.test.mean, d.mean())
+        and cell.wins == int((d > 0).sum())
+    )
 
 
 def test_validation_data_holds_out_a_quarter_of_the_pool_and_never_the_test_split():
@@ -124,7 +135,10 @@ def test_shipped_maps_load_with_ten_seeds_per_cell():
 
 
 def test_shipped_entropy_comparison_is_tuned_on_validation_and_tested_on_fresh_seeds():
-    tuning, test = drift.load_record("where_entropy_tuning"), drift.load_record("where_entropy_test")
+    tuning, test = (
+        drift.load_record("where_entropy_tuning"),
+        drift.load_record("where_entropy_test"),
+    )
     assert tuning.results.methods == [m.name for m in maps.tuning_candidates()]
     tuning_seeds = {h.seed for runs in tuning.results.histories.values() for h in runs}
     test_seeds = {h.seed for runs in test.results.histories.values() for h in runs}
@@ -137,7 +151,10 @@ def test_shipped_entropy_comparison_is_tuned_on_validation_and_tested_on_fresh_s
 def test_shipped_sensitivity_reruns_the_test_seeds_exactly():
     """The post-hoc sweep of entropy_min's weights uses the test seeds; at the chosen weight it
     repeats the test record's runs, seed for seed (the records are deterministic given seeds)."""
-    sweep, test = drift.load_record("where_entropy_sensitivity"), drift.load_record("where_entropy_test")
+    sweep, test = (
+        drift.load_record("where_entropy_sensitivity"),
+        drift.load_record("where_entropy_test"),
+    )
     assert sweep.results.methods == [f"entropy_min_w{w:g}" for w in maps.ENTROPY_WEIGHTS]
     chosen = maps.tuned(drift.load_record("where_entropy_tuning").results)["entropy_min"]
     np.testing.assert_array_equal(sweep.results.final(chosen), test.results.final("entropy_min"))

@@ -1,4 +1,5 @@
 """Methods as settings of one mechanism and the unlabeled-loss schedule."""
+
 import dataclasses
 import math
 
@@ -20,7 +21,12 @@ def test_presets_follow_the_design_table():
     M = drift.METHODS
     assert M["supervised"].lam == 0.0
     alt = M["alternating"]
-    assert (alt.teacher, alt.labels, alt.weights, alt.coupled) == ("copy", "hard", "threshold", False)
+    assert (alt.teacher, alt.labels, alt.weights, alt.coupled) == (
+        "copy",
+        "hard",
+        "threshold",
+        False,
+    )
     for name in ("mean_teacher", "drift_labels", "drift_weights", "drift"):
         m = M[name]
         assert (m.teacher, m.labels, m.weights) == ("ema", "soft", "entropy")
@@ -35,7 +41,9 @@ def test_drift_variants_differ_from_mean_teacher_only_in_routing_and_tuned_stren
     """Each preset carries its own tuned alpha and lam (tests/test_tuning_record.py); everything
     else, and so the isolated comparison at one shared setting, is mean teacher's."""
     tuned = ROUTING + ("name", "alpha", "lam")
-    base = {k: v for k, v in dataclasses.asdict(drift.METHODS["mean_teacher"]).items() if k not in tuned}
+    base = {
+        k: v for k, v in dataclasses.asdict(drift.METHODS["mean_teacher"]).items() if k not in tuned
+    }
     for name in ("drift_labels", "drift_weights", "drift"):
         other = {k: v for k, v in dataclasses.asdict(drift.METHODS[name]).items() if k not in tuned}
         assert other == base, name

@@ -1,5 +1,6 @@
 """The numerics contract (tests/numerics.py, CONTRIBUTING.md rule 8): the settings, the choice of
 tier, and a stale chapter failing in both tiers."""
+
 import json
 import os
 import shutil
@@ -14,7 +15,9 @@ from processes import run
 
 
 def test_settings_and_the_environments_they_make(monkeypatch):
-    monkeypatch.setenv("MKL_CBWR", "AVX512")  # a reader's own setting does not leak into any of them
+    monkeypatch.setenv(
+        "MKL_CBWR", "AVX512"
+    )  # a reader's own setting does not leak into any of them
     pinned = numerics.environment("pinned")
     assert numerics.is_pinned(pinned) and pinned["MKL_CBWR"] == "AVX2,STRICT"
     for name in numerics.OTHER:
@@ -23,9 +26,15 @@ def test_settings_and_the_environments_they_make(monkeypatch):
         assert env["OMP_NUM_THREADS"] == "1"
     # together the other settings move every library off the pin
     for key in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA"):
-        assert any(numerics.environment(n).get(key) != numerics.PINNED[key] for n in numerics.OTHER), key
-    assert numerics.env_arguments("sse").startswith("-u MKL_ENABLE_INSTRUCTIONS -u MKL_NUM_THREADS ")
-    with pytest.raises(ValueError, match="unknown numeric setting 'avx9'; choose 'pinned' or one of"):
+        assert any(
+            numerics.environment(n).get(key) != numerics.PINNED[key] for n in numerics.OTHER
+        ), key
+    assert numerics.env_arguments("sse").startswith(
+        "-u MKL_ENABLE_INSTRUCTIONS -u MKL_NUM_THREADS "
+    )
+    with pytest.raises(
+        ValueError, match="unknown numeric setting 'avx9'; choose 'pinned' or one of"
+    ):
         numerics.setting("avx9")
 
 
@@ -38,7 +47,9 @@ def test_tier_1_needs_the_pin_and_the_recorded_bits(monkeypatch):
     recorded = json.loads(numerics.FINGERPRINT.read_text())
     monkeypatch.setattr(numerics, "fingerprint", lambda: {**recorded, "cnn1d": "0" * 16})
     tier, why = numerics.tier()
-    assert tier == 2 and "the pin does not reproduce the recorded bits here (differing: cnn1d;" in why
+    assert (
+        tier == 2 and "the pin does not reproduce the recorded bits here (differing: cnn1d;" in why
+    )
     monkeypatch.setattr(numerics, "fingerprint", lambda: dict(recorded))
     assert numerics.tier()[0] == (2 if torch.cuda.is_available() else 1)
 
@@ -46,10 +57,22 @@ def test_tier_1_needs_the_pin_and_the_recorded_bits(monkeypatch):
 def test_the_recorded_fingerprint_is_of_the_locked_torch():
     """`make lock` moving torch without `make execute` would leave the chapters' bits unrecorded."""
     recorded = json.loads(numerics.FINGERPRINT.read_text())
-    locked = next(line.split("==")[1] for line in (ROOT / "requirements.lock").read_text().splitlines()
-                  if line.startswith("torch=="))
+    locked = next(
+        line.split("==")[1]
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line.startswith("torch==")
+    )
     assert recorded["torch"].split("+")[0] == locked
-    assert set(recorded) == {"torch", "machine", "aten", "mlp", "cnn1d", "cnn2d", "transformer", "vmap"}
+    assert set(recorded) == {
+        "torch",
+        "machine",
+        "aten",
+        "mlp",
+        "cnn1d",
+        "cnn2d",
+        "transformer",
+        "vmap",
+    }
 
 
 DEFAULT = "    lr: float = 1e-3\n"  # drift.TrainConfig's field, drift.train's default
@@ -71,15 +94,38 @@ def test_a_stale_chapter_fails_in_both_tiers(tmp_path, setting, tier):
     """Chapter 3 under a changed default of `drift.train`, not re-executed: nbval stops at the
     first training result that moved (the warm-up's test accuracy), by more than its tolerance in
     tier 2. The kernel imports the stale copy of the package: PYTHONPATH comes first."""
-    env = {**numerics.environment(setting), "DRIFT_NBVAL_TIER": tier,
-           "PYTHONPATH": os.pathsep.join([str(stale_package(tmp_path)), str(ROOT)])}
+    env = {
+        **numerics.environment(setting),
+        "DRIFT_NBVAL_TIER": tier,
+        "PYTHONPATH": os.pathsep.join([str(stale_package(tmp_path)), str(ROOT)]),
+    }
     result = run(
-        [sys.executable, "-m", "pytest", "-x", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
-         "--nbval-sanitize-with", "book/nbval.cfg", "book/03_stackelberg.ipynb"],
-        cwd=ROOT, env=env, name=f"nbval on a stale chapter 3 ({setting})", timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "book/nbval.cfg",
+            "book/03_stackelberg.ipynb",
+        ],
+        cwd=ROOT,
+        env=env,
+        name=f"nbval on a stale chapter 3 ({setting})",
+        timeout=300,
     )
     assert f"numerics: tier {tier}" in result.stdout
     assert result.returncode == 1 and "1 failed" in result.stdout, result.stdout[-3000:]
-    assert "Cell outputs differ" in result.stdout, result.stdout[-3000:]  # a moved output, not an error
-    assert "warm-up steps: \"" in result.stdout and "mismatch 'stdout'" in result.stdout  # that cell's number
-    assert "Missing output fields" not in result.stdout, result.stdout[-3000:]  # not the output's format
+    assert "Cell outputs differ" in result.stdout, result.stdout[
+        -3000:
+    ]  # a moved output, not an error
+    assert (
+        'warm-up steps: "' in result.stdout and "mismatch 'stdout'" in result.stdout
+    )  # that cell's number
+    assert "Missing output fields" not in result.stdout, result.stdout[
+        -3000:
+    ]  # not the output's format

@@ -5,6 +5,7 @@ sample weights, noise on both inputs, alpha 0.99 with their sigmoid ramp-up) and
 on the student's view). The settings they use are checked in tests/test_consistency_noise.py,
 the teacher's test accuracy in tests/test_teacher_accuracy.py, and the batched engine against
 `drift.train` for every preset in tests/test_vectorized.py."""
+
 import dataclasses
 import math
 import warnings
@@ -32,22 +33,42 @@ def test_presets_are_extra_and_follow_their_papers():
     # the teacher's input too, their sigmoid ramp-up exp(-5 (1 - t)^2), no gradient through the
     # teacher; alpha and lam are the tuned ones (tests/test_tuning_record.py)
     assert (mto.teacher, mto.labels, mto.tau, mto.weights, mto.normalize_weights) == (
-        "ema", "soft", 1.0, "uniform", False)
-    assert (mto.consistency, mto.teacher_noise, mto.rampup_shape, mto.rampup) == ("mse", 0.1, "sigmoid", 0.3)
+        "ema",
+        "soft",
+        1.0,
+        "uniform",
+        False,
+    )
+    assert (mto.consistency, mto.teacher_noise, mto.rampup_shape, mto.rampup) == (
+        "mse",
+        0.1,
+        "sigmoid",
+        0.3,
+    )
     assert mto.lam == 10.0 and not mto.coupled
     assert mto.teacher_noise == drift.TrainConfig().input_noise  # the same noise on both inputs
-    assert (mto.entropy_weight, mto.sharpen, mto.class_normalize, mto.mask_below) == (0.0, 1.0, False, 0.0)
+    assert (mto.entropy_weight, mto.sharpen, mto.class_normalize, mto.mask_below) == (
+        0.0,
+        1.0,
+        False,
+        0.0,
+    )
     # FixMatch: hard labels kept above 0.95 confidence, the current student as teacher (EMA with
     # alpha = 0), cross-entropy, no gradient through the teacher; threshold, lam and ramp-up tuned
     assert (fm.teacher, fm.alpha, fm.labels, fm.weights) == ("ema", 0.0, "hard", "threshold")
     assert (fm.consistency, fm.normalize_weights, fm.coupled) == ("ce", False, False)
     assert fm.teacher_noise == 0.0  # the weak view is the batch itself (see EXTRA_PRESETS)
-    for name, m in drift.EXTRA_PRESETS.items():  # the other extra presets keep the new settings' defaults
+    for (
+        name,
+        m,
+    ) in drift.EXTRA_PRESETS.items():  # the other extra presets keep the new settings' defaults
         if name not in (MTO, FIXMATCH):
             assert (m.consistency, m.teacher_noise) == ("ce", 0.0), name
     for name in (MTO, FIXMATCH):  # a checkpoint records every setting
         config = run_config(drift.get_method(name), drift.TrainConfig())["method"]
-        assert config["name"] == name and config["consistency"] == drift.get_method(name).consistency
+        assert (
+            config["name"] == name and config["consistency"] == drift.get_method(name).consistency
+        )
     assert run_config(mto, drift.TrainConfig())["method"]["teacher_noise"] == 0.1
     assert run_config(fm, drift.TrainConfig())["method"]["teacher_noise"] == 0.0
 
@@ -70,7 +91,9 @@ def test_mean_teacher_original_is_their_cost_without_weights():
 
 
 def test_fixmatch_labels_are_hard_and_masked_below_095():
-    g = torch.tensor([[5.0, 0.0, 0.0], [1.0, 0.8, 0.0], [0.0, 0.0, 4.0], [0.0, 3.0, 0.0]], dtype=torch.float64)
+    g = torch.tensor(
+        [[5.0, 0.0, 0.0], [1.0, 0.8, 0.0], [0.0, 0.0, 4.0], [0.0, 3.0, 0.0]], dtype=torch.float64
+    )
     p = torch.softmax(g, -1).max(-1).values
     assert (p >= 0.95).tolist() == [True, False, True, False]  # rows on both sides of the threshold
     s = torch.randn(4, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
@@ -107,14 +130,21 @@ def test_fixmatch_teacher_is_the_student_before_each_step_in_training(moons):
     """After T steps the teacher is theta_{T-1}, the student the last step started from (an EMA
     with alpha = 0 keeps only the latest iterate), exactly."""
     iterates = []
-    h = drift.train(FIXMATCH, moons, steps=6, eval_every=1, progress=False,
-                    callback=lambda h: iterates.append([p.detach().clone() for p in h.model.parameters()]))
+    h = drift.train(
+        FIXMATCH,
+        moons,
+        steps=6,
+        eval_every=1,
+        progress=False,
+        callback=lambda h: iterates.append([p.detach().clone() for p in h.model.parameters()]),
+    )
     for p, q in zip(h.teacher_module().parameters(), iterates[-2]):
         assert torch.equal(p, q)
 
 
 def test_batched_engine_keeps_alpha_zero_exact():
-    """The vectorised objective's teacher response at alpha = 0 is the stacked parameters exactly."""
+    """The vectorised objective's teacher response at alpha = 0 is the stacked parameters
+    exactly."""
     torch.manual_seed(0)
     model = drift.MLP((3,), 3, hidden=(5,))
     params = {k: torch.stack([v.detach(), 2 * v.detach()]) for k, v in model.named_parameters()}
@@ -123,7 +153,12 @@ def test_batched_engine_keeps_alpha_zero_exact():
     x = torch.randn(2, 4, 3)
     y = torch.zeros(2, 4, dtype=torch.long)
     zero = torch.zeros(2)
-    run = {"lam": torch.ones(2), "alpha": zero, "grad_labels": zero.bool(), "grad_weights": zero.bool()}
+    run = {
+        "lam": torch.ones(2),
+        "alpha": zero,
+        "grad_labels": zero.bool(),
+        "grad_weights": zero.bool(),
+    }
     batch = {"y_l": y, "student_x_l": x, "student_x_u": x, "teacher_x_u": x}
     _, _, phi = vmap(objective)(params, teacher, run, batch)
     for k, v in params.items():
@@ -136,11 +171,18 @@ def test_views_with_the_presets(moons):
     weak and strong views as they are (chapter 9's FixMatch setting)."""
     weak = lambda x: x + 0.05 * torch.randn_like(x)  # noqa: E731
     strong = lambda x: (torch.rand_like(x) > 0.3) * x + 0.3 * torch.randn_like(x)  # noqa: E731
-    with pytest.raises(ValueError, match=r"with teacher_view, add noise inside your view .* pass teacher_noise=0; "
-                                         r"got teacher_noise=0.1 \('mean_teacher_original'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"with teacher_view, add noise inside your view .* pass teacher_noise=0; "
+        r"got teacher_noise=0.1 \('mean_teacher_original'\)",
+    ):
         drift.train(MTO, moons, steps=2, teacher_view=weak, progress=False)
-    assert drift.train(MTO, moons, steps=2, teacher_view=weak, teacher_noise=0.0, progress=False).step == [1, 2]
-    h = drift.train(FIXMATCH, moons, steps=2, teacher_view=weak, student_view=strong, progress=False)
+    assert drift.train(
+        MTO, moons, steps=2, teacher_view=weak, teacher_noise=0.0, progress=False
+    ).step == [1, 2]
+    h = drift.train(
+        FIXMATCH, moons, steps=2, teacher_view=weak, student_view=strong, progress=False
+    )
     assert h.step == [1, 2]
 
 
@@ -163,21 +205,33 @@ def test_mean_teacher_original_reports_uniform_weights_and_a_lagging_teacher(dig
     h = drift.train(MTO, digits, steps=60, eval_every=20, progress=False)
     assert h.mean_weight == [1.0, 1.0, 1.0]
     assert h.unlabeled_loss[-1] > 0 and all(math.isfinite(a) for a in h.teacher_test_accuracy)
-    assert h.teacher_test_accuracy != h.test_accuracy  # alpha = 0.99: the teacher trails the student
+    assert (
+        h.teacher_test_accuracy != h.test_accuracy
+    )  # alpha = 0.99: the teacher trails the student
 
 
 @pytest.mark.parametrize("name", [MTO, FIXMATCH])
 def test_teacher_test_accuracy_of_the_presets(name, moons):
     h = drift.train(name, moons, steps=30, eval_every=10, progress=False)
-    expected = 100 * (h.predict(moons.x_test, which="teacher") == moons.y_test).float().mean().item()
+    expected = (
+        100 * (h.predict(moons.x_test, which="teacher") == moons.y_test).float().mean().item()
+    )
     assert h.final_teacher_test_accuracy == pytest.approx(expected, abs=1e-9)
 
 
 def test_compare_runs_both_presets_batched(moons):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # batched, no fallback
-        results = drift.compare([MTO, FIXMATCH], moons, seeds=2, steps=20, eval_every=10, workers=1, progress=False,
-                                reference=None)
+        results = drift.compare(
+            [MTO, FIXMATCH],
+            moons,
+            seeds=2,
+            steps=20,
+            eval_every=10,
+            workers=1,
+            progress=False,
+            reference=None,
+        )
     for name in (MTO, FIXMATCH):
         single = drift.train(name, moons, seed=1, steps=20, eval_every=10, progress=False)
         batched = results.histories[name][1]
@@ -187,6 +241,7 @@ def test_compare_runs_both_presets_batched(moons):
 
 
 def test_presets_are_one_method_each():
-    """Each is a plain Method: overriding a setting gives a Method that differs in that setting only."""
+    """Each is a plain Method: overriding a setting gives a Method that differs in that setting
+    only."""
     tuned = drift.get_method(MTO, alpha=0.9, lam=30.0)
     assert dataclasses.replace(tuned, alpha=0.7, lam=10.0) == drift.get_method(MTO)

@@ -1,5 +1,6 @@
 """requirements.lock pins the whole stack within pyproject.toml's bounds, environment.yml pins the
 same versions, and the running environment is the locked one (`make lock` refreshes both files)."""
+
 import importlib.metadata
 import os
 import pathlib
@@ -24,7 +25,11 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 def pin_lines() -> list[str]:
     """The `name==version` lines of requirements.lock, in file order."""
-    return [line for line in (ROOT / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")]
+    return [
+        line
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
 
 
 def lock():
@@ -37,7 +42,9 @@ def lock():
 def environment():
     """(conda dependencies, pip section) of environment.yml."""
     deps = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
-    return [d for d in deps if isinstance(d, str)], next(d["pip"] for d in deps if isinstance(d, dict))
+    return [d for d in deps if isinstance(d, str)], next(
+        d["pip"] for d in deps if isinstance(d, dict)
+    )
 
 
 def test_lock_pins_every_dependency_within_pyproject_bounds():
@@ -70,8 +77,10 @@ def test_makefile_torch_default_is_the_locked_torch():
     assert default and default.group(1) == lock()["torch"]
 
 
-@pytest.mark.skipif(os.environ.get("DRIFT_UNPINNED") == "1",
-                    reason="DRIFT_UNPINNED=1: this environment need not match requirements.lock")
+@pytest.mark.skipif(
+    os.environ.get("DRIFT_UNPINNED") == "1",
+    reason="DRIFT_UNPINNED=1: this environment need not match requirements.lock",
+)
 def test_installed_versions_are_the_lock():
     drifted = {}
     for name, pin in lock().items():
@@ -81,7 +90,9 @@ def test_installed_versions_are_the_lock():
             have = None
         if have != Version(pin).public:
             drifted[name] = f"installed {have}, locked {pin}"
-    assert not drifted, f"the environment drifted from requirements.lock (`make install`): {drifted}"
+    assert not drifted, (
+        f"the environment drifted from requirements.lock (`make install`): {drifted}"
+    )
 
 
 def test_torch_is_never_capped_above():

@@ -1,5 +1,7 @@
 """Statistics that decide: per-seed differences tested by a t-interval, an exact sign-flip p, a
-TOST equivalence p and one verdict; Holm's adjustment across a table; 2x2 interactions; stability."""
+TOST equivalence p and one verdict; Holm's adjustment across a table; 2x2 interactions;
+stability."""
+
 import math
 
 import numpy as np
@@ -38,25 +40,43 @@ def test_t_interval_by_hand():
     t_{0.975, 2} = sqrt(2 * 0.95^2 / (1 - 0.95^2)) and the two-sided p is 1 - t / sqrt(t^2 + 2)."""
     r = paired_test([1.0, 2.0, 3.0])
     half = math.sqrt(2 * 0.95**2 / (1 - 0.95**2)) / math.sqrt(3)
-    assert r.mean == 2.0 and r.low == pytest.approx(2 - half, abs=1e-12) and r.high == pytest.approx(2 + half, abs=1e-12)
+    assert (
+        r.mean == 2.0
+        and r.low == pytest.approx(2 - half, abs=1e-12)
+        and r.high == pytest.approx(2 + half, abs=1e-12)
+    )
     t = 2 * math.sqrt(3)
     assert r.p_value == pytest.approx(1 - t / math.sqrt(t * t + 2), abs=1e-12)
     # all 8 sign vectors: only (+,+,+) and (-,-,-) reach |sum| = 6
     assert r.p_exact == pytest.approx(2 / 8, abs=1e-12) and r.verdict == "inconclusive"
     assert str(r) == f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}], p (exact) = 0.25, inconclusive"
     many = drift.paired_test(np.arange(1.0, 1.0 + drift.metrics.EXACT_MAX_N + 1))
-    assert "p (Monte Carlo) = " in str(many)  # above EXACT_MAX_N seeds the p is sampled, and says so
+    assert "p (Monte Carlo) = " in str(
+        many
+    )  # above EXACT_MAX_N seeds the p is sampled, and says so
 
 
-@pytest.mark.parametrize("d", [
-    [3, -1, 4, 1, 5], [2, 2, -2, 1, 0, 3], [1, 1, 1, -1, 2, 7, -3], [0, 0, 5, -5],
-    [4, 9, 1, 6, 2, 8, 3, -1, 5, 7, 2, 4], [-2, -3, -1, -4, 1, -2],
-])
+@pytest.mark.parametrize(
+    "d",
+    [
+        [3, -1, 4, 1, 5],
+        [2, 2, -2, 1, 0, 3],
+        [1, 1, 1, -1, 2, 7, -3],
+        [0, 0, 5, -5],
+        [4, 9, 1, 6, 2, 8, 3, -1, 5, 7, 2, 4],
+        [-2, -3, -1, -4, 1, -2],
+    ],
+)
 def test_exact_p_against_brute_force_and_scipy(d):
     r = paired_test(d)
     assert r.p_exact == pytest.approx(sign_flip_p(d), abs=1e-12)
-    direct = stats.permutation_test((np.array(d, dtype=float),), np.mean, permutation_type="samples",
-                                    n_resamples=np.inf, alternative="two-sided")
+    direct = stats.permutation_test(
+        (np.array(d, dtype=float),),
+        np.mean,
+        permutation_type="samples",
+        n_resamples=np.inf,
+        alternative="two-sided",
+    )
     assert r.p_exact == pytest.approx(direct.pvalue, abs=1e-12)
     assert r.p_adjusted == r.p_exact  # not adjusted until asked
 
@@ -81,8 +101,16 @@ def test_above_the_exact_limit_a_fixed_seed_monte_carlo_is_close_to_exact():
     assert r.p_exact == pytest.approx(sign_flip_p(d), abs=0.005)  # 100 000 draws: sd about 0.001
 
 
-@pytest.mark.parametrize("d, margin", [(DIFFS, 2.5), (DIFFS, 1.0), ([0.1, -0.2, 0.3, 0.0, 0.1, -0.1], 0.5),
-                                       ([1.0, 1.5, 0.8, 1.2], 1.0), ([1.0, 1.5, 0.8, 1.2], 2.0)])
+@pytest.mark.parametrize(
+    "d, margin",
+    [
+        (DIFFS, 2.5),
+        (DIFFS, 1.0),
+        ([0.1, -0.2, 0.3, 0.0, 0.1, -0.1], 0.5),
+        ([1.0, 1.5, 0.8, 1.2], 1.0),
+        ([1.0, 1.5, 0.8, 1.2], 2.0),
+    ],
+)
 @pytest.mark.parametrize("confidence", [0.95, 0.9])
 def test_tost_is_two_one_sided_t_tests_and_the_interval_rule(d, margin, confidence):
     r = paired_test(d, confidence=confidence, margin=margin)
@@ -109,7 +137,10 @@ def test_every_verdict_branch():
     assert paired_test(DIFFS, margin=3.0).verdict == "equivalent"
     # an already-adjusted p decides instead of the exact one
     better = paired_test([1.0, 2.0, 0.5, 3.0, 1.5, 0.25])
-    assert better.adjusted(0.09).verdict == "inconclusive" and better.adjusted(0.09).p_exact == better.p_exact
+    assert (
+        better.adjusted(0.09).verdict == "inconclusive"
+        and better.adjusted(0.09).p_exact == better.p_exact
+    )
     assert better.alpha == 0.05 and paired_test(DIFFS, confidence=0.9).alpha == 0.1
 
 
@@ -117,9 +148,16 @@ def test_every_verdict_branch():
 def test_one_seed_and_equal_differences():
     one = paired_test([1.5], margin=1.0)
     assert one.n == 1 and one.mean == 1.5 and one.verdict == "inconclusive"
-    assert all(math.isnan(x) for x in (one.low, one.high, one.p_value, one.p_exact, one.p_equivalence, one.p_adjusted))
+    assert all(
+        math.isnan(x)
+        for x in (one.low, one.high, one.p_value, one.p_exact, one.p_equivalence, one.p_adjusted)
+    )
     flat = paired_test([2.0] * 5, margin=3.0)  # no spread: the t statistics are undefined
-    assert (flat.low, flat.high) == (2.0, 2.0) and math.isnan(flat.p_value) and math.isnan(flat.p_equivalence)
+    assert (
+        (flat.low, flat.high) == (2.0, 2.0)
+        and math.isnan(flat.p_value)
+        and math.isnan(flat.p_equivalence)
+    )
     assert flat.p_exact == 0.0625 and flat.verdict == "inconclusive"
     rounded = paired_test([0.1 + 0.2, 0.3, 0.3], margin=1.0)  # equal but for the last bit
     assert rounded.low == rounded.high == rounded.mean and math.isnan(rounded.p_value)
@@ -129,17 +167,23 @@ def test_one_seed_and_equal_differences():
     assert paired_test([1.0] * 7).p_exact == 2 / 128 and paired_test([1.0] * 7).verdict == "better"
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(differences=[]), "differences must hold at least one value"),
-    (dict(differences=[1.0, math.nan, 2.0]), r"differences must be finite; got NaN or inf at seeds \[1\]"),
-    (dict(differences=[1.0, math.inf]), "drop those seeds"),
-    (dict(differences=DIFFS, confidence=95), r"confidence must be in \(0, 1\)"),
-    (dict(differences=DIFFS, confidence=0.0), r"confidence must be in \(0, 1\)"),
-    (dict(differences=DIFFS, margin=0.0), "margin must be a number > 0"),
-    (dict(differences=DIFFS, margin=-1.0), "margin must be a number > 0"),
-    (dict(differences=DIFFS, margin=math.nan), "margin must be a number > 0"),
-    (dict(differences=DIFFS, margin="1"), "or None for no equivalence test"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(differences=[]), "differences must hold at least one value"),
+        (
+            dict(differences=[1.0, math.nan, 2.0]),
+            r"differences must be finite; got NaN or inf at seeds \[1\]",
+        ),
+        (dict(differences=[1.0, math.inf]), "drop those seeds"),
+        (dict(differences=DIFFS, confidence=95), r"confidence must be in \(0, 1\)"),
+        (dict(differences=DIFFS, confidence=0.0), r"confidence must be in \(0, 1\)"),
+        (dict(differences=DIFFS, margin=0.0), "margin must be a number > 0"),
+        (dict(differences=DIFFS, margin=-1.0), "margin must be a number > 0"),
+        (dict(differences=DIFFS, margin=math.nan), "margin must be a number > 0"),
+        (dict(differences=DIFFS, margin="1"), "or None for no equivalence test"),
+    ],
+)
 def test_bad_input_names_the_argument_and_the_fix(kwargs, match):
     with pytest.raises(ValueError, match=match):
         paired_test(**kwargs)
@@ -156,9 +200,12 @@ def test_paired_test_is_frozen_and_exported():
 
 
 def test_holm_against_hand_computed_values():
-    """Holm: sort the k p-values, multiply the i-th smallest by k - i + 1, running maximum, cap 1."""
+    """Holm: sort the k p-values, multiply the i-th smallest by k - i + 1, running maximum, cap
+    1."""
     # 0.005*4 = 0.02; 0.01*3 = 0.03; 0.03*2 = 0.06; 0.04*1 = 0.04 -> max(0.06, 0.04) = 0.06
-    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02], rtol=1e-12)
+    np.testing.assert_allclose(
+        holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02], rtol=1e-12
+    )
     # ties get equal values whatever their order: 0.02*3 = 0.06, 0.02*2 -> 0.06, 0.5*1 = 0.5
     np.testing.assert_allclose(holm([0.02, 0.5, 0.02]), [0.06, 0.5, 0.06], rtol=1e-12)
     # NaN passes through and does not count: k = 2
@@ -167,7 +214,9 @@ def test_holm_against_hand_computed_values():
     np.testing.assert_allclose(holm([0.3, 0.6, 0.45]), [0.9, 0.9, 0.9], rtol=1e-12)
     np.testing.assert_allclose(holm([0.4, 0.6, 0.9]), [1.0, 1.0, 1.0])
     # the textbook family (as statsmodels' multipletests(method="holm") gives it)
-    np.testing.assert_allclose(holm([0.01, 0.02, 0.03, 0.04, 0.05]), [0.05, 0.08, 0.09, 0.09, 0.09], rtol=1e-12)
+    np.testing.assert_allclose(
+        holm([0.01, 0.02, 0.03, 0.04, 0.05]), [0.05, 0.08, 0.09, 0.09, 0.09], rtol=1e-12
+    )
     assert holm([0.04]).tolist() == [0.04] and holm([]).shape == (0,)
     assert np.isnan(holm([math.nan, math.nan])).all()
     grid = holm([[0.01, 0.04], [0.03, 0.005]])  # any shape: one family
@@ -183,11 +232,15 @@ def test_holm_adjusted_decides_each_verdict_on_the_family():
     assert raw["a"].verdict == raw["b"].verdict == "better"
     adjusted = holm_adjusted(raw)
     assert list(adjusted) == ["a", "b"]
-    assert adjusted["a"].p_adjusted == pytest.approx(2 * 2 / 128) and adjusted["a"].verdict == "better"
+    assert (
+        adjusted["a"].p_adjusted == pytest.approx(2 * 2 / 128) and adjusted["a"].verdict == "better"
+    )
     assert adjusted["b"].p_adjusted == pytest.approx(4 / 128)  # max(2 * 2/128, 1 * 4/128)
     assert adjusted["b"].verdict == "better"  # 4/128 < 0.05 survives as the second of two
     three = holm_adjusted({**raw, "c": paired_test(six[::-1])})  # a third test tightens it
-    assert three["a"].p_adjusted == pytest.approx(3 * 2 / 128) and three["b"].verdict == "inconclusive"
+    assert (
+        three["a"].p_adjusted == pytest.approx(3 * 2 / 128) and three["b"].verdict == "inconclusive"
+    )
 
 
 def _history(method: str, seed: int, acc: float) -> History:
@@ -198,7 +251,9 @@ def _history(method: str, seed: int, acc: float) -> History:
 
 
 def _results(columns: dict[str, list[float]]) -> drift.Results:
-    return drift.Results({m: [_history(m, s, v) for s, v in enumerate(vals)] for m, vals in columns.items()})
+    return drift.Results(
+        {m: [_history(m, s, v) for s, v in enumerate(vals)] for m, vals in columns.items()}
+    )
 
 
 def _cells(table: str, row: int) -> list[str]:
@@ -209,10 +264,16 @@ def test_results_paired_stats_pairs_by_seed_and_passes_the_margin():
     a, b = [70.0, 72.0, 71.0, 74.0], [69.0, 72.5, 70.0, 71.0]
     results = _results({"mean_teacher": b, "drift": a})
     assert results.paired_stats("drift") == paired_test(np.array(a) - np.array(b))
-    assert results.paired_stats("drift", margin=5.0) == paired_test(np.array(a) - np.array(b), margin=5.0)
+    assert results.paired_stats("drift", margin=5.0) == paired_test(
+        np.array(a) - np.array(b), margin=5.0
+    )
     assert results.paired_stats("drift", margin=5.0).verdict == "equivalent"
-    assert results.paired_stats("mean_teacher", "drift").mean == pytest.approx(-np.mean(np.array(a) - np.array(b)))
-    short = drift.Results({"mean_teacher": results.histories["mean_teacher"][:2], "drift": results.histories["drift"]})
+    assert results.paired_stats("mean_teacher", "drift").mean == pytest.approx(
+        -np.mean(np.array(a) - np.array(b))
+    )
+    short = drift.Results(
+        {"mean_teacher": results.histories["mean_teacher"][:2], "drift": results.histories["drift"]}
+    )
     with pytest.raises(ValueError, match="paired seeds need as many runs"):
         short.paired_stats("drift")
 
@@ -224,17 +285,29 @@ SEVEN = {  # accuracies over 7 seeds
 }
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # these one-evaluation histories have no stability
+@pytest.mark.filterwarnings(
+    "ignore::RuntimeWarning"
+)  # these one-evaluation histories have no stability
 def test_table_shows_interval_exact_p_and_holm_verdicts():
     results = _results(SEVEN)
     table = results.table()
     header = _cells(table, 0)
-    assert header[2:6] == ["Δ vs mean_teacher [95% t-CI]", "p (exact)", "verdict (Holm)", "seeds Δ > 0"]
+    assert header[2:6] == [
+        "Δ vs mean_teacher [95% t-CI]",
+        "p (exact)",
+        "verdict (Holm)",
+        "seeds Δ > 0",
+    ]
     assert header[6:] == ["oscillation (pp)", "flip rate (%)"]
     assert _cells(table, 2)[2:6] == ["-", "-", "-", "-"]  # the reference itself
     d = np.array(SEVEN["drift"]) - np.array(SEVEN["mean_teacher"])
     low, high = stats.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
-    assert _cells(table, 3)[2:6] == [f"{d.mean():+.2f} [{low:.2f}, {high:.2f}]", "0.0156", "better", "7/7"]
+    assert _cells(table, 3)[2:6] == [
+        f"{d.mean():+.2f} [{low:.2f}, {high:.2f}]",
+        "0.0156",
+        "better",
+        "7/7",
+    ]
     tests = results.tests()
     assert list(tests) == ["drift", "alternating"]
     e = np.array(SEVEN["alternating"]) - np.array(SEVEN["mean_teacher"])
@@ -245,7 +318,10 @@ def test_table_shows_interval_exact_p_and_holm_verdicts():
     lo90, hi90 = stats.t.interval(0.90, len(e) - 1, loc=e.mean(), scale=stats.sem(e))
     assert -1 < lo90 and hi90 < 1
     with_margin = results.table(margin=1.0)
-    assert _cells(with_margin, 4)[4] == "equivalent within ±1" and _cells(with_margin, 3)[4] == "better"
+    assert (
+        _cells(with_margin, 4)[4] == "equivalent within ±1"
+        and _cells(with_margin, 3)[4] == "better"
+    )
     assert results.tests(margin=1.0)["alternating"].verdict == "equivalent"
 
 
@@ -263,7 +339,8 @@ def test_table_verdicts_are_adjusted_across_its_rows():
     assert [_cells(four, r)[4] for r in (3, 4, 5, 6)] == ["inconclusive"] * 4
     assert _cells(four, 6)[:4] == ["y", "70.93 ± 0.98", "+0.50 [0.50, 0.50]", "0.0156"]
     assert {k: t.verdict for k, t in results.tests(references=extra).items()} == dict.fromkeys(
-        ["drift", "alternating", "x", "y"], "inconclusive")
+        ["drift", "alternating", "x", "y"], "inconclusive"
+    )
     with pytest.raises(ValueError, match="must be labelled apart from the methods"):
         results.tests(references={"drift": SEVEN["drift"]})
 
@@ -282,19 +359,24 @@ def test_table_with_one_seed_or_no_test_set_shows_dashes_not_nan():
 
 
 def test_interaction_is_the_per_seed_difference_of_differences():
-    r = _results({
-        "drift_views": [80.0, 82.0, 81.0, 79.0],
-        "drift": [79.0, 80.0, 80.5, 78.0],
-        "mt_views": [78.0, 81.0, 79.0, 77.5],
-        "mt": [75.0, 77.0, 76.0, 74.0],
-    })
-    # by hand: drift's gain (1, 2, 0.5, 1), mean teacher's (3, 4, 3, 3.5): contrast (-2, -2, -2.5, -2.5)
+    r = _results(
+        {
+            "drift_views": [80.0, 82.0, 81.0, 79.0],
+            "drift": [79.0, 80.0, 80.5, 78.0],
+            "mt_views": [78.0, 81.0, 79.0, 77.5],
+            "mt": [75.0, 77.0, 76.0, 74.0],
+        }
+    )
+    # by hand: drift's gain (1, 2, 0.5, 1), mean teacher's (3, 4, 3, 3.5): contrast (-2, -2, -2.5,
+    # -2.5)
     t = r.interaction("drift_views", "drift", "mt_views", "mt", margin=1.0)
     assert t == paired_test([-2.0, -2.0, -2.5, -2.5], margin=1.0)
     assert t.mean == -2.25 and t.n == 4 and t.verdict == "inconclusive"  # 4 seeds: p >= 2/16
     assert r.interaction("drift_views", "drift", "mt_views", "mt", confidence=0.9).low > t.low
     short = drift.Results({**r.histories, "mt": r.histories["mt"][:3]})
-    with pytest.raises(ValueError, match="paired seeds need as many runs of each method; got .*'mt' 3"):
+    with pytest.raises(
+        ValueError, match="paired seeds need as many runs of each method; got .*'mt' 3"
+    ):
         short.interaction("drift_views", "drift", "mt_views", "mt")
     with pytest.raises(KeyError, match="method must be one of"):
         r.interaction("drift_views", "drift", "mt_views", "nope")
@@ -311,7 +393,10 @@ def _curve(method: str, seed: int, accs: list[float], flips: list[float]) -> His
 def test_stability_test_pairs_each_measure_by_seed():
     """Over the second half of 4 evaluations (the last 2): oscillation = |a3 - a2|, flip rate =
     100 * mean(f2, f3)."""
-    mt = [_curve("mean_teacher", s, [60, 70, 71, 73 + s], [0.3, 0.2, 0.02, 0.04 + 0.01 * s]) for s in range(3)]
+    mt = [
+        _curve("mean_teacher", s, [60, 70, 71, 73 + s], [0.3, 0.2, 0.02, 0.04 + 0.01 * s])
+        for s in range(3)
+    ]
     dr = [_curve("drift", s, [60, 70, 72, 72.5], [0.3, 0.2, 0.01, 0.02 * s]) for s in range(3)]
     r = drift.Results({"mean_teacher": mt, "drift": dr})
     osc, flips = r.stability_test("drift")

@@ -1,5 +1,6 @@
 """Mixed precision: `drift.train(..., precision=...)` on the CPU (bf16 autocast; fp16 with a
 GradScaler). The finite-difference gradient tests (tests/test_gradients.py) stay in fp32/fp64."""
+
 import math
 
 import pytest
@@ -13,7 +14,10 @@ STEPS = 200
 
 @pytest.fixture(scope="module")
 def fp32_and_bf16(digits):
-    return {p: drift.train("drift", digits, steps=STEPS, seed=0, precision=p, progress=False) for p in ("fp32", "bf16")}
+    return {
+        p: drift.train("drift", digits, steps=STEPS, seed=0, precision=p, progress=False)
+        for p in ("fp32", "bf16")
+    }
 
 
 def test_bf16_training_is_finite_and_as_accurate_as_fp32(fp32_and_bf16):
@@ -52,7 +56,9 @@ def test_autocast_is_active_for_student_and_teacher_and_not_for_evaluation(moons
     assert {d for _, d in seen} == {torch.float32}
 
 
-def test_fp16_on_cpu_trains_with_a_grad_scaler_whose_state_is_checkpointed(moons, tmp_path, without_seconds):
+def test_fp16_on_cpu_trains_with_a_grad_scaler_whose_state_is_checkpointed(
+    moons, tmp_path, without_seconds
+):
     """fp16 works on the CPU too (autocast float16 and torch.amp.GradScaler("cpu")), and a
     resumed run continues the scaler, so it equals the uninterrupted one."""
     kwargs = dict(steps=20, eval_every=5, seed=3, precision="fp16", progress=False)

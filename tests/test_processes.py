@@ -1,6 +1,7 @@
 """The guard that keeps tests with processes from hanging (tests/processes.py): a stuck process
 fails its test at the deadline, named, with where it was stuck, and nothing is left running; and
 at pytest-timeout's backstop the processes a timed-out test started are stopped the same way."""
+
 import os
 import pathlib
 import re
@@ -14,7 +15,9 @@ from book_files import ROOT
 from processes import Processes, alive, run
 
 # Where /proc cannot list a process's children, a command's whole process group is stopped at once.
-LINUX = pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="lists processes from Linux's /proc")
+LINUX = pytest.mark.skipif(
+    not os.path.exists("/proc/self/stat"), reason="lists processes from Linux's /proc"
+)
 
 # A command stuck in its line 4, after starting a child that is stuck too.
 SLEEPER = """import subprocess, sys, time
@@ -59,7 +62,10 @@ def _raises_once(ready: str):
 
 def test_a_stuck_worker_fails_at_the_deadline_named_with_its_traceback(tmp_path):
     start = time.monotonic()
-    with pytest.raises(pytest.fail.Exception) as failure, Processes(tmp_path, timeout=1.5) as processes:
+    with (
+        pytest.raises(pytest.fail.Exception) as failure,
+        Processes(tmp_path, timeout=1.5) as processes,
+    ):
         processes.worker("rank 0", _done)
         processes.worker("rank 1", _stuck)
         processes.wait()
@@ -68,16 +74,27 @@ def test_a_stuck_worker_fails_at_the_deadline_named_with_its_traceback(tmp_path)
     assert message.startswith("rank 1 did not finish within the 1.5 s deadline"), message
     assert re.search(r'File ".*test_processes\.py", line \d+ in _stuck', message), message
     assert "rank 0" not in message
-    assert "multiprocessing" not in message  # the frames the worker inherited from this process are left out
+    assert (
+        "multiprocessing" not in message
+    )  # the frames the worker inherited from this process are left out
     done, stuck = (p.handle for p in processes.started)
-    assert done.exitcode == 0 and stuck.exitcode == -signal.SIGABRT  # faulthandler dumped, then it aborted
+    assert (
+        done.exitcode == 0 and stuck.exitcode == -signal.SIGABRT
+    )  # faulthandler dumped, then it aborted
 
 
-def test_a_failing_worker_is_named_with_its_exception_and_its_waiting_peer_is_stopped_at_once(tmp_path):
+def test_a_failing_worker_is_named_with_its_exception_and_its_waiting_peer_is_stopped_at_once(
+    tmp_path,
+):
     start = time.monotonic()
     ready = str(tmp_path / "ready")
-    with pytest.raises(pytest.fail.Exception) as failure, Processes(tmp_path, timeout=60) as processes:
-        processes.worker("rank 0", _stuck, ready)  # as a peer waits in a collective for a rank that died
+    with (
+        pytest.raises(pytest.fail.Exception) as failure,
+        Processes(tmp_path, timeout=60) as processes,
+    ):
+        processes.worker(
+            "rank 0", _stuck, ready
+        )  # as a peer waits in a collective for a rank that died
         processes.worker("rank 1", _raises_once, ready)
         processes.wait()
     assert time.monotonic() - start < 5
@@ -92,7 +109,11 @@ def test_a_failing_worker_is_named_with_its_exception_and_its_waiting_peer_is_st
 def test_a_stuck_command_fails_at_the_deadline_and_its_children_are_stopped_too(tmp_path):
     start = time.monotonic()
     with pytest.raises(pytest.fail.Exception) as failure:
-        run([sys.executable, "-c", SLEEPER, str(tmp_path / "pid")], name="the sleeper command", timeout=2)
+        run(
+            [sys.executable, "-c", SLEEPER, str(tmp_path / "pid")],
+            name="the sleeper command",
+            timeout=2,
+        )
     assert time.monotonic() - start < 2 + 3
     message = str(failure.value)
     assert message.startswith("the sleeper command did not finish within the 2 s deadline"), message
@@ -108,19 +129,38 @@ def test_a_stuck_command_fails_at_the_deadline_and_its_children_are_stopped_too(
 def test_run_returns_what_subprocess_run_would():
     r = run([sys.executable, "-c", "import sys; print('out'); sys.exit('err')"], timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (1, "out\n", "err\n")
-    with pytest.raises(pytest.fail.Exception, match=r"^`.*` failed \(exit code 1\); its stderr .*:\nerr$"):
+    with pytest.raises(
+        pytest.fail.Exception, match=r"^`.*` failed \(exit code 1\); its stderr .*:\nerr$"
+    ):
         run([sys.executable, "-c", "import sys; sys.exit('err')"], timeout=60, check=True)
 
 
 @LINUX
 def test_the_backstop_timeout_stops_what_the_test_started_and_says_where_each_was(tmp_path):
     (tmp_path / "test_times_out.py").write_text(TIMES_OUT)
-    r = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.processes", "--timeout=1",
-             "--timeout-method=thread", "test_times_out.py"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            name="the inner pytest", timeout=60)
+    r = run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.processes",
+            "--timeout=1",
+            "--timeout-method=thread",
+            "test_times_out.py",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        name="the inner pytest",
+        timeout=60,
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "Timeout: test_times_out.py::test_hangs ran over 1 s (pytest-timeout)" in r.stdout
-    assert re.search(r'Stack of MainThread.*test_times_out\.py", line 14, in test_hangs', r.stdout, re.S), r.stdout
+    assert re.search(
+        r'Stack of MainThread.*test_times_out\.py", line 14, in test_hangs', r.stdout, re.S
+    ), r.stdout
     assert "Stopping the processes it started (1; their tracebacks go to stderr)" in r.stdout
     child = int((tmp_path / "child.pid").read_text())
     assert re.search(rf"--- SIGABRT to pid {child}: .*\n.*line 7 in _nap", r.stderr, re.S), r.stderr

@@ -1,5 +1,6 @@
 """Tables and figures that the chapters display: drift.Table, Results and LFStats render as
 markdown tables in IPython (Jupyter, Colab, the book) and print as the same text."""
+
 import numpy as np
 import pytest
 import torch
@@ -29,15 +30,22 @@ def test_table_rows_must_match_the_header():
 
 
 def test_results_and_lf_stats_display_their_tables(moons):
-    results = drift.compare(["supervised", "mean_teacher"], moons, seeds=2, steps=10, progress=False, workers=1)
+    results = drift.compare(
+        ["supervised", "mean_teacher"], moons, seeds=2, steps=10, progress=False, workers=1
+    )
     assert isinstance(results.table(), drift.Table)
     assert shown(results) == {"text/plain": results.table(), "text/markdown": results.table()}
-    stats = drift.lf_stats(np.array([[0, 1], [1, -1], [-1, -1]]), np.array([0, 1, 1]), names=["a", "b"])
+    stats = drift.lf_stats(
+        np.array([[0, 1], [1, -1], [-1, -1]]), np.array([0, 1, 1]), names=["a", "b"]
+    )
     assert isinstance(stats.table(), drift.Table)
     assert shown(stats) == {"text/plain": stats.table(), "text/markdown": stats.table()}
 
 
-@pytest.mark.parametrize("err, floor, text", [(3e-13, 1e-12, "< 1e-12"), (2.5e-5, 1e-6, "2.5e-05"), (1e-9, 1e-9, "1.0e-09")])
+@pytest.mark.parametrize(
+    "err, floor, text",
+    [(3e-13, 1e-12, "< 1e-12"), (2.5e-5, 1e-6, "2.5e-05"), (1e-9, 1e-9, "1.0e-09")],
+)
 def test_error_bound(err, floor, text):
     assert drift.error_bound(err, floor) == text
 
@@ -60,10 +68,18 @@ def test_class_map_and_finals_draw(moons):
 
     grid = Grid.around(moons.x_labeled, moons.x_unlabeled, n=20)
     _, ax = plt.subplots()
-    plot_class_map(ax, grid, torch.sigmoid(grid.points[:, 0]).reshape(grid.xx.shape), moons, title="t")
+    plot_class_map(
+        ax, grid, torch.sigmoid(grid.points[:, 0]).reshape(grid.xx.shape), moons, title="t"
+    )
     assert ax.get_title() == "t"
-    results = drift.compare(["supervised", "mean_teacher"], moons, seeds=2, steps=10, progress=False, workers=1)
+    results = drift.compare(
+        ["supervised", "mean_teacher"], moons, seeds=2, steps=10, progress=False, workers=1
+    )
     fig = plot_finals(results, {"sklearn ref": [80.0, 81.0]}, title="moons")
     assert isinstance(fig, Figure)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["supervised", "mean_teacher", "sklearn\nref"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "supervised",
+        "mean_teacher",
+        "sklearn\nref",
+    ]
     plt.close("all")

@@ -1,4 +1,5 @@
 """The teacher as a function of the student: EMA follow/update, buffers, eval mode, copy teacher."""
+
 import copy
 import functools
 
@@ -25,7 +26,9 @@ def tiny_student(seed=0, features=3, classes=3):
 
 def bn_student(seed=0, features=3):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(features, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)).double()
+    return nn.Sequential(
+        nn.Linear(features, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2)
+    ).double()
 
 
 def test_phi_starts_equal_to_theta_and_is_detached():
@@ -62,7 +65,14 @@ def test_follow_jacobian_is_one_minus_alpha_times_identity():
     rows = []
     for i in range(out.numel()):
         grads = torch.autograd.grad(out[i], params, retain_graph=True, allow_unused=True)
-        rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]))
+        rows.append(
+            torch.cat(
+                [
+                    (torch.zeros_like(p) if g is None else g).reshape(-1)
+                    for p, g in zip(params, grads)
+                ]
+            )
+        )
     jacobian = torch.stack(rows)  # (P, P)
     expected = (1 - ALPHA) * torch.eye(out.numel(), dtype=torch.float64)
     torch.testing.assert_close(jacobian, expected, rtol=0, atol=1e-15)
@@ -79,7 +89,10 @@ def test_update_moves_the_buffer_to_the_followed_value():
         assert not teacher.params[k].requires_grad
     # a second step mixes again from the new buffer
     perturb(student, seed=2)
-    expected = {k: ALPHA * teacher.params[k] + (1 - ALPHA) * p.detach() for k, p in student.named_parameters()}
+    expected = {
+        k: ALPHA * teacher.params[k] + (1 - ALPHA) * p.detach()
+        for k, p in student.named_parameters()
+    }
     teacher.update(student)
     for k in expected:
         torch.testing.assert_close(teacher.params[k], expected[k], rtol=0, atol=1e-15)
@@ -104,15 +117,29 @@ def test_batchnorm_buffers_are_averaged_and_counters_copied():
     bn = student[1]
     assert int(bn.num_batches_tracked) == 3
     phi = teacher.follow(student)
-    torch.testing.assert_close(phi["1.running_mean"], ALPHA * old_mean + (1 - ALPHA) * bn.running_mean, rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        phi["1.running_mean"], ALPHA * old_mean + (1 - ALPHA) * bn.running_mean, rtol=0, atol=1e-15
+    )
     teacher.update(student)
-    torch.testing.assert_close(teacher.buffers["1.running_mean"], ALPHA * old_mean + (1 - ALPHA) * bn.running_mean, rtol=0, atol=1e-15)
-    torch.testing.assert_close(teacher.buffers["1.running_var"], ALPHA * old_var + (1 - ALPHA) * bn.running_var, rtol=0, atol=1e-15)
+    torch.testing.assert_close(
+        teacher.buffers["1.running_mean"],
+        ALPHA * old_mean + (1 - ALPHA) * bn.running_mean,
+        rtol=0,
+        atol=1e-15,
+    )
+    torch.testing.assert_close(
+        teacher.buffers["1.running_var"],
+        ALPHA * old_var + (1 - ALPHA) * bn.running_var,
+        rtol=0,
+        atol=1e-15,
+    )
     nbt = teacher.buffers["1.num_batches_tracked"]
     assert nbt.dtype == torch.long and int(nbt) == 3
     assert nbt.data_ptr() != bn.num_batches_tracked.data_ptr()  # copied, not shared
     assert not any(v.requires_grad for v in teacher.buffers.values())
-    assert set(teacher.state()) == {k for k, _ in student.named_parameters()} | {k for k, _ in student.named_buffers()}
+    assert set(teacher.state()) == {k for k, _ in student.named_parameters()} | {
+        k for k, _ in student.named_buffers()
+    }
 
 
 def test_teacher_logits_run_in_eval_mode_on_the_teachers_state():
@@ -254,7 +281,10 @@ def test_make_teacher_follows_the_method():
     assert isinstance(copy_teacher, drift.CopyTeacher) and copy_teacher.refresh_every == 7
 
 
-@pytest.mark.parametrize("paths", [dict(grad_labels=True, grad_weights=False), dict(grad_labels=False, grad_weights=True)])
+@pytest.mark.parametrize(
+    "paths",
+    [dict(grad_labels=True, grad_weights=False), dict(grad_labels=False, grad_weights=True)],
+)
 def test_copy_teacher_with_gradient_paths_is_refused(paths):
     with pytest.raises(ValueError, match="teacher='ema'"):
         drift.Method(teacher="copy", **paths)
@@ -272,8 +302,13 @@ def _float64_moons():
     """Two moons in float64, so the EMA check below is exact to float64 round-off."""
     d = drift.load_data("two_moons", labels_per_class=5, seed=0)
     return drift.SemiSupervisedData(
-        x_labeled=d.x_labeled.double(), y_labeled=d.y_labeled, x_unlabeled=d.x_unlabeled.double(),
-        y_unlabeled=d.y_unlabeled, x_test=d.x_test.double(), y_test=d.y_test, num_classes=d.num_classes,
+        x_labeled=d.x_labeled.double(),
+        y_labeled=d.y_labeled,
+        x_unlabeled=d.x_unlabeled.double(),
+        y_unlabeled=d.y_unlabeled,
+        x_test=d.x_test.double(),
+        y_test=d.y_test,
+        num_classes=d.num_classes,
     )
 
 
@@ -282,13 +317,21 @@ def _ema(states: list[dict], alpha: float) -> dict:
     other tensors (counters) are the last state's."""
     e = dict(states[0])
     for s in states[1:]:
-        e = {k: alpha * e[k] + (1 - alpha) * v if v.is_floating_point() else v for k, v in s.items()}
+        e = {
+            k: alpha * e[k] + (1 - alpha) * v if v.is_floating_point() else v for k, v in s.items()
+        }
     return e
 
 
 @pytest.mark.parametrize("method", ["mean_teacher", "drift", "supervised"])
-@pytest.mark.parametrize("make_student", [functools.partial(tiny_student, features=2, classes=2),
-                                          functools.partial(bn_student, features=2)], ids=["mlp", "batchnorm"])
+@pytest.mark.parametrize(
+    "make_student",
+    [
+        functools.partial(tiny_student, features=2, classes=2),
+        functools.partial(bn_student, features=2),
+    ],
+    ids=["mlp", "batchnorm"],
+)
 def test_trained_teacher_is_the_ema_of_every_student_iterate(method, make_student):
     """Through `drift.train`: after k steps the stored teacher is the EMA of theta_0..theta_(k-1),
     i.e. the phi(theta_(k-1)) that the last step's loss used, and follow(student) is the EMA of
@@ -301,11 +344,22 @@ def test_trained_teacher_is_the_ema_of_every_student_iterate(method, make_studen
     def record(history):  # eval_every=1: called after every step
         iterates.append({k: v.detach().clone() for k, v in history.model.state_dict().items()})
 
-    h = drift.train(method, data, model=student, steps=12, batch_size=8, eval_every=1, progress=False,
-                    alpha=ALPHA, callback=record)
+    h = drift.train(
+        method,
+        data,
+        model=student,
+        steps=12,
+        batch_size=8,
+        eval_every=1,
+        progress=False,
+        alpha=ALPHA,
+        callback=record,
+    )
     assert len(iterates) == 13
     stored, followed = _ema(iterates[:-1], ALPHA), _ema(iterates, ALPHA)
     for k, v in h.teacher.state().items():
         torch.testing.assert_close(v, stored[k], rtol=1e-12, atol=1e-14, msg=f"stored teacher, {k}")
     for k, v in h.teacher.follow(student).items():
-        torch.testing.assert_close(v.detach(), followed[k], rtol=1e-12, atol=1e-14, msg=f"follow(student), {k}")
+        torch.testing.assert_close(
+            v.detach(), followed[k], rtol=1e-12, atol=1e-14, msg=f"follow(student), {k}"
+        )

@@ -1,4 +1,5 @@
 """The training loop: determinism, checkpoint/resume, NaN stop, schedules, History, models."""
+
 import json
 import math
 
@@ -37,9 +38,14 @@ def warmup(optimizer):
 RECIPE = dict(optimizer=adamw, scheduler=warmup, max_grad_norm=0.5)
 
 
-@pytest.mark.parametrize("method, recipe", [("drift", {}), ("alternating", {}), ("drift", RECIPE)],
-                         ids=["drift", "alternating", "drift-adamw-warmup-clipping"])
-def test_checkpoint_resume_equals_uninterrupted_run(method, recipe, moons, tmp_path, without_seconds, monkeypatch):
+@pytest.mark.parametrize(
+    "method, recipe",
+    [("drift", {}), ("alternating", {}), ("drift", RECIPE)],
+    ids=["drift", "alternating", "drift-adamw-warmup-clipping"],
+)
+def test_checkpoint_resume_equals_uninterrupted_run(
+    method, recipe, moons, tmp_path, without_seconds, monkeypatch
+):
     kwargs = dict(steps=STEPS, eval_every=5, seed=3, progress=False, **recipe)
     if method == "alternating":
         kwargs["refresh_every"] = 15  # the refresh falls after the interruption
@@ -56,11 +62,17 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, recipe, moons, tmp_p
     with pytest.raises(Disconnect):
         drift.train(method, moons, checkpoint=path, callback=disconnect, **kwargs)
     assert stops == [10] and path.exists()
-    seen = []  # the steps evaluated by the resumed run: it must start after the checkpoint
-    snapshots = []  # and not evaluate again at the checkpoint's step: the saved predictions stand in
+    # the steps evaluated by the resumed run: it must start after the checkpoint and not evaluate
+    # again at the checkpoint's step: the saved predictions stand in
+    seen = []
+    snapshots = []
     snapshot = drift.training.loop._snapshot
-    monkeypatch.setattr(drift.training.loop, "_snapshot", lambda *a, **k: snapshots.append(1) or snapshot(*a, **k))
-    resumed = drift.train(method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs)
+    monkeypatch.setattr(
+        drift.training.loop, "_snapshot", lambda *a, **k: snapshots.append(1) or snapshot(*a, **k)
+    )
+    resumed = drift.train(
+        method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs
+    )
     assert seen == [15, 20, 25, 30, 35, 40] and len(snapshots) == len(seen)
     assert without_seconds(resumed.to_dict()) == without_seconds(full.to_dict())
     for p, q in zip(resumed.model.parameters(), full.model.parameters()):
@@ -68,7 +80,9 @@ def test_checkpoint_resume_equals_uninterrupted_run(method, recipe, moons, tmp_p
     for k, v in full.teacher.state().items():
         assert torch.equal(resumed.teacher.state()[k], v)
     # a finished run resumes to the same history without training
-    again = drift.train(method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs)
+    again = drift.train(
+        method, moons, checkpoint=path, callback=lambda h: seen.append(h.step[-1]), **kwargs
+    )
     assert without_seconds(again.to_dict()) == without_seconds(full.to_dict())
     assert seen == [15, 20, 25, 30, 35, 40]
 
@@ -96,33 +110,80 @@ def test_optimizer_scheduler_and_clipping_reach_the_step(moons):
     torch.manual_seed(0)
     net = drift.MLP((2,), 2, hidden=(8,))
     before = torch.cat([p.detach().flatten() for p in net.parameters()])
-    h = drift.train("drift", moons, model=net, steps=1, optimizer=sgd, scheduler=halve, max_grad_norm=1e-3, progress=False)
+    h = drift.train(
+        "drift",
+        moons,
+        model=net,
+        steps=1,
+        optimizer=sgd,
+        scheduler=halve,
+        max_grad_norm=1e-3,
+        progress=False,
+    )
     moved = torch.cat([p.detach().flatten() for p in h.model.parameters()]) - before
-    assert 0 < moved.norm() <= 1e-3 * (1 + 1e-5)  # one SGD step of lr 1 on a gradient clipped to 1e-3
-    assert [p for g in made["optimizer"].param_groups for p in g["params"]] == list(net.parameters())
+    assert (
+        0 < moved.norm() <= 1e-3 * (1 + 1e-5)
+    )  # one SGD step of lr 1 on a gradient clipped to 1e-3
+    assert [p for g in made["optimizer"].param_groups for p in g["params"]] == list(
+        net.parameters()
+    )
     assert made["scheduler"].last_epoch == 1 and made["optimizer"].param_groups[0]["lr"] == 0.5
-    h = drift.train("drift", moons, model=lambda shape, c: drift.MLP(shape, c, hidden=(8,)), steps=1, seed=0,
-                    optimizer=lambda p: torch.optim.SGD(p, lr=1.0), progress=False)  # the same initial net
+    h = drift.train(
+        "drift",
+        moons,
+        model=lambda shape, c: drift.MLP(shape, c, hidden=(8,)),
+        steps=1,
+        seed=0,
+        optimizer=lambda p: torch.optim.SGD(p, lr=1.0),
+        progress=False,
+    )  # the same initial net
     unclipped = torch.cat([p.detach().flatten() for p in h.model.parameters()]) - before
     assert unclipped.norm() > 10 * moved.norm()  # the same step without clipping
 
 
 def test_clipping_with_the_fp16_gradient_scaler(moons):
-    h = drift.train("drift", moons, steps=5, precision="fp16", max_grad_norm=0.1, scheduler=warmup, progress=False)
+    h = drift.train(
+        "drift",
+        moons,
+        steps=5,
+        precision="fp16",
+        max_grad_norm=0.1,
+        scheduler=warmup,
+        progress=False,
+    )
     assert all(math.isfinite(x) for x in h.loss)
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(optimizer="adam"), TypeError, r"optimizer must be a factory, e.g. lambda params: .*; got str"),
-    (dict(optimizer=lambda p: "adam"), TypeError, r"the optimizer factory must return a torch.optim.Optimizer; got str"),
-    (dict(optimizer=adamw, lr=0.1), ValueError, r"lr is the default optimizer's .*with optimizer, set it in your factory"),
-    (dict(scheduler=3), TypeError, r"scheduler must be a factory"),
-    (dict(scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt)), TypeError,
-     r"the scheduler factory must return a torch.optim.lr_scheduler.LRScheduler \(stepped every step"),
-    (dict(max_grad_norm=0.0), ValueError, r"max_grad_norm must be a number > 0"),
-    (dict(max_grad_norm=float("inf")), ValueError, r"max_grad_norm must be a number > 0"),
-    (dict(max_grad_norm="1"), ValueError, r"max_grad_norm must be a number > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(optimizer="adam"),
+            TypeError,
+            r"optimizer must be a factory, e.g. lambda params: .*; got str",
+        ),
+        (
+            dict(optimizer=lambda p: "adam"),
+            TypeError,
+            r"the optimizer factory must return a torch.optim.Optimizer; got str",
+        ),
+        (
+            dict(optimizer=adamw, lr=0.1),
+            ValueError,
+            r"lr is the default optimizer's .*with optimizer, set it in your factory",
+        ),
+        (dict(scheduler=3), TypeError, r"scheduler must be a factory"),
+        (
+            dict(scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt)),
+            TypeError,
+            r"the scheduler factory must return a torch.optim.lr_scheduler.LRScheduler \(stepped "
+            r"every step",
+        ),
+        (dict(max_grad_norm=0.0), ValueError, r"max_grad_norm must be a number > 0"),
+        (dict(max_grad_norm=float("inf")), ValueError, r"max_grad_norm must be a number > 0"),
+        (dict(max_grad_norm="1"), ValueError, r"max_grad_norm must be a number > 0"),
+    ],
+)
 def test_bad_optimizer_scheduler_and_clipping(moons, kwargs, error, message):
     with pytest.raises(error, match=message):
         drift.train("drift", moons, steps=2, progress=False, **kwargs)
@@ -133,7 +194,9 @@ def test_checkpoint_from_another_recipe_is_refused(moons, tmp_path):
     drift.train("drift", moons, steps=10, progress=False, checkpoint=path, **RECIPE)
     for change in (dict(max_grad_norm=1.0), dict(scheduler=None), dict(optimizer=None)):
         with pytest.raises(ValueError, match="checkpoint .*other arguments"):
-            drift.train("drift", moons, steps=10, progress=False, checkpoint=path, **{**RECIPE, **change})
+            drift.train(
+                "drift", moons, steps=10, progress=False, checkpoint=path, **{**RECIPE, **change}
+            )
 
 
 class NaNAfter(nn.Module):
@@ -158,11 +221,21 @@ class NaNAfter(nn.Module):
 @pytest.mark.parametrize("method", ["drift", "supervised"])
 def test_nan_loss_stops_training_naming_the_step(method, moons):
     with pytest.raises(FloatingPointError, match=r"step 6\b.*nan"):
-        drift.train(method, moons, model=lambda shape, c: NaNAfter(shape, c, 5), steps=STEPS, progress=False)
+        drift.train(
+            method, moons, model=lambda shape, c: NaNAfter(shape, c, 5), steps=STEPS, progress=False
+        )
 
 
 def test_alternating_adds_no_unlabeled_loss_before_first_refresh(moons):
-    h = drift.train("alternating", moons, steps=STEPS, eval_every=5, refresh_every=20, rampup=0.0, progress=False)
+    h = drift.train(
+        "alternating",
+        moons,
+        steps=STEPS,
+        eval_every=5,
+        refresh_every=20,
+        rampup=0.0,
+        progress=False,
+    )
     assert h.step == list(range(5, STEPS + 1, 5))
     for step, lam, unl in zip(h.step, h.lam, h.unlabeled_loss):
         if step <= 20:  # 0-based steps 0..19 come before the first refresh
@@ -176,16 +249,29 @@ def test_history_fields_and_round_trip(moons):
     h = drift.train("mean_teacher", moons, steps=STEPS, eval_every=8, progress=False)
     n = len(h.step)
     assert h.step == [8, 16, 24, 32, 40]
-    for name in ("test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate", "label_flip_rate",
-                 "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds"):
+    for name in (
+        "test_accuracy",
+        "pseudo_label_accuracy",
+        "mean_weight",
+        "flip_rate",
+        "label_flip_rate",
+        "loss",
+        "supervised_loss",
+        "unlabeled_loss",
+        "lam",
+        "seconds",
+    ):
         assert len(getattr(h, name)) == n, name
     assert h.final_test_accuracy == h.test_accuracy[-1]
     assert all(0 <= a <= 100 for a in h.test_accuracy + h.pseudo_label_accuracy)
     assert all(0 <= w <= 1 for w in h.mean_weight) and all(0 <= f <= 1 for f in h.flip_rate)
     assert all(b >= a for a, b in zip(h.seconds, h.seconds[1:]))
-    # the loss parts add up: loss = supervised + lam * unlabeled (lam at its full value after the ramp-up)
+    # the loss parts add up: loss = supervised + lam * unlabeled (lam at its full value after the
+    # ramp-up)
     assert h.lam[-1] == drift.get_method(h.method).lam
-    assert h.loss[-1] == pytest.approx(h.supervised_loss[-1] + h.lam[-1] * h.unlabeled_loss[-1], rel=1e-5)
+    assert h.loss[-1] == pytest.approx(
+        h.supervised_loss[-1] + h.lam[-1] * h.unlabeled_loss[-1], rel=1e-5
+    )
     # test accuracy is the trained model's
     with torch.no_grad():
         h.model.eval()
@@ -211,9 +297,13 @@ def test_user_tensors_of_any_shape_train_with_named_models():
 
     def data(shape):
         return drift.SemiSupervisedData(
-            x_labeled=torch.randn(12, *shape, generator=g), y_labeled=torch.arange(12) % 3,
-            x_unlabeled=torch.randn(40, *shape, generator=g), y_unlabeled=None,
-            x_test=torch.randn(20, *shape, generator=g), y_test=torch.arange(20) % 3, num_classes=3,
+            x_labeled=torch.randn(12, *shape, generator=g),
+            y_labeled=torch.arange(12) % 3,
+            x_unlabeled=torch.randn(40, *shape, generator=g),
+            y_unlabeled=None,
+            x_test=torch.randn(20, *shape, generator=g),
+            y_test=torch.arange(20) % 3,
+            num_classes=3,
         )
 
     h = drift.train("drift", data((3, 5)), model="mlp", steps=10, batch_size=8, progress=False)
@@ -261,11 +351,11 @@ def test_progress_bar_runs(moons):
 
 
 def replay(method, data, *, steps: int, seed: int, inputs, model=drift.MLP):
-    """`drift.train`'s loop by hand, for tests that pin a run to its draws: `torch.manual_seed(seed)`,
-    the student `model(feature_shape, num_classes)`, then per step randint (labeled indices),
-    randint (unlabeled indices) and `inputs(x_l, x_u)` -> (student's x_l, student's x_u,
-    teacher's x_u), which makes the step's own draws. Returns the student, the teacher and the
-    per-step losses."""
+    """`drift.train`'s loop by hand, for tests that pin a run to its draws:
+    `torch.manual_seed(seed)`, the student `model(feature_shape, num_classes)`, then per step
+    randint (labeled indices), randint (unlabeled indices) and `inputs(x_l, x_u)` -> (student's x_l,
+    student's x_u, teacher's x_u), which makes the step's own draws. Returns the student, the
+    teacher and the per-step losses."""
     torch.manual_seed(seed)
     student = model(data.feature_shape, data.num_classes)
     student.train()
@@ -276,8 +366,16 @@ def replay(method, data, *, steps: int, seed: int, inputs, model=drift.MLP):
         i_l = torch.randint(len(data.y_labeled), (64,))
         i_u = torch.randint(len(data.x_unlabeled), (128,))
         s_l, s_u, t_u = inputs(data.x_labeled[i_l], data.x_unlabeled[i_u])
-        terms = drift.leader_terms(method, student, teacher, s_l, data.y_labeled[i_l], t_u,
-                                   lam=method.lam_at(step, steps), student_x_u=s_u)
+        terms = drift.leader_terms(
+            method,
+            student,
+            teacher,
+            s_l,
+            data.y_labeled[i_l],
+            t_u,
+            lam=method.lam_at(step, steps),
+            student_x_u=s_u,
+        )
         losses.append(terms.total.item())
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -286,8 +384,10 @@ def replay(method, data, *, steps: int, seed: int, inputs, model=drift.MLP):
     return student, teacher, losses
 
 
-@pytest.mark.parametrize("method, model", [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout"),
-                                           ("drift", "batchnorm")])
+@pytest.mark.parametrize(
+    "method, model",
+    [("drift", "mlp"), ("alternating", "mlp"), ("mean_teacher", "dropout"), ("drift", "batchnorm")],
+)
 def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, model, moons):
     """A default run, replayed by hand: `torch.manual_seed(seed)`, the model, then per step
     randint (labeled indices), randint (unlabeled indices), randn_like noise on the labeled
@@ -297,22 +397,28 @@ def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, mo
     steps, seed, noise = 12, 4, 0.1
     kwargs = dict(refresh_every=5) if method == "alternating" else {}
 
-    def factory(feature_shape, num_classes):  # a dropout student draws its masks from the same generator
+    def factory(
+        feature_shape, num_classes
+    ):  # a dropout student draws its masks from the same generator
         if model == "mlp":
             return drift.MLP(feature_shape, num_classes)
         middle = nn.Dropout(0.2) if model == "dropout" else nn.BatchNorm1d(32)
         return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), middle, nn.Linear(32, num_classes))
 
-    h = drift.train(method, moons, model=factory, steps=steps, eval_every=4, seed=seed, progress=False, **kwargs)
+    h = drift.train(
+        method, moons, model=factory, steps=steps, eval_every=4, seed=seed, progress=False, **kwargs
+    )
 
     m = drift.get_method(method, **kwargs)
 
     def inputs(x_l, x_u):  # input noise on the labeled batch, then on the student's unlabeled one
         return x_l + noise * torch.randn_like(x_l), x_u + noise * torch.randn_like(x_u), x_u
 
-    student, teacher, losses = replay(m, moons, steps=steps, seed=seed, inputs=inputs, model=factory)
+    student, teacher, losses = replay(
+        m, moons, steps=steps, seed=seed, inputs=inputs, model=factory
+    )
     for p, q in zip(h.model.parameters(), student.parameters()):
         assert torch.equal(p, q)
     for k, v in teacher.state().items():
         assert torch.equal(h.teacher.state()[k], v)
-    assert h.loss == [sum(losses[i:i + 4]) / 4 for i in range(0, steps, 4)]
+    assert h.loss == [sum(losses[i : i + 4]) / 4 for i in range(0, steps, 4)]

@@ -1,5 +1,7 @@
-"""The vectorised engine (`drift.training.batched`, compare's default): the same runs as `drift.train`
-up to float rounding, for every preset on the MLP and the CNN, and a fallback that says why."""
+"""The vectorised engine (`drift.training.batched`, compare's default): the same runs as
+`drift.train` up to float rounding, for every preset on the MLP and the CNN, and a fallback that
+says why."""
+
 import functools
 import re
 import warnings
@@ -45,17 +47,29 @@ def assert_same_runs(batched: drift.History, single: drift.History) -> None:
 @pytest.mark.parametrize("model, seeds", [("mlp", (0, 1)), ("cnn", (1,))])
 def test_batched_runs_equal_single_runs_for_every_preset(model, seeds):
     jobs = [(preset(name), seed) for name in PRESETS for seed in seeds]
-    batched = vectorized.train_many(jobs, DIGITS, model=model, steps=STEPS, eval_every=20, progress=False)
+    batched = vectorized.train_many(
+        jobs, DIGITS, model=model, steps=STEPS, eval_every=20, progress=False
+    )
     assert [(h.method, h.seed) for h in batched] == [(m.name, s) for m, s in jobs]
     for (method, seed), history in zip(jobs, batched):
-        single = drift.train(method, DIGITS(seed=seed), model=model, seed=seed, steps=STEPS, eval_every=20, progress=False)
+        single = drift.train(
+            method,
+            DIGITS(seed=seed),
+            model=model,
+            seed=seed,
+            steps=STEPS,
+            eval_every=20,
+            progress=False,
+        )
         assert_same_runs(history, single)
 
 
 @pytest.mark.parametrize("other", ["mean_teacher", "drift_weights"])
 def test_the_tolerance_tells_methods_apart(other):
     """The check above can fail: DRIFT batched is not `other` run alone (a routing slip)."""
-    (batched,) = vectorized.train_many([(preset("drift"), 0)], DIGITS, steps=STEPS, eval_every=20, progress=False)
+    (batched,) = vectorized.train_many(
+        [(preset("drift"), 0)], DIGITS, steps=STEPS, eval_every=20, progress=False
+    )
     single = drift.train(other, DIGITS(seed=0), seed=0, steps=STEPS, eval_every=20, progress=False)
     single.method = "drift"
     with pytest.raises(AssertionError):
@@ -72,7 +86,10 @@ def test_compare_uses_the_batched_engine_by_default(digits, without_seconds):
     for m in batched.methods:
         for b, s in zip(batched.histories[m], single.histories[m]):
             assert_same_runs(b, s)
-    assert single.histories["drift"][0].to_dict().keys() == batched.histories["drift"][0].to_dict().keys()
+    assert (
+        single.histories["drift"][0].to_dict().keys()
+        == batched.histories["drift"][0].to_dict().keys()
+    )
 
 
 def test_worker_processes_split_the_batch(digits):
@@ -88,7 +105,12 @@ def test_worker_processes_split_the_batch(digits):
 class Dropout(nn.Module):
     def __init__(self, shape, num_classes):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), 16), nn.Dropout(0.1), nn.Linear(16, num_classes))
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(int(np.prod(shape)), 16),
+            nn.Dropout(0.1),
+            nn.Linear(16, num_classes),
+        )
 
     def forward(self, x):
         return self.net(x)
@@ -102,8 +124,14 @@ def dropout_model(shape, num_classes):
     "kwargs, reason",
     [
         (dict(model=dropout_model), "Dropout layers"),
-        (dict(model=lambda shape, c: nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), c), nn.BatchNorm1d(c))),
-         "BatchNorm1d"),
+        (
+            dict(
+                model=lambda shape, c: nn.Sequential(
+                    nn.Flatten(), nn.Linear(int(np.prod(shape)), c), nn.BatchNorm1d(c)
+                )
+            ),
+            "BatchNorm1d",
+        ),
         (dict(precision="bf16"), "mixed precision"),
         (dict(max_grad_norm=1.0), "max_grad_norm"),
         (dict(callback=lambda h: None), "callback"),
@@ -114,7 +142,9 @@ def test_compare_falls_back_to_single_runs_and_says_why(moons, without_seconds, 
     with pytest.warns(UserWarning, match=rf"engine='vmap' cannot batch these runs \(.*{reason}"):
         results = drift.compare(["drift"], moons, **run)
     single = drift.train("drift", moons, seed=0, steps=10, progress=False, **kwargs)
-    assert without_seconds(results.histories["drift"][0].to_dict()) == without_seconds(single.to_dict())
+    assert without_seconds(results.histories["drift"][0].to_dict()) == without_seconds(
+        single.to_dict()
+    )
 
 
 class FunctionalDropout(nn.Module):
@@ -122,27 +152,43 @@ class FunctionalDropout(nn.Module):
 
     def __init__(self, shape, num_classes, p=0.3):
         super().__init__()
-        self.first, self.last, self.p = nn.Linear(int(np.prod(shape)), 16), nn.Linear(16, num_classes), p
+        self.first, self.last, self.p = (
+            nn.Linear(int(np.prod(shape)), 16),
+            nn.Linear(16, num_classes),
+            p,
+        )
 
     def forward(self, x):
-        return self.last(nn.functional.dropout(torch.relu(self.first(x.flatten(1))), self.p, self.training))
+        return self.last(
+            nn.functional.dropout(torch.relu(self.first(x.flatten(1))), self.p, self.training)
+        )
 
 
 def dropping_nothing(shape, num_classes):
     """A dropout layer with p = 0: no random draw, so nothing keeps it from being batched."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), 16), nn.ReLU(), nn.Dropout(0.0),
-                         nn.Linear(16, num_classes))
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(int(np.prod(shape)), 16),
+        nn.ReLU(),
+        nn.Dropout(0.0),
+        nn.Linear(16, num_classes),
+    )
 
 
 def test_a_model_calling_dropout_in_its_forward_falls_back(moons, without_seconds):
     """The probe runs the model as the engine would: `F.dropout` draws at random under vmap, so
     compare falls back to single runs, saying where, with the same results as `train`."""
     run = dict(seeds=[0], steps=10, workers=1, progress=False, model=FunctionalDropout)
-    reason = r"the model's forward pass \(FunctionalDropout\) fails under vmap in training mode \(RuntimeError: vmap"
+    reason = (
+        r"the model's forward pass \(FunctionalDropout\) fails under vmap in training mode "
+        r"\(RuntimeError: vmap"
+    )
     with pytest.warns(UserWarning, match=rf"engine='vmap' cannot batch these runs \({reason}"):
         results = drift.compare(["drift"], moons, **run)
     single = drift.train("drift", moons, seed=0, steps=10, progress=False, model=FunctionalDropout)
-    assert without_seconds(results.histories["drift"][0].to_dict()) == without_seconds(single.to_dict())
+    assert without_seconds(results.histories["drift"][0].to_dict()) == without_seconds(
+        single.to_dict()
+    )
 
 
 def test_a_dropout_layer_that_drops_nothing_is_batched(moons):
@@ -162,7 +208,10 @@ def test_a_dropout_layer_that_drops_nothing_is_batched(moons):
     [
         ([nn.Dropout(0.1)], r"the model's Dropout layers \(2\) fail under vmap in training mode"),
         ([nn.BatchNorm1d(3)], r"the model's BatchNorm1d layers hold buffers \(2.running_mean"),
-        ([nn.BatchNorm1d(3, track_running_stats=False)], None),  # batch statistics: per run under vmap
+        (
+            [nn.BatchNorm1d(3, track_running_stats=False)],
+            None,
+        ),  # batch statistics: per run under vmap
         ([nn.LayerNorm(3), nn.Dropout(0.0)], None),
     ],
 )
@@ -187,7 +236,9 @@ def test_dataset_splits_fall_back(moons):
 
 
 def test_unknown_engine_is_refused(moons):
-    with pytest.raises(ValueError, match="engine must be one of 'vmap', 'processes'; got 'threads'"):
+    with pytest.raises(
+        ValueError, match="engine must be one of 'vmap', 'processes'; got 'threads'"
+    ):
         drift.compare(["drift"], moons, engine="threads")
 
 
@@ -209,5 +260,10 @@ class NaNAfter(nn.Module):
 
 def test_nan_loss_stops_training_naming_run_and_step(moons):
     with pytest.raises(FloatingPointError, match=r"step 6 of drift \(seed 0\).*nan"):
-        vectorized.train_many([(drift.get_method("drift"), 0)], moons, model=lambda s, c: NaNAfter(s, c, 5),
-                              steps=10, progress=False)
+        vectorized.train_many(
+            [(drift.get_method("drift"), 0)],
+            moons,
+            model=lambda s, c: NaNAfter(s, c, 5),
+            steps=10,
+            progress=False,
+        )

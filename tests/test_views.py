@@ -1,5 +1,6 @@
 """Two views: `train(..., student_view=, teacher_view=)`. The student learns on student_view(x),
 the teacher labels and weighs teacher_view(x_u); the default student view is input noise."""
+
 import pytest
 import torch
 
@@ -19,18 +20,33 @@ def weak(x):
 @pytest.mark.parametrize("method", ["drift", "mean_teacher"])
 def test_views_replayed_by_hand(method, moons):
     """Per step: labeled and unlabeled indices, student_view(x_l), student_view(x_u), then
-    teacher_view(x_u); the student learns on its views (no input noise on top), the teacher reads its own."""
+    teacher_view(x_u); the student learns on its views (no input noise on top), the teacher reads
+    its own."""
     steps, seed = 8, 2
-    h = drift.train(method, moons, steps=steps, seed=seed, eval_every=4, student_view=strong, teacher_view=weak,
-                    progress=False)
-    student, _, _ = replay(drift.get_method(method), moons, steps=steps, seed=seed,
-                           inputs=lambda x_l, x_u: (strong(x_l), strong(x_u), weak(x_u)))
+    h = drift.train(
+        method,
+        moons,
+        steps=steps,
+        seed=seed,
+        eval_every=4,
+        student_view=strong,
+        teacher_view=weak,
+        progress=False,
+    )
+    student, _, _ = replay(
+        drift.get_method(method),
+        moons,
+        steps=steps,
+        seed=seed,
+        inputs=lambda x_l, x_u: (strong(x_l), strong(x_u), weak(x_u)),
+    )
     for p, q in zip(h.model.parameters(), student.parameters()):
         assert torch.equal(p, q)
 
 
 def test_teacher_view_alone_keeps_the_student_noise(moons):
-    """Only a teacher view: the student still gets input_noise; an identity teacher view is the default run."""
+    """Only a teacher view: the student still gets input_noise; an identity teacher view is the
+    default run."""
     a = drift.train("drift", moons, steps=6, eval_every=3, progress=False)
     b = drift.train("drift", moons, steps=6, eval_every=3, teacher_view=lambda x: x, progress=False)
     for p, q in zip(a.model.parameters(), b.model.parameters()):
@@ -41,8 +57,13 @@ def test_teacher_view_alone_keeps_the_student_noise(moons):
 
 def test_views_apply_to_dict_inputs(moons):
     as_dict = drift.SemiSupervisedData(
-        x_labeled={"x": moons.x_labeled}, y_labeled=moons.y_labeled, x_unlabeled={"x": moons.x_unlabeled},
-        y_unlabeled=None, x_test=None, y_test=None, num_classes=2,
+        x_labeled={"x": moons.x_labeled},
+        y_labeled=moons.y_labeled,
+        x_unlabeled={"x": moons.x_unlabeled},
+        y_unlabeled=None,
+        x_test=None,
+        y_test=None,
+        num_classes=2,
     )
     seen = []
 
@@ -58,19 +79,45 @@ def test_views_apply_to_dict_inputs(moons):
         seen.append(sorted(batch))
         return {"x": batch["x"].flip(-1)}
 
-    drift.train("drift", as_dict, model=Keyword, steps=2, student_view=view, teacher_view=view, progress=False)
+    drift.train(
+        "drift",
+        as_dict,
+        model=Keyword,
+        steps=2,
+        student_view=view,
+        teacher_view=view,
+        progress=False,
+    )
     assert seen == [["x"]] * 6
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(student_view="strong"), TypeError, r"student_view must be a function of a batch, e.g. lambda x: .*; got str"),
-    (dict(teacher_view=3), TypeError, r"teacher_view must be a function of a batch"),
-    (dict(student_view=strong, input_noise=0.2), ValueError,
-     r"input_noise is the default student view's; with student_view, add noise in your view; got 0.2"),
-    (dict(teacher_view=lambda x: x[:3]), ValueError,
-     r"teacher_view must return a tensor with one row per input row \(128\); got 3 rows"),
-    (dict(student_view=lambda x: x.numpy()), ValueError, r"student_view must return a tensor .*\(64\); got a ndarray"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (
+            dict(student_view="strong"),
+            TypeError,
+            r"student_view must be a function of a batch, e.g. lambda x: .*; got str",
+        ),
+        (dict(teacher_view=3), TypeError, r"teacher_view must be a function of a batch"),
+        (
+            dict(student_view=strong, input_noise=0.2),
+            ValueError,
+            r"input_noise is the default student view's; with student_view, add noise in your "
+            r"view; got 0.2",
+        ),
+        (
+            dict(teacher_view=lambda x: x[:3]),
+            ValueError,
+            r"teacher_view must return a tensor with one row per input row \(128\); got 3 rows",
+        ),
+        (
+            dict(student_view=lambda x: x.numpy()),
+            ValueError,
+            r"student_view must return a tensor .*\(64\); got a ndarray",
+        ),
+    ],
+)
 def test_bad_views(moons, kwargs, error, message):
     with pytest.raises(error, match=message):
         drift.train("drift", moons, steps=1, progress=False, **kwargs)

@@ -5,17 +5,27 @@ import pytest
 import torch
 
 import drift
-from drift.data.weak import ABSTAIN, HalfPlane, add_label_noise, apply_lfs, lf_stats, load_weak_data, majority_vote
+from drift.data.weak import (
+    ABSTAIN,
+    HalfPlane,
+    add_label_noise,
+    apply_lfs,
+    lf_stats,
+    load_weak_data,
+    majority_vote,
+)
 
 A = ABSTAIN
 # 5 examples, 3 labeling functions, 3 classes; hand-counted below.
-VOTES = torch.tensor([
-    [0, 0, A],   # lf0 and lf1 agree
-    [0, 1, A],   # lf0 and lf1 conflict (tie)
-    [A, 1, 2],   # lf1 and lf2 conflict (tie)
-    [A, A, 2],   # lf2 alone
-    [A, A, A],   # nobody votes
-])
+VOTES = torch.tensor(
+    [
+        [0, 0, A],  # lf0 and lf1 agree
+        [0, 1, A],  # lf0 and lf1 conflict (tie)
+        [A, 1, 2],  # lf1 and lf2 conflict (tie)
+        [A, A, 2],  # lf2 alone
+        [A, A, A],  # nobody votes
+    ]
+)
 Y = torch.tensor([0, 1, 2, 2, 1])
 
 
@@ -34,7 +44,9 @@ def test_lf_stats_without_labels_or_votes_gives_nan_accuracy():
     assert s.names == ("lf0", "lf1")
     np.testing.assert_allclose(s.coverage, [0, 1])
     assert np.isnan(s.accuracy).all()
-    np.testing.assert_allclose(lf_stats(torch.tensor([[A, 1], [A, 1]]), torch.tensor([1, 0])).accuracy, [np.nan, 0.5])
+    np.testing.assert_allclose(
+        lf_stats(torch.tensor([[A, 1], [A, 1]]), torch.tensor([1, 0])).accuracy, [np.nan, 0.5]
+    )
 
 
 def test_agreeing_votes_are_overlap_not_conflict():
@@ -99,7 +111,8 @@ def test_weak_split_leaks_no_clean_training_label():
 
 
 def test_training_ignores_y_unlabeled():
-    """The hidden true labels only feed analysis: training with them removed gives the same student."""
+    """The hidden true labels only feed analysis: training with them removed gives the same
+    student."""
     w = load_weak_data(seed=0)
     hidden = drift.SemiSupervisedData(**{**w.data.__dict__, "y_unlabeled": None})
     a = drift.train("mean_teacher", w.data, steps=20, progress=False)
@@ -117,7 +130,13 @@ def test_validation_accuracy_and_two_stage_training():
     second = drift.train("drift", w.data, model=first.model, steps=20, progress=False)
     assert second.model is first.model
     res = drift.experiments.compare_after_pretraining(
-        ["supervised", "drift"], w.data, pretrain_steps=30, steps=10, seeds=[0], workers=1, progress=False,
+        ["supervised", "drift"],
+        w.data,
+        pretrain_steps=30,
+        steps=10,
+        seeds=[0],
+        workers=1,
+        progress=False,
     )
     assert res.methods == ["supervised", "drift"]
 
@@ -134,26 +153,40 @@ def test_pretrained_factory_uses_the_run_seed():
         factory((3,), 2)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: lf_stats(torch.tensor([0.5, 1.0])), "votes must be an integer array"),
-    (lambda: lf_stats(torch.tensor([[-2, 0]])), "ABSTAIN"),
-    (lambda: lf_stats(VOTES, names=["a"]), "names must hold one name"),
-    (lambda: lf_stats(VOTES, torch.zeros(4, dtype=torch.long)), "y must hold"),
-    (lambda: majority_vote(VOTES, 2), "num_classes - 1 = 1"),
-    (lambda: apply_lfs([], np.zeros((3, 2)), 2), "lfs must be a non-empty"),
-    (lambda: apply_lfs([lambda x: np.zeros(2)], np.zeros((3, 2)), 2), "one vote per example"),
-    (lambda: HalfPlane("h", (1.0, 0.0), 0.0, 1)(np.zeros((3, 3))), r"shape \(N, 2\)"),
-    (lambda: add_label_noise(Y, Y, 1.0, 3), "noise_rate must be in"),
-    (lambda: add_label_noise(torch.tensor([1, 0]), torch.tensor([0, 0]), 0.2, 2), "at least 0.5000"),
-    (lambda: add_label_noise(torch.tensor([A, A]), torch.tensor([0, 0]), 0.2, 2), "no labels"),
-    (lambda: add_label_noise(Y, Y[:3], 0.2, 3), "same|shape"),
-    (lambda: load_weak_data("digits"), "lfs must be given"),
-    (lambda: load_weak_data("cifar"), "name must be one of"),
-    (lambda: load_weak_data(val_per_class=0), "val_per_class"),
-    (lambda: load_weak_data(bogus=1), "unknown option"),
-    (lambda: load_weak_data(lfs=[HalfPlane("never", (1.0, 0.0), 99.0, 0)]), "label no training example"),
-    (lambda: drift.experiments.compare_after_pretraining(["drift"], load_weak_data().data, pretrain_steps=0), "pretrain_steps"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: lf_stats(torch.tensor([0.5, 1.0])), "votes must be an integer array"),
+        (lambda: lf_stats(torch.tensor([[-2, 0]])), "ABSTAIN"),
+        (lambda: lf_stats(VOTES, names=["a"]), "names must hold one name"),
+        (lambda: lf_stats(VOTES, torch.zeros(4, dtype=torch.long)), "y must hold"),
+        (lambda: majority_vote(VOTES, 2), "num_classes - 1 = 1"),
+        (lambda: apply_lfs([], np.zeros((3, 2)), 2), "lfs must be a non-empty"),
+        (lambda: apply_lfs([lambda x: np.zeros(2)], np.zeros((3, 2)), 2), "one vote per example"),
+        (lambda: HalfPlane("h", (1.0, 0.0), 0.0, 1)(np.zeros((3, 3))), r"shape \(N, 2\)"),
+        (lambda: add_label_noise(Y, Y, 1.0, 3), "noise_rate must be in"),
+        (
+            lambda: add_label_noise(torch.tensor([1, 0]), torch.tensor([0, 0]), 0.2, 2),
+            "at least 0.5000",
+        ),
+        (lambda: add_label_noise(torch.tensor([A, A]), torch.tensor([0, 0]), 0.2, 2), "no labels"),
+        (lambda: add_label_noise(Y, Y[:3], 0.2, 3), "same|shape"),
+        (lambda: load_weak_data("digits"), "lfs must be given"),
+        (lambda: load_weak_data("cifar"), "name must be one of"),
+        (lambda: load_weak_data(val_per_class=0), "val_per_class"),
+        (lambda: load_weak_data(bogus=1), "unknown option"),
+        (
+            lambda: load_weak_data(lfs=[HalfPlane("never", (1.0, 0.0), 99.0, 0)]),
+            "label no training example",
+        ),
+        (
+            lambda: drift.experiments.compare_after_pretraining(
+                ["drift"], load_weak_data().data, pretrain_steps=0
+            ),
+            "pretrain_steps",
+        ),
+    ],
+)
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()

@@ -1,4 +1,5 @@
 """Chapter 1's widget: labels per class and the confidence threshold on two moons."""
+
 import math
 
 import ipywidgets

@@ -1,4 +1,5 @@
 """Chapter 4's widget: the temperature explorer of soft pseudo-labels."""
+
 import ipywidgets
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,7 +14,9 @@ def test_label_temperature_explorer_updates():
     w = label_temperature_explorer()
     assert isinstance(w, ipywidgets.interactive)
     plt.close("all")
-    w.children[0].value = 0.5  # a non-default tau redraws the figure (the widget swallows errors: check it)
+    w.children[
+        0
+    ].value = 0.5  # a non-default tau redraws the figure (the widget swallows errors: check it)
     assert w.kwargs["tau"] == pytest.approx(0.5)
     labels, norms = w.result["labels"], w.result["jacobian_norms"]
     assert labels.shape == (3, 4) and np.allclose(labels.sum(1), 1.0)

@@ -1,4 +1,6 @@
-"""Chapter 5's widget: threshold vs entropy weights and the weight path's direction on the logits."""
+"""Chapter 5's widget: threshold vs entropy weights and the weight path's direction on the
+logits."""
+
 import ipywidgets
 import matplotlib
 import matplotlib.pyplot as plt
@@ -14,7 +16,9 @@ def test_weight_path_explorer_updates():
     assert isinstance(w, ipywidgets.interactive)
     margin, threshold = w.children[:2]
     plt.close("all")
-    margin.value = 6.0  # a non-default margin redraws (the widget swallows errors: check the result)
+    margin.value = (
+        6.0  # a non-default margin redraws (the widget swallows errors: check the result)
+    )
     assert w.kwargs == {"margin": 6.0, "threshold": 0.8}
     out = w.result
     assert 0.0 < out["entropy_weight"] < 1.0 and out["threshold_weight"] == 1.0

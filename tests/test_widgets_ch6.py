@@ -1,4 +1,5 @@
 """Chapter 6's widget: the method comparison explorer over a precomputed Results."""
+
 import ipywidgets
 import matplotlib.pyplot as plt
 import pytest
@@ -9,7 +10,9 @@ from drift.book.widgets import method_comparison_explorer
 
 @pytest.fixture(scope="module")
 def results(moons):
-    return drift.compare(["mean_teacher", "drift"], moons, seeds=2, steps=20, eval_every=5, workers=1, progress=False)
+    return drift.compare(
+        ["mean_teacher", "drift"], moons, seeds=2, steps=20, eval_every=5, workers=1, progress=False
+    )
 
 
 def test_method_comparison_explorer_updates(results):
@@ -18,7 +21,9 @@ def test_method_comparison_explorer_updates(results):
     chosen, metric = w.children[:2]
     assert list(chosen.options) == ["mean_teacher", "drift"]
     plt.close("all")
-    metric.value = "mean_weight"  # a non-default metric redraws (the widget swallows errors: check it)
+    metric.value = (
+        "mean_weight"  # a non-default metric redraws (the widget swallows errors: check it)
+    )
     assert w.kwargs["metric"] == "mean_weight"
     curve, final = plt.gcf().axes
     assert curve.get_ylabel() == "mean weight"

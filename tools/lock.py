@@ -9,6 +9,7 @@ and wheel (torch and sphinx-togglebutton need them); pip itself is left out. Loc
 are dropped (torch==2.13.0+cpu -> torch==2.13.0), so that one pin serves the CPU and the CUDA
 builds; torch's CUDA wheels (nvidia-*, triton) are left out too, since torch pins them itself.
 """
+
 import pathlib
 import sys
 
@@ -59,7 +60,9 @@ def main():
     (ROOT / "requirements.lock").write_text(LOCK_HEADER + "".join(f"{p}\n" for p in lines))
     body = "".join(f"      - {p}\n" for p in lines + ["-e ."])
     (ROOT / "environment.yml").write_text(ENV_HEADER + body)
-    print(f"tools/lock.py: {len(lines)} pins (Python {PYTHON}) -> requirements.lock, environment.yml")
+    print(
+        f"tools/lock.py: {len(lines)} pins (Python {PYTHON}) -> requirements.lock, environment.yml"
+    )
 
 
 if __name__ == "__main__":

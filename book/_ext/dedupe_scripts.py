@@ -11,7 +11,10 @@ def _dedupe(app, pagename, templatename, context, doctree):
     for script in context.get("script_files", []):
         # sphinx-thebe's two copies differ only in filename None vs "" (an inline script)
         filename = getattr(script, "filename", script) or ""
-        key = (str(filename), tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())))
+        key = (
+            str(filename),
+            tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())),
+        )
         if key not in seen:
             seen.add(key)
             unique.append(script)

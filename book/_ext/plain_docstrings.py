@@ -7,6 +7,7 @@ as a link. This hook turns each such block into a bullet list with the continuat
 and escapes those characters outside code. A constant without a docstring gets no docstring
 rather than its type's.
 """
+
 import re
 
 _ENTRY = re.compile(r"^[\w*`][\w*`, ()/.=\"-]*: ")
@@ -16,12 +17,16 @@ _MARKUP = re.compile(r"[*|]|(?<=\w)_(?!\w)")
 
 def _escape(line):
     parts = _CODE.split(line)
-    return "".join(p if p.startswith("`") else _MARKUP.sub(lambda m: "\\" + m.group(0), p) for p in parts)
+    return "".join(
+        p if p.startswith("`") else _MARKUP.sub(lambda m: "\\" + m.group(0), p) for p in parts
+    )
 
 
 def _entries(block):
     """The block's lines as entries if it lists `name: text` items, else None."""
-    if not any(line.startswith(" ") for line in block[1:]) and not all(_ENTRY.match(l) for l in block):
+    if not any(line.startswith(" ") for line in block[1:]) and not all(
+        _ENTRY.match(entry) for entry in block
+    ):
         return None
     entries = []
     for line in block:
@@ -33,7 +38,11 @@ def _entries(block):
 
 
 def _rewrite(app, what, name, obj, options, lines):
-    if what in ("data", "attribute") and lines and lines[0] == (type(obj).__doc__ or "").split("\n")[0]:
+    if (
+        what in ("data", "attribute")
+        and lines
+        and lines[0] == (type(obj).__doc__ or "").split("\n")[0]
+    ):
         lines[:] = []  # a constant without a docstring: autodoc offers its type's (dict's, ...)
         return
     blocks, block = [], []

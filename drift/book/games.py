@@ -18,6 +18,7 @@ response.
 Reference: Fiez, Chasnov and Ratliff, "Implicit learning dynamics in Stackelberg games:
 equilibria characterization, convergence analysis, and empirical study", ICML 2020.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,7 +31,16 @@ from torch import Tensor
 from torch.func import grad, jacrev
 from ..validation import check_integer, check_real
 
-__all__ = ["DYNAMICS", "EMA_DYNAMICS", "STYLES", "QuadraticGame", "implicit_gradient", "response_jacobian", "play", "plot_phase_portrait"]
+__all__ = [
+    "DYNAMICS",
+    "EMA_DYNAMICS",
+    "STYLES",
+    "QuadraticGame",
+    "implicit_gradient",
+    "response_jacobian",
+    "play",
+    "plot_phase_portrait",
+]
 
 DYNAMICS = ("simultaneous", "sequential", "stackelberg", "mean_teacher", "drift")
 """Gradient play on a game (see `play`): both players step on their partial gradients at the
@@ -54,9 +64,13 @@ Cost = Callable[[Tensor, Tensor], Tensor]
 def _as_vector(name: str, value) -> tuple[Tensor, tuple[int, ...]]:
     t = torch.as_tensor(value)
     if not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor (use float64 for checks); got {t.dtype}")
+        raise TypeError(
+            f"{name} must be a floating-point tensor (use float64 for checks); got {t.dtype}"
+        )
     if t.dim() > 1:
-        raise ValueError(f"{name} must be a scalar or a vector (shape () or (n,)); got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a scalar or a vector (shape () or (n,)); got shape {tuple(t.shape)}"
+        )
     return t.reshape(-1), tuple(t.shape)
 
 
@@ -81,8 +95,9 @@ def response_jacobian(follower_cost: Cost, x, y) -> Tensor:
     if info.item() != 0:
         smallest = torch.linalg.eigvalsh(0.5 * (h_yy + h_yy.T)).min().item()
         raise ValueError(
-            "follower_cost must be strongly convex in y at (x, y): its Hessian ∂²_yy v is not positive "
-            f"definite (smallest eigenvalue {smallest:.3g}), so the best response y*(x) is not unique"
+            "follower_cost must be strongly convex in y at (x, y): its Hessian ∂²_yy v is not "
+            f"positive definite (smallest eigenvalue {smallest:.3g}), so the best response y*(x) "
+            "is not unique"
         )
     return -torch.cholesky_solve(h_yx, chol)
 
@@ -117,7 +132,8 @@ class QuadraticGame:
     """Two players with scalar moves x (leader) and y (follower) and quadratic costs
 
         u(x, y) = a x²/2 + b x y + c y²/2 + p x + q y      (the leader's),
-        v(x, y) = d y²/2 + e x y + r y                      (the follower's; x-only terms change nothing).
+        v(x, y) = d y²/2 + e x y + r y                      (the follower's;
+                                                            x-only terms change nothing).
 
     a is the leader's own curvature, c the curvature of its cost in the follower's move, b and e
     couple the players, p and q are the leader's linear terms, d > 0 the follower's curvature and
@@ -160,7 +176,9 @@ class QuadraticGame:
     # costs and partial derivatives -------------------------------------------------------
     def leader_cost(self, x, y):
         """u(x, y)."""
-        return 0.5 * self.a * x * x + self.b * x * y + 0.5 * self.c * y * y + self.p * x + self.q * y
+        return (
+            0.5 * self.a * x * x + self.b * x * y + 0.5 * self.c * y * y + self.p * x + self.q * y
+        )
 
     def follower_cost(self, x, y):
         """v(x, y)."""
@@ -217,8 +235,9 @@ class QuadraticGame:
         curvature = self.total_curvature
         if not curvature > 0:
             raise ValueError(
-                f"no Stackelberg equilibrium: the leader's total cost U(x) = u(x, y*(x)) has curvature "
-                f"a + 2 b s + c s² = {curvature:.4g} <= 0 (s = dy*/dx = {self.response_slope:.4g}), so it has no minimum"
+                "no Stackelberg equilibrium: the leader's total cost U(x) = u(x, y*(x)) has "
+                f"curvature a + 2 b s + c s² = {curvature:.4g} <= 0 (s = dy*/dx = "
+                f"{self.response_slope:.4g}), so it has no minimum"
             )
         x = -self.stackelberg_gradient(0.0) / curvature  # U'(x) = U'(0) + U'' x = 0
         return np.array([x, self.best_response(x)]) + 0.0  # + 0.0: no negative zeros
@@ -230,8 +249,8 @@ class QuadraticGame:
         det = self.a * self.d - self.b * self.e
         if det == 0:
             raise ValueError(
-                "the partial gradients never vanish together: a d - b e = 0, so the stationary point of "
-                "simultaneous play is not unique (or does not exist)"
+                "the partial gradients never vanish together: a d - b e = 0, so the stationary "
+                "point of simultaneous play is not unique (or does not exist)"
             )
         x = (-self.p * self.d + self.b * self.r) / det
         y = (-self.a * self.r + self.e * self.p) / det
@@ -245,8 +264,8 @@ class QuadraticGame:
         """
         if not self.a > 0:
             raise ValueError(
-                f"no Nash equilibrium: the leader's cost is not convex in its own move (a = {self.a} <= 0), "
-                "so at any y the leader can lower u(x, y) by moving x alone; "
+                "no Nash equilibrium: the leader's cost is not convex in its own move (a = "
+                f"{self.a} <= 0), so at any y the leader can lower u(x, y) by moving x alone; "
                 "stationary_point() is where both partial gradients vanish"
             )
         return self.stationary_point()
@@ -260,10 +279,10 @@ class QuadraticGame:
 
             x = -[p + b y0 + (1 - alpha) s (q + c y0)] / [a + b s + (1 - alpha) s (b + c s)],
 
-        s = dy*/dx, y0 = y*(0) (for the chapter's game x = 1.75 (1 - alpha) κ / ((2 - alpha) κ² - 1)),
-        between the stationary point (alpha -> 1) and the Stackelberg equilibrium (alpha = 0).
-        Whether play converges to it is a question for `update_matrix`. Raises ValueError where the
-        point does not exist or is not unique.
+        s = dy*/dx, y0 = y*(0) (for the chapter's game
+        x = 1.75 (1 - alpha) κ / ((2 - alpha) κ² - 1)), between the stationary point (alpha -> 1)
+        and the Stackelberg equilibrium (alpha = 0). Whether play converges to it is a question
+        for `update_matrix`. Raises ValueError where the point does not exist or is not unique.
         """
         _check_dynamics(dynamics)
         _check_alpha_for(dynamics, alpha)
@@ -275,15 +294,20 @@ class QuadraticGame:
         curvature = self.a + self.b * s + w * (self.b + self.c * s)
         if curvature == 0:
             raise ValueError(
-                f"drift play has no unique resting point at alpha = {alpha}: the one-step gradient along "
-                "the best response, a + b s + (1 - alpha) s (b + c s), has slope 0"
+                f"drift play has no unique resting point at alpha = {alpha}: the one-step gradient "
+                "along the best response, a + b s + (1 - alpha) s (b + c s), has slope 0"
             )
         x = -(self.p + self.b * y0 + w * (self.q + self.c * y0)) / curvature
         return np.array([x, self.best_response(x)]) + 0.0  # + 0.0: no negative zeros
 
     # the gradient-play dynamics as linear maps -----------------------------------------
     def update_matrix(
-        self, dynamics: str, lr: float, follower_lr: float | None = None, *, alpha: float | None = None
+        self,
+        dynamics: str,
+        lr: float,
+        follower_lr: float | None = None,
+        *,
+        alpha: float | None = None,
     ) -> np.ndarray:
         """M (2, 2) such that one step of `play` maps z - z* to M (z - z*), z = (x, y).
 
@@ -298,8 +322,11 @@ class QuadraticGame:
         a, b, c, d, e = self.a, self.b, self.c, self.d, self.e
         if dynamics in EMA_DYNAMICS:
             s = self.response_slope
-            slope = (1 - alpha) * s if dynamics == "drift" else 0.0  # what the leader differentiates through
-            # leader: x' = x - lr [(a + slope b) x + (b + slope c) y]; follower: y' = alpha y + (1 - alpha) s x'
+            slope = (
+                (1 - alpha) * s if dynamics == "drift" else 0.0
+            )  # what the leader differentiates through
+            # leader: x' = x - lr [(a + slope b) x + (b + slope c) y];
+            # follower: y' = alpha y + (1 - alpha) s x'
             leader = np.array([1 - eta_x * (a + slope * b), -eta_x * (b + slope * c)])
             return np.array([leader, (1 - alpha) * s * leader + np.array([0.0, alpha])])
         if dynamics == "stackelberg":
@@ -316,24 +343,38 @@ class QuadraticGame:
 
 def _check_dynamics(dynamics) -> None:
     if dynamics not in DYNAMICS:
-        hint = " ('alternating' play is now called 'sequential')" if dynamics == "alternating" else ""
-        raise ValueError(f"dynamics must be one of {', '.join(map(repr, DYNAMICS))}; got {dynamics!r}{hint}")
+        hint = (
+            " ('alternating' play is now called 'sequential')" if dynamics == "alternating" else ""
+        )
+        raise ValueError(
+            f"dynamics must be one of {', '.join(map(repr, DYNAMICS))}; got {dynamics!r}{hint}"
+        )
 
 
 def _check_alpha(alpha) -> None:
-    check_real("alpha", alpha, minimum=0, maximum=1, high_open=True, expected="a number in [0, 1)",
-               hint="the follower's EMA decay")
+    check_real(
+        "alpha",
+        alpha,
+        minimum=0,
+        maximum=1,
+        high_open=True,
+        expected="a number in [0, 1)",
+        hint="the follower's EMA decay",
+    )
 
 
 def _check_alpha_for(dynamics: str, alpha) -> None:
     if dynamics in EMA_DYNAMICS:
         if alpha is None:
-            raise ValueError(f"{dynamics!r} play needs alpha, the follower's EMA decay in [0, 1) (e.g. alpha=0.9)")
+            raise ValueError(
+                f"{dynamics!r} play needs alpha, the follower's EMA decay in [0, 1) (e.g. "
+                "alpha=0.9)"
+            )
         _check_alpha(alpha)
     elif alpha is not None:
         raise ValueError(
-            f"alpha is the EMA decay of the 'mean_teacher' and 'drift' followers; {dynamics!r} play "
-            "has a gradient-stepping follower (set follower_lr instead)"
+            f"alpha is the EMA decay of the 'mean_teacher' and 'drift' followers; {dynamics!r} "
+            "play has a gradient-stepping follower (set follower_lr instead)"
         )
 
 
@@ -346,8 +387,15 @@ def _check_follower_lr_for(dynamics: str, follower_lr) -> None:
 
 
 def play(
-    game: QuadraticGame, dynamics: str, x0: float, y0: float, *, lr: float, steps: int,
-    follower_lr: float | None = None, alpha: float | None = None,
+    game: QuadraticGame,
+    dynamics: str,
+    x0: float,
+    y0: float,
+    *,
+    lr: float,
+    steps: int,
+    follower_lr: float | None = None,
+    alpha: float | None = None,
 ) -> np.ndarray:
     """Gradient play from (x0, y0): the trajectory of (x, y), shape (steps + 1, 2), row 0 the start.
 
@@ -356,12 +404,13 @@ def play(
       "sequential":   x <- x - lr ∂_x u(x, y),  then y <- y - follower_lr ∂_y v(x_new, y);
       "stackelberg":  x <- x - lr [∂_x u + s ∂_y u](x, y),  y <- y - follower_lr ∂_y v(x, y);
       "mean_teacher": x <- x - lr ∂_x u(x, y),  then y <- alpha y + (1 - alpha) y*(x_new);
-      "drift":        x <- x - lr [∂_x u + (1 - alpha) s ∂_y u](x, y),  then y <- alpha y + (1 - alpha) y*(x_new).
+      "drift":        x <- x - lr [∂_x u + (1 - alpha) s ∂_y u](x, y),  then y <- alpha y + (1 -
+      alpha) y*(x_new).
     In the last two y is the follower's one-step response that the leader's next step sees (as
     `EMATeacher.follow` is the teacher that DRIFT's and mean teacher's loss sees), and the leader
-    ignores the follower's response or differentiates through it, y(x) = alpha y_t + (1 - alpha) y*(x).
-    follower_lr defaults to lr (refused for the EMA dynamics); alpha in [0, 1) is required for the
-    EMA dynamics and refused for the others. Diverging play is not stopped: its entries grow
+    ignores the follower's response or differentiates through it, y(x) = alpha y_t + (1 - alpha)
+    y*(x). follower_lr defaults to lr (refused for the EMA dynamics); alpha in [0, 1) is required
+    for the EMA dynamics and refused for the others. Diverging play is not stopped: its entries grow
     (possibly to inf).
     """
     if not isinstance(game, QuadraticGame):
@@ -390,7 +439,11 @@ def play(
             elif dynamics == "stackelberg":
                 x, y = x - lr * game.stackelberg_gradient(x, y), y - follower_lr * game.v_y(x, y)
             else:
-                step = game.u_x(x, y) if dynamics == "mean_teacher" else game.one_step_gradient(x, y, alpha)
+                step = (
+                    game.u_x(x, y)
+                    if dynamics == "mean_teacher"
+                    else game.one_step_gradient(x, y, alpha)
+                )
                 x = x - lr * step
                 y = alpha * y + (1 - alpha) * game.best_response(x)
             path[t] = x, y
@@ -410,7 +463,9 @@ STYLES = {
 }
 
 
-def plot_phase_portrait(game: QuadraticGame, trajectories: dict, *, ax=None, box=None, marks: dict | None = None):
+def plot_phase_portrait(
+    game: QuadraticGame, trajectories: dict, *, ax=None, box=None, marks: dict | None = None
+):
     """Trajectories {name: (T, 2) array} in the (x, y) plane, with the follower's best response
     y*(x), the Stackelberg equilibrium (star; left out when the game has none) and the stationary
     point (cross; left out when it is not unique). marks: extra points {label: (x, y)}, drawn as
@@ -420,10 +475,17 @@ def plot_phase_portrait(game: QuadraticGame, trajectories: dict, *, ax=None, box
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4.0), layout="constrained")
-    marks = {} if marks is None else {label: np.asarray(point, dtype=float) for label, point in marks.items()}
+    marks = (
+        {}
+        if marks is None
+        else {label: np.asarray(point, dtype=float) for label, point in marks.items()}
+    )
     points = [*(np.asarray(t)[0] for t in trajectories.values()), *marks.values()]
     special = {}
-    for label, find in (("Stackelberg equilibrium", game.stackelberg_equilibrium), ("stationary point", game.stationary_point)):
+    for label, find in (
+        ("Stackelberg equilibrium", game.stackelberg_equilibrium),
+        ("stationary point", game.stationary_point),
+    ):
         try:
             special[label] = find()
             points.append(special[label])
@@ -434,16 +496,37 @@ def plot_phase_portrait(game: QuadraticGame, trajectories: dict, *, ax=None, box
         pad = 0.4 * max(hi - lo) + 0.5
         box = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
     xs = np.linspace(box[0], box[1], 50)
-    ax.plot(xs, game.best_response(xs), color="0.6", ls="--", lw=1, label="follower's best response $y^*(x)$")
+    ax.plot(
+        xs,
+        game.best_response(xs),
+        color="0.6",
+        ls="--",
+        lw=1,
+        label="follower's best response $y^*(x)$",
+    )
     for name, path in trajectories.items():
         path = np.asarray(path)
         style = STYLES.get(name, {})
         ax.plot(path[:, 0], path[:, 1], lw=1.2, label=name, **style)
         ax.plot(*path[0], "o", ms=4, **style)
     if "Stackelberg equilibrium" in special:
-        ax.plot(*special["Stackelberg equilibrium"], "*", color="k", ms=13, label="Stackelberg equilibrium", zorder=5)
+        ax.plot(
+            *special["Stackelberg equilibrium"],
+            "*",
+            color="k",
+            ms=13,
+            label="Stackelberg equilibrium",
+            zorder=5,
+        )
     if "stationary point" in special:
-        ax.plot(*special["stationary point"], "X", color="0.25", ms=8, label="stationary point", zorder=5)
+        ax.plot(
+            *special["stationary point"],
+            "X",
+            color="0.25",
+            ms=8,
+            label="stationary point",
+            zorder=5,
+        )
     for label, point in marks.items():
         ax.plot(*point, "D", color="tab:purple", mec="k", ms=7, label=label, zorder=6)
     ax.set_xlim(box[0], box[1])

@@ -12,6 +12,7 @@ Each cell of a map is one `compare` of DRIFT against mean teacher over the same 
 - "where_entropy_tuning" (validation accuracies of every tuned setting) and
   "where_entropy_test" (the tuned settings on test, fresh seeds).
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,8 +53,13 @@ def shared(preset: str, **settings) -> Method:
     return get_method(preset, **{**SHARED, **settings})
 
 
-def cell_name(map_name: str, *, alpha: float | None = None, labels_per_class: int | None = None,
-              noise_rate: float | None | str = "unset") -> str:
+def cell_name(
+    map_name: str,
+    *,
+    alpha: float | None = None,
+    labels_per_class: int | None = None,
+    noise_rate: float | None | str = "unset",
+) -> str:
     """The record name of one grid cell: cell_name("digits", alpha=0.9, labels_per_class=5) is
     "where_digits_a0.9_k5"; cell_name("weak", noise_rate=0.2) is "where_weak_noise0.20" and
     noise_rate=None gives "where_weak_noiserules"."""
@@ -63,42 +69,73 @@ def cell_name(map_name: str, *, alpha: float | None = None, labels_per_class: in
         return f"where_digits_a{alpha:g}_k{labels_per_class}"
     if map_name == "weak":
         if noise_rate == "unset":
-            raise ValueError("noise_rate must be given for the weak map (None for the rules' own noise)")
+            raise ValueError(
+                "noise_rate must be given for the weak map (None for the rules' own noise)"
+            )
         return "where_weak_noise" + ("rules" if noise_rate is None else f"{noise_rate:.2f}")
     raise ValueError(f"map_name must be 'digits' or 'weak'; got {map_name!r}")
 
 
-def digits_cell(alpha: float, labels_per_class: int, *, seeds: int | Sequence[int] = 10, steps: int = 1000,
-                workers: int | None = 1, progress: bool = False, **kwargs) -> Results:
+def digits_cell(
+    alpha: float,
+    labels_per_class: int,
+    *,
+    seeds: int | Sequence[int] = 10,
+    steps: int = 1000,
+    workers: int | None = 1,
+    progress: bool = False,
+    **kwargs,
+) -> Results:
     """Map 1's cell: mean teacher and DRIFT, both with EMA decay `alpha`, on digits with
     `labels_per_class` labels per class (seed s draws its own labels), paired by seed."""
     data = functools.partial(load_data, "digits", labels_per_class=labels_per_class)
     methods = [shared(m, alpha=alpha) for m in ("mean_teacher", "drift")]
-    return compare(methods, data, seeds=seeds, steps=steps, workers=workers, progress=progress, **kwargs)
+    return compare(
+        methods, data, seeds=seeds, steps=steps, workers=workers, progress=progress, **kwargs
+    )
 
 
-def weak_cell(noise_rate: float | None, *, seeds: int | Sequence[int] = 10, pretrain_steps: int = 500,
-              steps: int = 1000, workers: int | None = 1, progress: bool = False, **kwargs) -> Results:
+def weak_cell(
+    noise_rate: float | None,
+    *,
+    seeds: int | Sequence[int] = 10,
+    pretrain_steps: int = 500,
+    steps: int = 1000,
+    workers: int | None = 1,
+    progress: bool = False,
+    **kwargs,
+) -> Results:
     """Map 2's cell: chapter 7's two-moons weak labels (data seed 0) at `noise_rate`, a
     supervised pre-training of `pretrain_steps` on them, then mean teacher and DRIFT for
     `steps`, paired by seed (both at `SHARED`)."""
     weak = load_weak_data("two_moons", noise_rate=noise_rate, seed=0)
-    return compare_after_pretraining([shared("mean_teacher"), shared("drift")], weak.data, pretrain_steps=pretrain_steps,
-                                     steps=steps, seeds=seeds, workers=workers, progress=progress, **kwargs)
+    return compare_after_pretraining(
+        [shared("mean_teacher"), shared("drift")],
+        weak.data,
+        pretrain_steps=pretrain_steps,
+        steps=steps,
+        seeds=seeds,
+        workers=workers,
+        progress=progress,
+        **kwargs,
+    )
 
 
 def validation_data(seed: int, *, labels_per_class: int = 5) -> SemiSupervisedData:
     """Digits, seed s's labels, with a quarter of the unlabeled pool held out as validation data
     (in the test slot): the tuning protocol of `benchmarks/tune_defaults.py`."""
-    return load_data("digits", labels_per_class=labels_per_class, seed=seed).with_validation(0.25, seed=seed)
+    return load_data("digits", labels_per_class=labels_per_class, seed=seed).with_validation(
+        0.25, seed=seed
+    )
 
 
 def tuning_candidates() -> list:
     """The tuned settings, as `Method` objects with distinct names, at `SHARED` otherwise:
     entropy_min at each of ENTROPY_WEIGHTS and drift_labels at each of LABEL_ALPHAS (four each:
     the same budget)."""
-    return ([shared("entropy_min", name=f"entropy_min_w{w:g}", entropy_weight=w) for w in ENTROPY_WEIGHTS]
-            + [shared("drift_labels", name=f"drift_labels_a{a:g}", alpha=a) for a in LABEL_ALPHAS])
+    return [
+        shared("entropy_min", name=f"entropy_min_w{w:g}", entropy_weight=w) for w in ENTROPY_WEIGHTS
+    ] + [shared("drift_labels", name=f"drift_labels_a{a:g}", alpha=a) for a in LABEL_ALPHAS]
 
 
 def choose(results: Results, candidates: Sequence[str], default: str) -> str:
@@ -115,8 +152,12 @@ def tuned(results: Results) -> dict[str, str]:
     """{"entropy_min": chosen candidate name, "drift_labels": chosen candidate name} from the
     validation `results` of `tuning_candidates()`."""
     return {
-        "entropy_min": choose(results, [f"entropy_min_w{w:g}" for w in ENTROPY_WEIGHTS], "entropy_min_w1"),
-        "drift_labels": choose(results, [f"drift_labels_a{a:g}" for a in LABEL_ALPHAS], "drift_labels_a0.9"),
+        "entropy_min": choose(
+            results, [f"entropy_min_w{w:g}" for w in ENTROPY_WEIGHTS], "entropy_min_w1"
+        ),
+        "drift_labels": choose(
+            results, [f"drift_labels_a{a:g}" for a in LABEL_ALPHAS], "drift_labels_a0.9"
+        ),
     }
 
 
@@ -124,7 +165,9 @@ def tuned_methods(choice: dict[str, str]) -> list:
     """mean_teacher (the reference, at `SHARED`) and the two chosen settings, under their preset
     names, from `tuned(...)`'s choice."""
     by_name = {m.name: m for m in tuning_candidates()}
-    return [shared("mean_teacher")] + [replace(by_name[choice[k]], name=k) for k in ("entropy_min", "drift_labels")]
+    return [shared("mean_teacher")] + [
+        replace(by_name[choice[k]], name=k) for k in ("entropy_min", "drift_labels")
+    ]
 
 
 @dataclass(frozen=True)
@@ -144,8 +187,11 @@ def paired_cell(results: Results, method: str = "drift", reference: str = "mean_
 
 def load_digits_map() -> dict[tuple[float, int], Record]:
     """Map 1's shipped records, {(alpha, labels_per_class): Record}."""
-    return {(a, k): load_record(cell_name("digits", alpha=a, labels_per_class=k))
-            for a in ALPHAS for k in LABELS_PER_CLASS}
+    return {
+        (a, k): load_record(cell_name("digits", alpha=a, labels_per_class=k))
+        for a in ALPHAS
+        for k in LABELS_PER_CLASS
+    }
 
 
 def load_weak_map() -> dict[float | None, Record]:
@@ -158,13 +204,18 @@ def grid(cells: np.ndarray) -> dict[str, np.ndarray]:
     p_exact (sign-flip), wins, excludes_zero."""
     flat = list(np.asarray(cells, dtype=object).reshape(-1))
     shape = np.shape(cells)
-    out = {k: np.array([getattr(c.test, k) for c in flat]).reshape(shape) for k in ("mean", "low", "high", "p_value", "p_exact")}
+    out = {
+        k: np.array([getattr(c.test, k) for c in flat]).reshape(shape)
+        for k in ("mean", "low", "high", "p_value", "p_exact")
+    }
     out["wins"] = np.array([c.wins for c in flat]).reshape(shape)
     out["excludes_zero"] = (out["low"] > 0) | (out["high"] < 0)
     return out
 
 
-def plot_paired_map(ax, cells, *, xticklabels, yticklabels, xlabel: str, ylabel: str, limit: float | None = None):
+def plot_paired_map(
+    ax, cells, *, xticklabels, yticklabels, xlabel: str, ylabel: str, limit: float | None = None
+):
     """A heatmap of a 2-D grid of `Cell` objects (rows x columns) on `ax`: colour = paired mean (pp,
     diverging around 0, saturated at ±`limit`, default the largest absolute mean or 1), text = mean
     and 95% CI, bold with a star where the CI excludes 0.
@@ -175,8 +226,16 @@ def plot_paired_map(ax, cells, *, xticklabels, yticklabels, xlabel: str, ylabel:
     for (i, j), mean in np.ndenumerate(g["mean"]):
         star = "*" if g["excludes_zero"][i, j] else ""
         text = f"{mean:+.1f}{star}\n[{g['low'][i, j]:+.1f}, {g['high'][i, j]:+.1f}]"
-        ax.text(j, i, text, ha="center", va="center", fontsize="small",
-                fontweight="bold" if star else "normal", color="w" if abs(mean) > 0.6 * limit else "k")
+        ax.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize="small",
+            fontweight="bold" if star else "normal",
+            color="w" if abs(mean) > 0.6 * limit else "k",
+        )
     ax.set_xticks(range(len(xticklabels)), xticklabels)
     ax.set_yticks(range(len(yticklabels)), yticklabels)
     ax.set_xlabel(xlabel)

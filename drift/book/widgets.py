@@ -3,6 +3,7 @@
 Each function builds and returns a widget; ipywidgets is imported lazily so that the package
 itself does not need it (`pip install "drift-book[book]"` brings it).
 """
+
 from __future__ import annotations
 
 
@@ -14,7 +15,9 @@ def _ipywidgets():
     return ipywidgets
 
 
-def stackelberg_game_explorer(*, lr: float = 0.1, steps: int = 150, start: tuple[float, float] = (-1.0, -1.0)):
+def stackelberg_game_explorer(
+    *, lr: float = 0.1, steps: int = 150, start: tuple[float, float] = (-1.0, -1.0)
+):
     """Chapter 3: a coupling slider (κ from 0.3 to 3) for `games.QuadraticGame.example`; each move
     redraws the simultaneous, sequential and Stackelberg gradient play from `start` (phase
     portrait) and their distance to the Stackelberg equilibrium (log axis). Below κ = 1/sqrt(2)
@@ -42,7 +45,9 @@ def stackelberg_game_explorer(*, lr: float = 0.1, steps: int = 150, start: tuple
         games.plot_phase_portrait(game, paths, ax=ax_plane, box=(-2.5, 2.5, -2.5, 2.5))
         with np.errstate(over="ignore", invalid="ignore"):
             for name, path in paths.items():
-                ax_dist.semilogy(np.linalg.norm(path - target, axis=1), label=name, **games.STYLES[name])
+                ax_dist.semilogy(
+                    np.linalg.norm(path - target, axis=1), label=name, **games.STYLES[name]
+                )
         ax_dist.set_ylim(bottom=1e-13)
         ax_dist.set_xlabel("step")
         ax_dist.set_ylabel(what)
@@ -52,14 +57,26 @@ def stackelberg_game_explorer(*, lr: float = 0.1, steps: int = 150, start: tuple
         plt.show()
 
     slider = widgets.FloatSlider(
-        value=2.0, min=0.3, max=3.0, step=0.1, description="coupling κ", continuous_update=False,
+        value=2.0,
+        min=0.3,
+        max=3.0,
+        step=0.1,
+        description="coupling κ",
+        continuous_update=False,
     )
     return widgets.interactive(update, coupling=slider)
 
 
 def refresh_period_explorer(
-    runs: dict | None = None, *, reference=None, data=None, periods=(5, 10, 20, 50, 100),
-    steps: int = 300, eval_every: int = 10, seed: int = 0, **train_kwargs,
+    runs: dict | None = None,
+    *,
+    reference=None,
+    data=None,
+    periods=(5, 10, 20, 50, 100),
+    steps: int = 300,
+    eval_every: int = 10,
+    seed: int = 0,
+    **train_kwargs,
 ):
     """Chapter 2: a slider over the refresh period K of alternating self-training.
 
@@ -81,30 +98,67 @@ def refresh_period_explorer(
         from ..core.methods import get_method
 
         data = load_data("digits", labels_per_class=2, seed=seed) if data is None else data
-        methods = [get_method("alternating", refresh_every=int(k), name=f"K={int(k)}") for k in periods]
-        results = compare(methods, data, seeds=[seed], steps=steps, eval_every=eval_every, progress=False, **train_kwargs)
+        methods = [
+            get_method("alternating", refresh_every=int(k), name=f"K={int(k)}") for k in periods
+        ]
+        results = compare(
+            methods,
+            data,
+            seeds=[seed],
+            steps=steps,
+            eval_every=eval_every,
+            progress=False,
+            **train_kwargs,
+        )
         runs = {int(k): results.histories[f"K={int(k)}"][0] for k in periods}
     if not isinstance(runs, dict) or not runs:
-        raise ValueError("runs must be a non-empty dict {refresh period K: History}; or pass runs=None to train them")
+        raise ValueError(
+            "runs must be a non-empty dict {refresh period K: History}; or pass runs=None to train "
+            "them"
+        )
     runs = dict(sorted(runs.items()))
 
     def update(period=None):
         h = runs[period]
         steps_ = np.asarray(h.step)
-        fig, (ax_acc, ax_flip) = plt.subplots(1, 2, figsize=(10, 3.4))  # no layout engine: faster redraws
+        fig, (ax_acc, ax_flip) = plt.subplots(
+            1, 2, figsize=(10, 3.4)
+        )  # no layout engine: faster redraws
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
         if reference is not None:
-            ax_acc.plot(reference.step, reference.test_accuracy, color="0.6", label=reference.method)
-            ax_flip.plot(reference.step, 100 * np.asarray(reference.label_flip_rate), color="0.6", label=reference.method)
+            ax_acc.plot(
+                reference.step, reference.test_accuracy, color="0.6", label=reference.method
+            )
+            ax_flip.plot(
+                reference.step,
+                100 * np.asarray(reference.label_flip_rate),
+                color="0.6",
+                label=reference.method,
+            )
         ax_acc.plot(steps_, h.test_accuracy, color="C3", label=f"alternating, K = {period}")
         if steps_[-1] / period <= 40:  # mark the refreshes while they stay readable
-            ax_acc.vlines(range(period, int(steps_[-1]) + 1, period), 0, 1, transform=ax_acc.get_xaxis_transform(),
-                          color="C3", lw=0.6, ls=":", alpha=0.6)
+            ax_acc.vlines(
+                range(period, int(steps_[-1]) + 1, period),
+                0,
+                1,
+                transform=ax_acc.get_xaxis_transform(),
+                color="C3",
+                lw=0.6,
+                ls=":",
+                alpha=0.6,
+            )
         flips = 100 * np.asarray(h.label_flip_rate)
-        ax_flip.bar(steps_[flips > 0], flips[flips > 0], width=0.8 * np.min(np.diff(steps_), initial=steps_[0]), color="C3",
-                    label=f"alternating, K = {period}")
+        ax_flip.bar(
+            steps_[flips > 0],
+            flips[flips > 0],
+            width=0.8 * np.min(np.diff(steps_), initial=steps_[0]),
+            color="C3",
+            label=f"alternating, K = {period}",
+        )
         ax_flip.set_yscale("log")
-        ax_acc.set_title(f"oscillation over the second half: {h.oscillation:.2f} pp", fontsize="medium")
+        ax_acc.set_title(
+            f"oscillation over the second half: {h.oscillation:.2f} pp", fontsize="medium"
+        )
         ax_acc.set_ylabel("test accuracy (%)")
         ax_flip.set_ylabel("pseudo-labels changed since the last evaluation (%)", fontsize="small")
         for ax in (ax_acc, ax_flip):
@@ -115,12 +169,17 @@ def refresh_period_explorer(
 
     keys = list(runs)
     slider = widgets.SelectionSlider(
-        options=keys, value=keys[len(keys) // 2], description="refresh K", continuous_update=False,
+        options=keys,
+        value=keys[len(keys) // 2],
+        description="refresh K",
+        continuous_update=False,
     )
     return widgets.interactive(update, period=slider)
 
 
-def self_training_explorer(*, seed: int = 0, steps: int = 100, max_labels: int = 20, **train_kwargs):
+def self_training_explorer(
+    *, seed: int = 0, steps: int = 100, max_labels: int = 20, **train_kwargs
+):
     """Chapter 1: sliders for the labels per class and the confidence threshold gamma, on two moons.
 
     For a number of labels per class, trains a supervised student for `steps` steps on the
@@ -150,13 +209,27 @@ def self_training_explorer(*, seed: int = 0, steps: int = 100, max_labels: int =
     @functools.lru_cache(maxsize=None)
     def first_teacher(labels_per_class: int):
         data = load_data("two_moons", labels_per_class=labels_per_class, seed=seed)
-        model = train("supervised", data, steps=steps, seed=seed, eval_every=steps, progress=False, **train_kwargs).model
+        model = train(
+            "supervised",
+            data,
+            steps=steps,
+            seed=seed,
+            eval_every=steps,
+            progress=False,
+            **train_kwargs,
+        ).model
         x_all = torch.cat([data.x_labeled, data.x_unlabeled, data.x_test])
         lo, hi = (x_all.min(0).values - 0.3).tolist(), (x_all.max(0).values + 0.3).tolist()
-        gx, gy = torch.meshgrid(torch.linspace(lo[0], hi[0], 120), torch.linspace(lo[1], hi[1], 120), indexing="xy")
+        gx, gy = torch.meshgrid(
+            torch.linspace(lo[0], hi[0], 120), torch.linspace(lo[1], hi[1], 120), indexing="xy"
+        )
         with torch.no_grad(), eval_mode(model):
-            probs = torch.softmax(model(data.x_unlabeled.to(next(model.parameters()).device)), -1).cpu()  # (N_u, 2)
-            grid = model(torch.stack([gx.ravel(), gy.ravel()], 1).to(next(model.parameters()).device)).softmax(-1)
+            probs = torch.softmax(
+                model(data.x_unlabeled.to(next(model.parameters()).device)), -1
+            ).cpu()  # (N_u, 2)
+            grid = model(
+                torch.stack([gx.ravel(), gy.ravel()], 1).to(next(model.parameters()).device)
+            ).softmax(-1)
         return data, probs, (gx.numpy(), gy.numpy(), grid[:, 1].reshape(gx.shape).cpu().numpy())
 
     def update(labels_per_class=3, threshold=0.8):
@@ -172,13 +245,31 @@ def self_training_explorer(*, seed: int = 0, steps: int = 100, max_labels: int =
         xu, xl = data.x_unlabeled.numpy(), data.x_labeled.numpy()
         ax.scatter(*xu[~keep.numpy()].T, s=8, color="0.7", label="dropped: max p < γ")
         for c, color in enumerate(("tab:blue", "tab:red")):
-            ax.scatter(*xu[(keep & (labels == c)).numpy()].T, s=10, color=color, label=f"pseudo-label {c}")
-        ax.scatter(*xu[(keep & ~right).numpy()].T, s=30, marker="x", color="k", lw=1, label="wrong pseudo-label")
-        ax.scatter(*xl.T, s=160, marker="*", c=np.array(["tab:blue", "tab:red"])[data.y_labeled.numpy()],
-                   edgecolors="k", label="labeled")
+            ax.scatter(
+                *xu[(keep & (labels == c)).numpy()].T, s=10, color=color, label=f"pseudo-label {c}"
+            )
+        ax.scatter(
+            *xu[(keep & ~right).numpy()].T,
+            s=30,
+            marker="x",
+            color="k",
+            lw=1,
+            label="wrong pseudo-label",
+        )
+        ax.scatter(
+            *xl.T,
+            s=160,
+            marker="*",
+            c=np.array(["tab:blue", "tab:red"])[data.y_labeled.numpy()],
+            edgecolors="k",
+            label="labeled",
+        )
         acc_text = "n/a" if math.isnan(accuracy) else f"{100 * accuracy:.1f}%"
-        ax.set_title(f"{labels_per_class} labels/class, γ = {threshold:.2f}: coverage {100 * coverage:.0f}%, "
-                     f"accuracy of kept labels {acc_text}", fontsize="medium")
+        ax.set_title(
+            f"{labels_per_class} labels/class, γ = {threshold:.2f}: coverage "
+            f"{100 * coverage:.0f}%, accuracy of kept labels {acc_text}",
+            fontsize="medium",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
@@ -187,10 +278,18 @@ def self_training_explorer(*, seed: int = 0, steps: int = 100, max_labels: int =
 
     return widgets.interactive(
         update,
-        labels_per_class=widgets.IntSlider(value=3, min=1, max=max_labels, description="labels/class",
-                                           continuous_update=False),
-        threshold=widgets.FloatSlider(value=0.8, min=0.5, max=0.99, step=0.01, description="threshold γ",
-                                      readout_format=".2f", continuous_update=False),
+        labels_per_class=widgets.IntSlider(
+            value=3, min=1, max=max_labels, description="labels/class", continuous_update=False
+        ),
+        threshold=widgets.FloatSlider(
+            value=0.8,
+            min=0.5,
+            max=0.99,
+            step=0.01,
+            description="threshold γ",
+            readout_format=".2f",
+            continuous_update=False,
+        ),
     )
 
 
@@ -232,7 +331,11 @@ def weight_path_explorer(*, num_classes: int = 10):
 
         fig, (ax_w, ax_g) = plt.subplots(1, 2, figsize=(9.5, 3.6), layout="constrained")
         ax_w.plot(margins, entropy_curve, label="entropy weight $1 - H(p)/\\log C$")
-        ax_w.plot(margins, threshold_weights(curve_probs, threshold).numpy(), label=f"threshold weight, γ = {threshold:.2f}")
+        ax_w.plot(
+            margins,
+            threshold_weights(curve_probs, threshold).numpy(),
+            label=f"threshold weight, γ = {threshold:.2f}",
+        )
         ax_w.axvline(margin, color="k", lw=0.8, ls="--")
         ax_w.set_xlabel("teacher logit margin m")
         ax_w.set_ylabel("weight w")
@@ -241,21 +344,48 @@ def weight_path_explorer(*, num_classes: int = 10):
         ax_w.legend(fontsize="small", loc="lower right")
         k = np.arange(num_classes)
         ax_g.bar(k - 0.2, p.detach().numpy(), width=0.4, label="teacher probability $p_c$")
-        ax_g.bar(k + 0.2, descent, width=0.4, color="tab:red", label="weight-path step on $g_c$ ($-\\partial w/\\partial g_c$)")
+        ax_g.bar(
+            k + 0.2,
+            descent,
+            width=0.4,
+            color="tab:red",
+            label="weight-path step on $g_c$ ($-\\partial w/\\partial g_c$)",
+        )
         ax_g.axhline(0, color="k", lw=0.8)
         ax_g.set_xticks(k)
         ax_g.set_xlabel("class c (class 0 is the teacher's pick)")
         ax_g.legend(fontsize="small", loc="upper right")
-        ax_g.set_title(f"w_entropy = {w_entropy.item():.2f}, w_threshold = {w_threshold:.0f}", fontsize="medium")
+        ax_g.set_title(
+            f"w_entropy = {w_entropy.item():.2f}, w_threshold = {w_threshold:.0f}",
+            fontsize="medium",
+        )
         plt.show()
-        return {"entropy_weight": w_entropy.item(), "threshold_weight": w_threshold, "descent": descent}
+        return {
+            "entropy_weight": w_entropy.item(),
+            "threshold_weight": w_threshold,
+            "descent": descent,
+        }
 
     return widgets.interactive(
         update,
-        margin=widgets.FloatSlider(value=3.0, min=0.0, max=10.0, step=0.1, description="margin m",
-                                   readout_format=".1f", continuous_update=False),
-        threshold=widgets.FloatSlider(value=0.8, min=0.5, max=0.99, step=0.01, description="threshold γ",
-                                      readout_format=".2f", continuous_update=False),
+        margin=widgets.FloatSlider(
+            value=3.0,
+            min=0.0,
+            max=10.0,
+            step=0.1,
+            description="margin m",
+            readout_format=".1f",
+            continuous_update=False,
+        ),
+        threshold=widgets.FloatSlider(
+            value=0.8,
+            min=0.5,
+            max=0.99,
+            step=0.01,
+            description="threshold γ",
+            readout_format=".2f",
+            continuous_update=False,
+        ),
     )
 
 
@@ -278,11 +408,20 @@ def label_temperature_explorer(logits=None, *, taus=None):
 
     from ..core.labels import hard_labels, soft_labels
 
-    g = torch.tensor([[3.0, 1.0, 0.5, 0.0], [1.2, 1.0, 0.2, 0.0], [0.3, 0.2, 0.1, 0.0]], dtype=torch.float64) \
-        if logits is None else torch.as_tensor(logits, dtype=torch.float64)
+    g = (
+        torch.tensor(
+            [[3.0, 1.0, 0.5, 0.0], [1.2, 1.0, 0.2, 0.0], [0.3, 0.2, 0.1, 0.0]], dtype=torch.float64
+        )
+        if logits is None
+        else torch.as_tensor(logits, dtype=torch.float64)
+    )
     if g.ndim != 2 or g.shape[1] < 2:
-        raise ValueError(f"logits must have shape (rows, classes) with >= 2 classes; got {tuple(g.shape)}")
-    taus = np.round(np.geomspace(0.1, 10.0, 41), 3) if taus is None else np.asarray(taus, dtype=float)
+        raise ValueError(
+            f"logits must have shape (rows, classes) with >= 2 classes; got {tuple(g.shape)}"
+        )
+    taus = (
+        np.round(np.geomspace(0.1, 10.0, 41), 3) if taus is None else np.asarray(taus, dtype=float)
+    )
 
     def jacobian_norms(tau: float) -> np.ndarray:
         jac = vmap(jacrev(lambda row: soft_labels(row, tau)))(g)  # (R, C, C)
@@ -300,9 +439,20 @@ def label_temperature_explorer(logits=None, *, taus=None):
         width = 0.8 / n_rows
         for r in range(n_rows):
             x = np.arange(n_classes) + (r - (n_rows - 1) / 2) * width
-            ax_bar.bar(x, labels[r], width, color=f"C{r}", label=f"row {r}: g = {np.round(g[r].numpy(), 1).tolist()}")
+            ax_bar.bar(
+                x,
+                labels[r],
+                width,
+                color=f"C{r}",
+                label=f"row {r}: g = {np.round(g[r].numpy(), 1).tolist()}",
+            )
             ax_bar.bar(x, hard[r], width, fill=False, edgecolor=f"C{r}", lw=1, ls="--")
-        ax_bar.set(xticks=range(n_classes), xlabel="class c", ylabel=r"soft label $\tilde y_c$", ylim=(0, 1.05))
+        ax_bar.set(
+            xticks=range(n_classes),
+            xlabel="class c",
+            ylabel=r"soft label $\tilde y_c$",
+            ylim=(0, 1.05),
+        )
         ax_bar.set_title(f"τ = {tau:.2f} (dashed: hard labels)", fontsize="medium")
         ax_bar.legend(fontsize="x-small")
         for r in range(n_rows):
@@ -316,8 +466,16 @@ def label_temperature_explorer(logits=None, *, taus=None):
         plt.show()
         return {"labels": labels, "jacobian_norms": current}
 
-    slider = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05, description="τ",
-                                    readout_format=".2f", continuous_update=False)
+    slider = widgets.FloatLogSlider(
+        value=1.0,
+        base=10,
+        min=-1,
+        max=1,
+        step=0.05,
+        description="τ",
+        readout_format=".2f",
+        continuous_update=False,
+    )
     return widgets.interactive(update, tau=slider)
 
 
@@ -339,22 +497,34 @@ def method_comparison_explorer(results, *, references: dict | None = None):
 
     methods = list(getattr(results, "methods", []))
     if not methods:
-        raise ValueError("results must be a drift.Results with at least one method (e.g. from drift.compare)")
+        raise ValueError(
+            "results must be a drift.Results with at least one method (e.g. from drift.compare)"
+        )
     references = dict(references or {})
 
     def update(chosen=tuple(methods), metric="test_accuracy"):
         chosen = [m for m in methods if m in chosen] or methods[:1]
-        fig, (ax_curve, ax_final) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": (3, 2)})
+        fig, (ax_curve, ax_final) = plt.subplots(
+            1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": (3, 2)}
+        )
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.28, top=0.92, wspace=0.3)
         plot_histories({m: results.histories[m] for m in chosen}, metrics=[metric], axes=[ax_curve])
-        finals = [results.final(m) for m in chosen] + [np.asarray(v, dtype=float) for v in references.values()]
+        finals = [results.final(m) for m in chosen] + [
+            np.asarray(v, dtype=float) for v in references.values()
+        ]
         labels = chosen + list(references)
         for i, values in enumerate(finals):
             ax_final.scatter(np.full(len(values), i), values, s=14, color=f"C{i % 10}", zorder=3)
             ax_final.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=1.5)
-        seeds = min(len(v) for v in finals[:len(chosen)])
+        seeds = min(len(v) for v in finals[: len(chosen)])
         if len(chosen) > 1:
-            ax_final.plot(range(len(chosen)), np.array([v[:seeds] for v in finals[:len(chosen)]]), color="0.75", lw=0.7, zorder=1)
+            ax_final.plot(
+                range(len(chosen)),
+                np.array([v[:seeds] for v in finals[: len(chosen)]]),
+                color="0.75",
+                lw=0.7,
+                zorder=1,
+            )
         ax_final.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize="small")
         ax_final.set_ylabel("final test accuracy (%)")
         ax_final.grid(alpha=0.3, axis="y")
@@ -364,6 +534,10 @@ def method_comparison_explorer(results, *, references: dict | None = None):
 
     return widgets.interactive(
         update,
-        chosen=widgets.SelectMultiple(options=methods, value=tuple(methods), description="methods", rows=min(6, len(methods))),
-        metric=widgets.Dropdown(options=[(v, k) for k, v in CURVES.items()], value="test_accuracy", description="metric"),
+        chosen=widgets.SelectMultiple(
+            options=methods, value=tuple(methods), description="methods", rows=min(6, len(methods))
+        ),
+        metric=widgets.Dropdown(
+            options=[(v, k) for k, v in CURVES.items()], value="test_accuracy", description="metric"
+        ),
     )

@@ -34,6 +34,7 @@ with no approximation: a descent step on it *raises* the teacher's entropy, weig
 i.e. most where the student disagrees with its teacher (large CE_j). `weight_path_gradient`,
 `disagreement_entropy_gradient` and `weight_path_identity` return and compare the two sides.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,24 +56,38 @@ def _flat_gradient(value: Tensor, student: nn.Module) -> Tensor:
     """d value / d theta as one vector over `student.parameters()` (zeros where unused), (P,)."""
     params = [p for p in student.parameters() if p.requires_grad]
     grads = torch.autograd.grad(value, params, allow_unused=True)
-    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)])
+    return torch.cat(
+        [(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)]
+    )
 
 
-def _teacher_parts(method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs) -> tuple[Tensor, Tensor]:
+def _teacher_parts(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs
+) -> tuple[Tensor, Tensor]:
     """The pseudo-labels y~(theta) (N_u, C), with gradient through phi(theta), and the weights
     w (N_u,), detached, as `leader_terms` forms them."""
     if method.labels != "soft":
-        raise ValueError(f"the identity is about soft labels (labels='soft'); got labels={method.labels!r}")
+        raise ValueError(
+            f"the identity is about soft labels (labels='soft'); got labels={method.labels!r}"
+        )
     g = teacher.logits(student, x_u, teacher.follow(student))
     labels = pseudo_labels(g, method.labels, method.tau)
     weights = sample_weights(
-        torch.softmax(g.detach(), dim=-1), method.weights, threshold=method.threshold, normalize=method.normalize_weights,
+        torch.softmax(g.detach(), dim=-1),
+        method.weights,
+        threshold=method.threshold,
+        normalize=method.normalize_weights,
     ).detach()
     return labels, weights
 
 
 def label_path_gradient(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_u: Inputs,
+    *,
+    lam: float = 1.0,
     student_x_u: Inputs | None = None,
 ) -> Tensor:
     """The label path of the Stackelberg gradient, (P,) over `student.parameters()`:
@@ -85,11 +100,15 @@ def label_path_gradient(
     labels, weights = _teacher_parts(method, student, teacher, x_u)
     student_x_u = x_u if student_x_u is None else student_x_u
     with torch.no_grad():
-        log_s = torch.log_softmax(logits_of(inputs.forward(student, student_x_u)).to(labels.dtype), dim=-1)
+        log_s = torch.log_softmax(
+            logits_of(inputs.forward(student, student_x_u)).to(labels.dtype), dim=-1
+        )
     return _flat_gradient(lam * (weights * -(labels * log_s).sum(dim=-1)).mean(), student)
 
 
-def entropy_gradient(method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0) -> Tensor:
+def entropy_gradient(
+    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0
+) -> Tensor:
     """d/d theta of lam * mean_j w_j H(y~_j(theta)), (P,), with the weights held fixed and the
     teacher's labels y~ = softmax(g / tau) differentiated through phi(theta); it equals
     (1 - alpha) * lam * mean_j w_j grad_phi H(y~_j). Needs labels="soft"."""
@@ -107,7 +126,12 @@ class IdentityCheck:
 
 
 def label_path_identity(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_u: Inputs,
+    *,
+    lam: float = 1.0,
     student_x_u: Inputs | None = None,
 ) -> IdentityCheck:
     """Compare `label_path_gradient` with `entropy_gradient` at the student and teacher as they
@@ -121,19 +145,28 @@ def label_path_identity(
 
 
 def _weight_parts(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, student_x_u: Inputs | None,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_u: Inputs,
+    student_x_u: Inputs | None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """The teacher's probabilities p(theta) = softmax(g) (N_u, C), with gradient through
     phi(theta), the student's cross-entropies CE_j against the (detached) pseudo-labels (N_u,)
     and the coefficients a_j = N_u * dF_u/dw_j of the module docstring (N_u,), both detached."""
     if method.weights != "entropy":
-        raise ValueError(f"the weight path needs differentiable weights (weights='entropy'); got weights={method.weights!r}")
+        raise ValueError(
+            "the weight path needs differentiable weights (weights='entropy'); got "
+            f"weights={method.weights!r}"
+        )
     g = teacher.logits(student, x_u, teacher.follow(student))
     p = torch.softmax(g, dim=-1)
     labels = pseudo_labels(g.detach(), method.labels, method.tau)
     student_x_u = x_u if student_x_u is None else student_x_u
     with torch.no_grad():
-        log_s = torch.log_softmax(logits_of(inputs.forward(student, student_x_u)).to(labels.dtype), dim=-1)
+        log_s = torch.log_softmax(
+            logits_of(inputs.forward(student, student_x_u)).to(labels.dtype), dim=-1
+        )
         ce = -(labels * log_s).sum(dim=-1)
         w = entropy_weights(p)
         mean_w = w.mean().clamp_min(torch.finfo(w.dtype).tiny)
@@ -147,7 +180,12 @@ def _weight_parts(
 
 
 def weight_path_gradient(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_u: Inputs,
+    *,
+    lam: float = 1.0,
     student_x_u: Inputs | None = None,
 ) -> Tensor:
     """The weight path of the Stackelberg gradient, (P,) over `student.parameters()`:
@@ -157,12 +195,19 @@ def weight_path_gradient(
     gradient of `leader_objective`. x_u (N_u, ...) is the batch as the teacher sees it,
     `student_x_u` as the student sees it (default x_u). Needs weights="entropy"."""
     p, ce, _ = _weight_parts(method, student, teacher, x_u, student_x_u)
-    weights = sample_weights(p, method.weights, threshold=method.threshold, normalize=method.normalize_weights)
+    weights = sample_weights(
+        p, method.weights, threshold=method.threshold, normalize=method.normalize_weights
+    )
     return _flat_gradient(lam * (weights * ce).mean(), student)
 
 
 def disagreement_entropy_gradient(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_u: Inputs,
+    *,
+    lam: float = 1.0,
     student_x_u: Inputs | None = None,
 ) -> Tensor:
     """-(lam / log C) * d/d theta mean_j a_j H(p_j(theta)), (P,): the teacher's entropy weighted by
@@ -175,14 +220,21 @@ def disagreement_entropy_gradient(
 
 
 def weight_path_identity(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_u: Inputs, *, lam: float = 1.0,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_u: Inputs,
+    *,
+    lam: float = 1.0,
     student_x_u: Inputs | None = None,
 ) -> IdentityCheck:
     """Compare `weight_path_gradient` with `disagreement_entropy_gradient`: equal to round-off at
     any state (the entropy weight is an affine function of the entropy), unlike the label path's
     first-order identity."""
     path = weight_path_gradient(method, student, teacher, x_u, lam=lam, student_x_u=student_x_u)
-    ent = disagreement_entropy_gradient(method, student, teacher, x_u, lam=lam, student_x_u=student_x_u)
+    ent = disagreement_entropy_gradient(
+        method, student, teacher, x_u, lam=lam, student_x_u=student_x_u
+    )
     err = (path - ent).norm() / ent.norm().clamp_min(torch.finfo(ent.dtype).tiny)
     cos = torch.nn.functional.cosine_similarity(path, ent, dim=0)
     return IdentityCheck(float(err), float(cos))

@@ -2,6 +2,7 @@
 
 All functions map logits (N, C) to label distributions (N, C) whose rows sum to 1.
 """
+
 from __future__ import annotations
 
 import torch
@@ -25,7 +26,9 @@ def straight_through_labels(logits: Tensor, tau: float = 1.0) -> Tensor:
     return soft + (hard_labels(logits) - soft).detach()
 
 
-def sharpened_labels(logits: Tensor, tau: float = 1.0, power: float = 2.0, class_normalize: bool = True) -> Tensor:
+def sharpened_labels(
+    logits: Tensor, tau: float = 1.0, power: float = 2.0, class_normalize: bool = True
+) -> Tensor:
     """COSINE's sharpened soft labels (Yu et al., NAACL 2021), (N, C) -> (N, C):
 
         q_jc ∝ p_jc^power / f_c,   p = softmax(g / tau),   f_c = sum_j p_jc,
@@ -45,7 +48,12 @@ def sharpened_labels(logits: Tensor, tau: float = 1.0, power: float = 2.0, class
 
 
 def pseudo_labels(
-    logits: Tensor, kind: str = "soft", tau: float = 1.0, *, power: float = 1.0, class_normalize: bool = False,
+    logits: Tensor,
+    kind: str = "soft",
+    tau: float = 1.0,
+    *,
+    power: float = 1.0,
+    class_normalize: bool = False,
 ) -> Tensor:
     """Dispatch on `kind` ("hard", "soft", "straight_through"); (N, C) -> (N, C).
 

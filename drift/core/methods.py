@@ -6,6 +6,7 @@ steps), how its logits become pseudo-labels and sample weights, which of those t
 carry gradient back to the student, and how strongly the unlabeled loss counts over time.
 Mean teacher and DRIFT differ only in `grad_labels` / `grad_weights`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,8 +70,8 @@ class Method:
         code's (`tf.reduce_mean((softmax1 - softmax2) ** 2, -1)` in CuriousAI/mean-teacher's
         TensorFlow model; `F.mse_loss(..., size_average=False) / num_classes`, then divided by
         the batch size, in its PyTorch version), so `lam` is in the units of their consistency
-        coefficient (100 on CIFAR-10 in both). Any labels and weights combine with it, and with grad_labels the
-        Stackelberg term runs through y~_j(theta) inside the square.
+        coefficient (100 on CIFAR-10 in both). Any labels and weights combine with it, and with
+        grad_labels the Stackelberg term runs through y~_j(theta) inside the square.
     teacher_noise: std of Gaussian noise added to the teacher's view of the unlabeled batch
         (floating tensors only, like `train`'s input_noise, which stays the student's), drawn
         every step from the run's generator right after the student's noise (student labeled,
@@ -114,18 +115,18 @@ class Method:
         # the rules between settings
         if (self.sharpen != 1.0 or self.class_normalize) and self.labels != "soft":
             raise ValueError(
-                f"sharpen and class_normalize act on soft labels; set labels='soft' (got labels={self.labels!r}) "
-                f"or leave them at 1.0 and False"
+                "sharpen and class_normalize act on soft labels; set labels='soft' (got "
+                f"labels={self.labels!r}) or leave them at 1.0 and False"
             )
         if self.mask_below != 0.0 and self.weights != "entropy":
             raise ValueError(
-                f"mask_below masks entropy weights; set weights='entropy' (got weights={self.weights!r}) "
-                f"or leave mask_below at 0"
+                "mask_below masks entropy weights; set weights='entropy' (got "
+                f"weights={self.weights!r}) or leave mask_below at 0"
             )
         if self.teacher == "copy" and self.coupled:
             raise ValueError(
-                "grad_labels/grad_weights need teacher='ema': a copied teacher is not a function of "
-                "the current student, so no gradient can flow through it"
+                "grad_labels/grad_weights need teacher='ema': a copied teacher is not a function "
+                "of the current student, so no gradient can flow through it"
             )
 
     @property
@@ -152,11 +153,18 @@ def _is(check, **bounds):
 CONSTRAINTS = {
     "name": lambda name, value: value,
     "teacher": _is(check_choice, choices=TEACHERS),
-    "alpha": _is(check_real, minimum=0.0, maximum=1.0, high_open=True, hint="the EMA decay of the teacher"),
+    "alpha": _is(
+        check_real, minimum=0.0, maximum=1.0, high_open=True, hint="the EMA decay of the teacher"
+    ),
     "refresh_every": _is(check_integer, minimum=1, hint="steps between teacher copies"),
     "labels": _is(check_choice, choices=LABELS),
-    "tau": _is(check_real, minimum=0.0, low_open=True, finite=False,
-               hint="softmax temperature; small tau approaches hard labels"),
+    "tau": _is(
+        check_real,
+        minimum=0.0,
+        low_open=True,
+        finite=False,
+        hint="softmax temperature; small tau approaches hard labels",
+    ),
     "threshold": _is(check_real, minimum=0.0, maximum=1.0, hint="a confidence level"),
     "weights": _is(check_choice, choices=WEIGHTS),
     "normalize_weights": lambda name, value: check_normalize(name, value) or value,
@@ -165,33 +173,73 @@ CONSTRAINTS = {
     "lam": _is(check_real, minimum=0.0, hint="weight of the unlabeled loss"),
     "rampup": _is(check_real, minimum=0.0, maximum=1.0, hint="a fraction of the training steps"),
     "rampup_shape": _is(check_choice, choices=RAMPUPS),
-    "entropy_weight": _is(check_real, minimum=0.0, hint=(
-        "weight of the entropy-minimisation term on the student's unlabeled predictions; 0 turns it off")),
-    "sharpen": _is(check_real, minimum=0.0, low_open=True, hint=(
-        "the power of the teacher's probabilities in the pseudo-labels, e.g. 2 as in COSINE; 1 turns it off")),
-    "class_normalize": _is(check_bool, hint="divide the sharpened labels by the batch's soft class frequencies"),
-    "mask_below": _is(check_real, minimum=0.0, maximum=1.0, expected="a number in [0, 1]", hint=(
-        "sample weights below it are set to 0, e.g. 0.6 as in COSINE; 0 turns the mask off")),
-    "consistency": _is(check_choice, choices=CONSISTENCIES, hint=(
-        "the per-example unlabeled loss: 'ce' soft cross-entropy, 'mse' squared error between the softmaxes "
-        "as in Tarvainen & Valpola's mean teacher")),
-    "teacher_noise": _is(check_real, minimum=0.0, hint=(
-        "the std of Gaussian noise on the teacher's unlabeled inputs, e.g. 0.1 as train's input_noise; "
-        "0 turns it off")),
+    "entropy_weight": _is(
+        check_real,
+        minimum=0.0,
+        hint=(
+            "weight of the entropy-minimisation term on the student's unlabeled predictions; 0 "
+            "turns it off"
+        ),
+    ),
+    "sharpen": _is(
+        check_real,
+        minimum=0.0,
+        low_open=True,
+        hint=(
+            "the power of the teacher's probabilities in the pseudo-labels, e.g. 2 as in COSINE; 1 "
+            "turns it off"
+        ),
+    ),
+    "class_normalize": _is(
+        check_bool, hint="divide the sharpened labels by the batch's soft class frequencies"
+    ),
+    "mask_below": _is(
+        check_real,
+        minimum=0.0,
+        maximum=1.0,
+        expected="a number in [0, 1]",
+        hint=("sample weights below it are set to 0, e.g. 0.6 as in COSINE; 0 turns the mask off"),
+    ),
+    "consistency": _is(
+        check_choice,
+        choices=CONSISTENCIES,
+        hint=(
+            "the per-example unlabeled loss: 'ce' soft cross-entropy, 'mse' squared error between "
+            "the softmaxes as in Tarvainen & Valpola's mean teacher"
+        ),
+    ),
+    "teacher_noise": _is(
+        check_real,
+        minimum=0.0,
+        hint=(
+            "the std of Gaussian noise on the teacher's unlabeled inputs, e.g. 0.1 as train's "
+            "input_noise; 0 turns it off"
+        ),
+    ),
 }
 """`Method`'s settings, each with its check: a function (name, value) -> the value, which raises
 a TypeError or ValueError naming the setting (`drift.validation`). The rules between settings
 are in `Method.__post_init__`."""
 
 
-_EMA = Method(name="mean_teacher", grad_labels=False, grad_weights=False)  # an EMA teacher, no coupling
-_COSINE_PARTS = dict(sharpen=2.0, class_normalize=True, mask_below=0.7)  # COSINE's labels and weights
+_EMA = Method(
+    name="mean_teacher", grad_labels=False, grad_weights=False
+)  # an EMA teacher, no coupling
+_COSINE_PARTS = dict(
+    sharpen=2.0, class_normalize=True, mask_below=0.7
+)  # COSINE's labels and weights
 
 METHODS: dict[str, Method] = {
     "supervised": replace(_EMA, name="supervised", lam=0.0, weights="uniform"),
     "alternating": Method(
-        name="alternating", teacher="copy", refresh_every=50, labels="hard", weights="threshold", threshold=0.95,
-        grad_labels=False, grad_weights=False,
+        name="alternating",
+        teacher="copy",
+        refresh_every=50,
+        labels="hard",
+        weights="threshold",
+        threshold=0.95,
+        grad_labels=False,
+        grad_weights=False,
     ),
     "mean_teacher": replace(_EMA, alpha=0.5, lam=2.0),
     "drift_labels": replace(_EMA, name="drift_labels", grad_labels=True, alpha=0.9, lam=2.0),
@@ -212,18 +260,48 @@ to isolate the Stackelberg term, compare methods at one shared setting (e.g.
 EXTRA_PRESETS: dict[str, Method] = {
     "entropy_min": replace(_EMA, name="entropy_min", alpha=0.99, entropy_weight=1.0),
     "cosine": Method(
-        name="cosine", teacher="copy", refresh_every=100, grad_labels=False, grad_weights=False, **_COSINE_PARTS,
+        name="cosine",
+        teacher="copy",
+        refresh_every=100,
+        grad_labels=False,
+        grad_weights=False,
+        **_COSINE_PARTS,
     ),
-    "drift_cosine": replace(_EMA, name="drift_cosine", grad_labels=True, grad_weights=True, alpha=0.95, lam=0.5,
-                            **_COSINE_PARTS),
+    "drift_cosine": replace(
+        _EMA,
+        name="drift_cosine",
+        grad_labels=True,
+        grad_weights=True,
+        alpha=0.95,
+        lam=0.5,
+        **_COSINE_PARTS,
+    ),
     "mean_teacher_original": Method(
-        name="mean_teacher_original", teacher="ema", alpha=0.7, labels="soft", tau=1.0, weights="uniform",
-        grad_labels=False, grad_weights=False, lam=10.0, rampup=0.3, rampup_shape="sigmoid", consistency="mse",
+        name="mean_teacher_original",
+        teacher="ema",
+        alpha=0.7,
+        labels="soft",
+        tau=1.0,
+        weights="uniform",
+        grad_labels=False,
+        grad_weights=False,
+        lam=10.0,
+        rampup=0.3,
+        rampup_shape="sigmoid",
+        consistency="mse",
         teacher_noise=0.1,
     ),
     "fixmatch": Method(
-        name="fixmatch", teacher="ema", alpha=0.0, labels="hard", weights="threshold", threshold=0.95,
-        grad_labels=False, grad_weights=False, lam=1.0, rampup=0.3,
+        name="fixmatch",
+        teacher="ema",
+        alpha=0.0,
+        labels="hard",
+        weights="threshold",
+        threshold=0.95,
+        grad_labels=False,
+        grad_weights=False,
+        lam=1.0,
+        rampup=0.3,
     ),
 }
 """Presets outside the default set: `get_method` knows them, but `METHODS` (which `compare(None)`,
@@ -279,14 +357,20 @@ def get_method(method: str | Method, **overrides) -> Method:
     if isinstance(method, str):
         if method not in METHODS and method not in EXTRA_PRESETS:
             raise ValueError(
-                f"method must be one of {', '.join(METHODS)} (or an extra preset: {', '.join(EXTRA_PRESETS)}) "
-                f"or a drift.Method; got {method!r}"
+                f"method must be one of {', '.join(METHODS)} (or an extra preset: "
+                f"{', '.join(EXTRA_PRESETS)}) or a drift.Method; got {method!r}"
             )
         method = METHODS[method] if method in METHODS else EXTRA_PRESETS[method]
     elif not isinstance(method, Method):
-        raise TypeError(f"method must be a preset name ({', '.join(METHODS)}) or a drift.Method; got {type(method).__name__}")
+        raise TypeError(
+            f"method must be a preset name ({', '.join(METHODS)}) or a drift.Method; got "
+            f"{type(method).__name__}"
+        )
     valid = {f.name for f in fields(Method)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
-        raise TypeError(f"unknown setting(s) {', '.join(unknown)}; Method settings are {', '.join(sorted(valid))}")
+        raise TypeError(
+            f"unknown setting(s) {', '.join(unknown)}; Method settings are "
+            f"{', '.join(sorted(valid))}"
+        )
     return replace(method, **overrides) if overrides else method

@@ -35,11 +35,12 @@ frequency (so each label depends on the whole batch's g), and masked weights, w_
 below `mask_below`.
 
 With two views (`train`'s student_view and teacher_view), the student's CE terms read
-f(student_view(x); theta) and the teacher's logits are g_j(theta) = f(teacher_view(x_j); phi(theta)).
-Views are functions of the inputs, not of theta (their random draws fixed within a step), so
-the total derivative keeps its form: the Stackelberg term runs through phi(theta) at the
+f(student_view(x); theta) and the teacher's logits are g_j(theta) = f(teacher_view(x_j);
+phi(theta)). Views are functions of the inputs, not of theta (their random draws fixed within a
+step), so the total derivative keeps its form: the Stackelberg term runs through phi(theta) at the
 teacher's view.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -103,8 +104,16 @@ def _loss_precision(logits: Tensor) -> Tensor:
 
 
 def leader_terms(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Inputs, y_l: Tensor, x_u: Inputs,
-    *, lam: float, student_x_u: Inputs | None = None, student_forward: nn.Module | None = None,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_l: Inputs,
+    y_l: Tensor,
+    x_u: Inputs,
+    *,
+    lam: float,
+    student_x_u: Inputs | None = None,
+    student_forward: nn.Module | None = None,
 ) -> LeaderTerms:
     """F(theta) and its parts; see `leader_objective`. `x_u` is the unlabeled batch as the teacher
     sees it (the trainer passes teacher_view(x_u)), `student_x_u` as the student sees it (e.g.
@@ -114,8 +123,8 @@ def leader_terms(
     `student_forward` runs the student's own forward pass (default `student`; the trainer passes
     a `DistributedDataParallel` wrapper of it); the teacher always runs on `student` itself.
     Inputs may be tensors or dicts of tensors (passed as `model(**x)`, to student and teacher
-    alike). The student's outputs are read with `logits_of` (a tensor, a dict with "logits" or an object
-    with `.logits`). Under `torch.autocast` the logits are cast to float32 before the losses.
+    alike). The student's outputs are read with `logits_of` (a tensor, a dict with "logits" or an
+    object with `.logits`). Under `torch.autocast` the logits are cast to float32 before the losses.
 
     The teacher's response phi(theta) is taken before the student's forward pass, from the
     student's parameters and buffers as the step found them (a training-mode forward pass then
@@ -129,19 +138,26 @@ def leader_terms(
         logits = _loss_precision(logits_of(inputs.forward(forward, x_l)))  # (N_l, C)
         return LeaderTerms(*objective_from_logits(method, logits, y_l, None, lam=lam), phi)
 
-    logits = _loss_precision(logits_of(inputs.forward(forward, inputs.cat([x_l, student_x_u]))))  # (N_l + N_u, C)
+    logits = _loss_precision(
+        logits_of(inputs.forward(forward, inputs.cat([x_l, student_x_u])))
+    )  # (N_l + N_u, C)
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
         g = _loss_precision(teacher.logits(student, x_u, phi))  # (N_u, C)
     return LeaderTerms(*objective_from_logits(method, logits, y_l, g, lam=lam), phi)
 
 
 def objective_from_logits(
-    method: Method, logits: Tensor, y_l: Tensor, teacher_logits: Tensor | None, *, lam: float | Tensor,
+    method: Method,
+    logits: Tensor,
+    y_l: Tensor,
+    teacher_logits: Tensor | None,
+    *,
+    lam: float | Tensor,
     routes: tuple[bool | Tensor, bool | Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """F and its parts from the logits of one step, with the method's gradient routing: both
-    engines' objective (`leader_terms` and `drift.training.batched`'s vmapped one) after their forward
-    passes. Returns (F, supervised, unlabeled, labels (N_u, C), weights (N_u,)).
+    engines' objective (`leader_terms` and `drift.training.batched`'s vmapped one) after their
+    forward passes. Returns (F, supervised, unlabeled, labels (N_u, C), weights (N_u,)).
 
     logits: the student's f(x; theta) on the labeled rows then the unlabeled ones (as the student
     sees them), (N_l + N_u, C); y_l (N_l,) long; teacher_logits: g = f(x_u; phi(theta)), (N_u, C).
@@ -155,26 +171,38 @@ def objective_from_logits(
         return supervised, supervised, supervised.new_zeros(()), None, None
     n_l = y_l.shape[0]
     supervised = nn.functional.cross_entropy(logits[:n_l], y_l)
-    unlabeled, labels, weights = unlabeled_terms(method, logits[n_l:], *routed(method, teacher_logits, routes))
+    unlabeled, labels, weights = unlabeled_terms(
+        method, logits[n_l:], *routed(method, teacher_logits, routes)
+    )
     return supervised + lam * unlabeled, supervised, unlabeled, labels, weights
 
 
-def routed(method: Method, teacher_logits: Tensor,
-           routes: tuple[bool | Tensor, bool | Tensor] | None = None) -> tuple[Tensor, Tensor]:
+def routed(
+    method: Method,
+    teacher_logits: Tensor,
+    routes: tuple[bool | Tensor, bool | Tensor] | None = None,
+) -> tuple[Tensor, Tensor]:
     """The teacher's logits g (N_u, C) for the labels and for the weights: g itself on the paths
     the method differentiates (grad_labels, grad_weights), sg(g) on the others. `routes`
     overrides the method's (grad_labels, grad_weights); a 0-d bool tensor picks per run under
     vmap (`torch.where`, the same values either way)."""
     routes = (method.grad_labels, method.grad_weights) if routes is None else routes
     return tuple(
-        torch.where(grad, teacher_logits, teacher_logits.detach()) if isinstance(grad, Tensor)
-        else teacher_logits if grad else teacher_logits.detach()
+        torch.where(grad, teacher_logits, teacher_logits.detach())
+        if isinstance(grad, Tensor)
+        else teacher_logits
+        if grad
+        else teacher_logits.detach()
         for grad in routes
     )
 
 
-def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor, weight_logits: Tensor,
-                    ) -> tuple[Tensor, Tensor, Tensor]:
+def unlabeled_terms(
+    method: Method,
+    student_logits: Tensor,
+    label_logits: Tensor,
+    weight_logits: Tensor,
+) -> tuple[Tensor, Tensor, Tensor]:
     """The unlabeled part of F from the student's logits f(x_j; theta) and the teacher's g_j
     as routed to the labels and to the weights (see `routed`), all (N_u, C):
     (mean_j w_j CE_j [+ entropy term], labels (N_u, C), weights (N_u,)); with
@@ -184,11 +212,18 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
     branches on the method's settings only, so `drift.training.batched` runs it under
     `torch.func.vmap` (with its own per-run routing)."""
     labels = pseudo_labels(
-        label_logits, method.labels, method.tau, power=method.sharpen, class_normalize=method.class_normalize,
+        label_logits,
+        method.labels,
+        method.tau,
+        power=method.sharpen,
+        class_normalize=method.class_normalize,
     )
     weights = sample_weights(
-        torch.softmax(weight_logits, dim=-1), method.weights,
-        threshold=method.threshold, normalize=method.normalize_weights, mask_below=method.mask_below,
+        torch.softmax(weight_logits, dim=-1),
+        method.weights,
+        threshold=method.threshold,
+        normalize=method.normalize_weights,
+        mask_below=method.mask_below,
     )
     if method.consistency == "mse":  # opt-in (the default "ce" computes what it did)
         per_example = softmax_squared_error(student_logits, labels)
@@ -196,19 +231,29 @@ def unlabeled_terms(method: Method, student_logits: Tensor, label_logits: Tensor
         per_example = soft_cross_entropy(student_logits, labels)
     unlabeled = (weights * per_example).mean()
     if method.entropy_weight != 0.0:  # opt-in (the default 0 computes nothing more)
-        unlabeled = unlabeled + method.entropy_weight * entropy(torch.softmax(student_logits, dim=-1)).mean()
+        unlabeled = (
+            unlabeled
+            + method.entropy_weight * entropy(torch.softmax(student_logits, dim=-1)).mean()
+        )
     return unlabeled, labels, weights
 
 
 def leader_objective(
-    method: Method, student: nn.Module, teacher: EMATeacher, x_l: Inputs, y_l: Tensor, x_u: Inputs, *, lam: float,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    x_l: Inputs,
+    y_l: Tensor,
+    x_u: Inputs,
+    *,
+    lam: float,
 ) -> Tensor:
     """The scalar leader objective F(theta) = F(theta, phi(theta)) with the method's gradient
     routing.
 
-    x_l (N_l, ...), y_l (N_l,) long, x_u (N_u, ...) (tensors, or dicts of them). The teacher's parameters are recomputed as
-    phi(theta) = alpha * phi_prev + (1 - alpha) * theta, so `F.backward()` leaves in the student
-    the partial derivative (mean teacher), the total Stackelberg derivative (DRIFT), or one path
-    of it (DRIFT-labels, DRIFT-weights).
+    x_l (N_l, ...), y_l (N_l,) long, x_u (N_u, ...) (tensors, or dicts of them). The teacher's
+    parameters are recomputed as phi(theta) = alpha * phi_prev + (1 - alpha) * theta, so
+    `F.backward()` leaves in the student the partial derivative (mean teacher), the total
+    Stackelberg derivative (DRIFT), or one path of it (DRIFT-labels, DRIFT-weights).
     """
     return leader_terms(method, student, teacher, x_l, y_l, x_u, lam=lam).total

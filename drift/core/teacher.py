@@ -15,6 +15,7 @@ running statistics), so its pseudo-labels are deterministic functions of phi.
 
 `CopyTeacher` is classic self-training's teacher: a frozen copy refreshed every K steps.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,7 +29,8 @@ State = dict[str, Tensor]
 
 
 _FOREACH_LERP = getattr(torch, "_foreach_lerp", None)
-"""torch's fused lerp over a list of tensors (private: used only where present, see `ema_response`)."""
+"""torch's fused lerp over a list of tensors (private: used only where present, see
+`ema_response`)."""
 
 
 def ema_response(previous: State, current: State, alpha: float | Tensor) -> State:
@@ -36,9 +38,9 @@ def ema_response(previous: State, current: State, alpha: float | Tensor) -> Stat
     `current`: its floating-point tensors as `torch.lerp(previous, current, 1 - alpha)`,
     differentiable in `current` (the Stackelberg term d phi / d current = (1 - alpha) I); its
     other tensors (integer counters) copied, detached. alpha: a number, or a 0-d tensor (one
-    run's alpha, as `drift.training.batched` passes it under vmap). Every EMA response in the package
-    is this function: `EMATeacher.follow` and the batched engine's objective. (A copied teacher
-    is no response: it refreshes by copying.)
+    run's alpha, as `drift.training.batched` passes it under vmap). Every EMA response in the
+    package is this function: `EMATeacher.follow` and the batched engine's objective. (A copied
+    teacher is no response: it refreshes by copying.)
 
     With a number alpha and torch's `_foreach_lerp` present, the floating tensors go through that
     one fused call (fewer kernel launches on a GPU); it computes torch.lerp's formula, bit for bit
@@ -59,7 +61,9 @@ def _student_state(student: nn.Module) -> tuple[State, State]:
 
 def _detached_copy(student: nn.Module) -> tuple[State, State]:
     """Detached copies of the student's parameters and buffers."""
-    return tuple({k: v.detach().clone() for k, v in state.items()} for state in _student_state(student))
+    return tuple(
+        {k: v.detach().clone() for k, v in state.items()} for state in _student_state(student)
+    )
 
 
 class EMATeacher:
@@ -74,10 +78,15 @@ class EMATeacher:
     def follow(self, student: nn.Module) -> State:
         """phi(theta) for params and buffers: differentiable in the student's parameters."""
         params, buffers = _student_state(student)
-        return {**ema_response(self.params, params, self.alpha), **ema_response(self.buffers, buffers, self.alpha)}
+        return {
+            **ema_response(self.params, params, self.alpha),
+            **ema_response(self.buffers, buffers, self.alpha),
+        }
 
     @torch.no_grad()
-    def update(self, student: nn.Module, step: int | None = None, *, response: State | None = None) -> None:
+    def update(
+        self, student: nn.Module, step: int | None = None, *, response: State | None = None
+    ) -> None:
         """phi_t <- sg(phi(theta_t)). `response` is the phi(theta_t) that the step's loss used
         (`follow`'s value, e.g. `LeaderTerms.teacher_state`); without it, `follow(student)` is
         taken now, so call it before the optimizer step moves the student to theta_{t+1}."""
@@ -94,7 +103,9 @@ class EMATeacher:
         dict x is passed as keyword arguments. `state` defaults to `self.state()`."""
         args, kwargs = inputs.as_args(x)
         with eval_mode(student):
-            return logits_of(functional_call(student, self.state() if state is None else state, args, kwargs))
+            return logits_of(
+                functional_call(student, self.state() if state is None else state, args, kwargs)
+            )
 
     def state_dict(self) -> dict:
         return {"params": self.params, "buffers": self.buffers}
@@ -116,7 +127,9 @@ class CopyTeacher(EMATeacher):
         return self.state()
 
     @torch.no_grad()
-    def update(self, student: nn.Module, step: int | None = None, *, response: State | None = None) -> None:
+    def update(
+        self, student: nn.Module, step: int | None = None, *, response: State | None = None
+    ) -> None:
         """Copy the student when `step` (0-based, just taken) completes a refresh period; call
         it after the optimizer step. `response` (the frozen copy the loss used) is not needed."""
         if step is not None and (step + 1) % self.refresh_every == 0:

@@ -2,6 +2,7 @@
 
 All functions map probabilities (N, C) to weights (N,).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,11 +33,12 @@ NORMALIZATIONS = (False, True, "detached", "batch")
 
 
 def check_normalize(name: str, value) -> None:
-    """Raise ValueError naming `name` unless `value` is one of NORMALIZATIONS (exactly: not 1 or 0)."""
+    """Raise ValueError naming `name` unless `value` is one of NORMALIZATIONS
+    (exactly: not 1 or 0)."""
     if not any(value is v or (isinstance(value, str) and value == v) for v in NORMALIZATIONS):
         raise ValueError(
-            f"{name} must be one of False, True, 'detached' or 'batch' (True and 'detached' divide by the "
-            f"stop-gradient batch mean, 'batch' by the mean with gradient); got {value!r}"
+            f"{name} must be one of False, True, 'detached' or 'batch' (True and 'detached' divide "
+            f"by the stop-gradient batch mean, 'batch' by the mean with gradient); got {value!r}"
         )
 
 
@@ -48,7 +50,11 @@ def confidence_mask(weights: Tensor, below: float) -> Tensor:
 
 
 def sample_weights(
-    probs: Tensor, kind: str = "entropy", *, threshold: float = 0.8, normalize: bool | str = False,
+    probs: Tensor,
+    kind: str = "entropy",
+    *,
+    threshold: float = 0.8,
+    normalize: bool | str = False,
     mask_below: float = 0.0,
 ) -> Tensor:
     """Weights (N,) of kind "uniform", "threshold" or "entropy".

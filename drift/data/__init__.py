@@ -1,16 +1,38 @@
 """Data: the split every trainer reads (`splits`), the built-in data sets (`datasets`), data
 sources that stream torch Datasets (`sources`) and weak supervision (`weak`). Imports only the
 base modules and `drift.core`."""
+
 from . import datasets, sources, splits, weak
 from .datasets import DATASETS, load_data, token_sequences
 from .sources import DatasetSplits
 from .splits import SemiSupervisedData
-from .weak import (ABSTAIN, LFStats, WeakSupervision, add_label_noise, apply_lfs, lf_stats, load_weak_data,
-                   majority_vote)
+from .weak import (
+    ABSTAIN,
+    LFStats,
+    WeakSupervision,
+    add_label_noise,
+    apply_lfs,
+    lf_stats,
+    load_weak_data,
+    majority_vote,
+)
 
 __all__ = [
-    "datasets", "sources", "splits", "weak",
-    "DATASETS", "load_data", "token_sequences", "DatasetSplits", "SemiSupervisedData",
-    "ABSTAIN", "LFStats", "WeakSupervision", "add_label_noise", "apply_lfs", "lf_stats", "load_weak_data",
+    "datasets",
+    "sources",
+    "splits",
+    "weak",
+    "DATASETS",
+    "load_data",
+    "token_sequences",
+    "DatasetSplits",
+    "SemiSupervisedData",
+    "ABSTAIN",
+    "LFStats",
+    "WeakSupervision",
+    "add_label_noise",
+    "apply_lfs",
+    "lf_stats",
+    "load_weak_data",
     "majority_vote",
 ]

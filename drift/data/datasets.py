@@ -3,6 +3,7 @@
 Nothing is downloaded: two moons come from scikit-learn's generator, digits from its bundled
 copy, MNIST-1D from `mnist1d.data.make_dataset` (Greydanus 2020), generated locally.
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,7 +37,9 @@ def _two_moons(n_samples=1000, noise=0.15, test_fraction=0.3):
     from sklearn.model_selection import train_test_split
 
     x, y = make_moons(n_samples=n_samples, noise=noise, random_state=0)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=0, stratify=y)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        x, y, test_size=test_fraction, random_state=0, stratify=y
+    )
     return x_tr, y_tr, x_te, y_te
 
 
@@ -52,7 +55,12 @@ def _digits(test_fraction=0.3):
 
 
 def token_sequences(
-    num_samples: int, *, seq_len: int = 12, vocab_size: int = 16, num_classes: int = 3, seed: int = 0,
+    num_samples: int,
+    *,
+    seq_len: int = 12,
+    vocab_size: int = 16,
+    num_classes: int = 3,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A token-sequence classification task whose class is order-dependent: x (N, L) int64, y (N,).
 
@@ -65,14 +73,24 @@ def token_sequences(
     num_samples = check_integer("num_samples", num_samples, minimum=1)
     num_classes = check_integer("num_classes", num_classes, minimum=2)
     if not isinstance(seq_len, (int, np.integer)) or seq_len < num_classes:
-        raise ValueError(f"seq_len must be an integer >= num_classes={num_classes} (each marker appears once); got {seq_len!r}")
+        raise ValueError(
+            f"seq_len must be an integer >= num_classes={num_classes} (each marker appears once); "
+            f"got {seq_len!r}"
+        )
     if not isinstance(vocab_size, (int, np.integer)) or vocab_size <= num_classes:
-        raise ValueError(f"vocab_size must be an integer > num_classes={num_classes} (room for filler tokens); got {vocab_size!r}")
+        raise ValueError(
+            f"vocab_size must be an integer > num_classes={num_classes} (room for filler tokens); "
+            f"got {vocab_size!r}"
+        )
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(num_samples) % num_classes)  # (N,) balanced
     x = rng.integers(num_classes, vocab_size, size=(num_samples, seq_len))  # (N, L) fillers
-    slots = np.sort(rng.random((num_samples, seq_len)).argsort(axis=1)[:, :num_classes], axis=1)  # (N, C) marker positions
-    others = rng.random((num_samples, num_classes)).argsort(axis=1)  # (N, C) a random order of the markers
+    slots = np.sort(
+        rng.random((num_samples, seq_len)).argsort(axis=1)[:, :num_classes], axis=1
+    )  # (N, C) marker positions
+    others = rng.random((num_samples, num_classes)).argsort(
+        axis=1
+    )  # (N, C) a random order of the markers
     others = np.where(others == y[:, None], others[:, :1], others)  # swap y to the front ...
     others[:, 0] = y  # ... so the first slot holds the class marker
     np.put_along_axis(x, slots, others, axis=1)
@@ -80,25 +98,33 @@ def token_sequences(
 
 
 def _tokens(num_samples=3000, seq_len=8, vocab_size=5, num_classes=3, test_fraction=0.3):
-    x, y = token_sequences(num_samples, seq_len=seq_len, vocab_size=vocab_size, num_classes=num_classes, seed=0)
+    x, y = token_sequences(
+        num_samples, seq_len=seq_len, vocab_size=vocab_size, num_classes=num_classes, seed=0
+    )
     n_test = int(test_fraction * num_samples)
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
 
 
 BUILDERS = {"two_moons": _two_moons, "digits": _digits, "mnist1d": _mnist1d, "tokens": _tokens}
 OPTIONS = {
-    "two_moons": ("n_samples", "noise", "test_fraction"), "digits": ("test_fraction",), "mnist1d": ("num_samples",),
+    "two_moons": ("n_samples", "noise", "test_fraction"),
+    "digits": ("test_fraction",),
+    "mnist1d": ("num_samples",),
     "tokens": ("num_samples", "seq_len", "vocab_size", "num_classes", "test_fraction"),
 }
 
 
 def check_source(name: str, options: dict) -> None:
-    """A built-in data set name and options its builder accepts, or an error naming the valid ones."""
+    """A built-in data set name and options its builder accepts, or an error naming the valid
+    ones."""
     if name not in DATASETS:
         raise ValueError(f"name must be one of {', '.join(DATASETS)}; got {name!r}")
     unknown = sorted(set(options) - set(OPTIONS[name]))
     if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(unknown)} for {name!r}; valid: {', '.join(OPTIONS[name]) or 'none'}")
+        raise TypeError(
+            f"unknown option(s) {', '.join(unknown)} for {name!r}; valid: "
+            f"{', '.join(OPTIONS[name]) or 'none'}"
+        )
 
 
 def per_class(rng: np.random.Generator, y: np.ndarray, classes: np.ndarray, k: int) -> np.ndarray:
@@ -136,13 +162,13 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
     classes, counts = np.unique(y_pool, return_counts=True)
     if labels_per_class > counts.min():
         raise ValueError(
-            f"labels_per_class must be at most {counts.min()} for {name!r} (its smallest class has that many "
-            f"training examples); got {labels_per_class}"
+            f"labels_per_class must be at most {counts.min()} for {name!r} (its smallest class has "
+            f"that many training examples); got {labels_per_class}"
         )
     if labels_per_class * len(classes) == len(y_pool):
         raise ValueError(
-            f"labels_per_class={labels_per_class} would label every training example of {name!r} and leave no "
-            f"unlabeled set; use at most {counts.min() - 1}"
+            f"labels_per_class={labels_per_class} would label every training example of {name!r} "
+            f"and leave no unlabeled set; use at most {counts.min() - 1}"
         )
     rng = np.random.default_rng(seed)
     labeled = per_class(rng, y_pool, classes, labels_per_class)
@@ -153,7 +179,11 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
         return torch.as_tensor(a, dtype=torch.long)
 
     return SemiSupervisedData(
-        x_labeled=x(x_pool[labeled]), y_labeled=y(y_pool[labeled]),
-        x_unlabeled=x(x_pool[unlabeled]), y_unlabeled=y(y_pool[unlabeled]),
-        x_test=x(x_test), y_test=y(y_test), num_classes=len(classes),
+        x_labeled=x(x_pool[labeled]),
+        y_labeled=y(y_pool[labeled]),
+        x_unlabeled=x(x_pool[unlabeled]),
+        y_unlabeled=y(y_pool[unlabeled]),
+        x_test=x(x_test),
+        y_test=y(y_test),
+        num_classes=len(classes),
     )

@@ -16,6 +16,7 @@ Both evaluate in batches of `eval_batch_size`, on the whole unlabeled set or on 
 subset of `eval_unlabeled` rows chosen once from the seed (by its own generator, so the global
 random stream of the run is untouched).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -58,7 +59,9 @@ class DatasetSplits:
 
     def __post_init__(self):
         self.num_classes = check_integer("num_classes", self.num_classes, minimum=2)
-        self.num_workers = check_integer("num_workers", self.num_workers, minimum=0, hint="DataLoader worker processes")
+        self.num_workers = check_integer(
+            "num_workers", self.num_workers, minimum=0, hint="DataLoader worker processes"
+        )
         reference = None
         for name in ("labeled", "unlabeled", "test"):
             dataset = getattr(self, name)
@@ -66,8 +69,8 @@ class DatasetSplits:
                 continue
             if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
                 raise TypeError(
-                    f"{name} must be a map-style torch Dataset (with __len__ and __getitem__), e.g. "
-                    f"torch.utils.data.TensorDataset; got {type(dataset).__name__}"
+                    f"{name} must be a map-style torch Dataset (with __len__ and __getitem__), "
+                    f"e.g. torch.utils.data.TensorDataset; got {type(dataset).__name__}"
                 )
             if len(dataset) == 0:
                 raise ValueError(f"{name} must hold at least one item; it is empty")
@@ -77,12 +80,17 @@ class DatasetSplits:
                 self._unlabeled_parts = len(item) if isinstance(item, (tuple, list)) else 0
             label = f"x of {name}[0]"
             if any(isinstance(v, np.ndarray) for v in (x.values() if isinstance(x, dict) else [x])):
-                raise TypeError(f"{label} must hold tensors, not NumPy arrays: use torch.as_tensor(a, dtype=torch.float32)")
+                raise TypeError(
+                    f"{label} must hold tensors, not NumPy arrays: use torch.as_tensor(a, "
+                    "dtype=torch.float32)"
+                )
             batch = default_collate([inputs.as_inputs(label, x)])  # (1, ...)
             check_inputs(label, batch, reference, "x of labeled[0]")
             reference = batch if reference is None else reference
             if y is not None and not (0 <= y < self.num_classes):
-                raise ValueError(f"y of {name}[0] must be a class in [0, {self.num_classes - 1}]; got {y}")
+                raise ValueError(
+                    f"y of {name}[0] must be a class in [0, {self.num_classes - 1}]; got {y}"
+                )
         self._feature_shape = inputs.feature_shape(reference)
 
     @property
@@ -93,8 +101,8 @@ class DatasetSplits:
     def __repr__(self) -> str:
         test = 0 if self.test is None else len(self.test)
         return (
-            f"DatasetSplits(labeled={len(self.labeled)}, unlabeled={len(self.unlabeled)}, test={test}, "
-            f"features={self.feature_shape}, classes={self.num_classes})"
+            f"DatasetSplits(labeled={len(self.labeled)}, unlabeled={len(self.unlabeled)}, "
+            f"test={test}, features={self.feature_shape}, classes={self.num_classes})"
         )
 
 
@@ -108,9 +116,16 @@ def _split_item(name: str, item, *, labeled: bool):
             raise TypeError(f"{name} items must be {kinds}; item 0 has {len(item)} parts")
         x, y = item
         if isinstance(y, Tensor):
-            y = y.item() if y.numel() == 1 and not y.is_floating_point() and y.dtype != torch.bool else None
+            y = (
+                y.item()
+                if y.numel() == 1 and not y.is_floating_point() and y.dtype != torch.bool
+                else None
+            )
         if not isinstance(y, (int, np.integer)) or isinstance(y, bool):
-            raise TypeError(f"y of {name}[0] must be an integer class (an int or a 0-d integer tensor); got {item[1]!r}")
+            raise TypeError(
+                f"y of {name}[0] must be an integer class (an int or a 0-d integer tensor); got "
+                f"{item[1]!r}"
+            )
         return x, int(y)
     if labeled:
         raise TypeError(f"{name} items must be (x, y) pairs; item 0 is a {type(item).__name__}")
@@ -146,11 +161,24 @@ def _eval_rows(n: int, eval_unlabeled: int | None, seed: int) -> Tensor | None:
 class TensorSource:
     """Batches of a `SemiSupervisedData`, moved whole to `device` (see the module docstring)."""
 
-    def __init__(self, data: SemiSupervisedData, *, device: torch.device, seed: int, batch_size: int,
-                 unlabeled_batch_size: int, eval_batch_size: int = 4096, eval_unlabeled: int | None = None):
+    def __init__(
+        self,
+        data: SemiSupervisedData,
+        *,
+        device: torch.device,
+        seed: int,
+        batch_size: int,
+        unlabeled_batch_size: int,
+        eval_batch_size: int = 4096,
+        eval_unlabeled: int | None = None,
+    ):
         self.data = data.to(device)
         self.num_classes, self.feature_shape = data.num_classes, data.feature_shape
-        self.batch_size, self.unlabeled_batch_size, self.eval_batch_size = batch_size, unlabeled_batch_size, eval_batch_size
+        self.batch_size, self.unlabeled_batch_size, self.eval_batch_size = (
+            batch_size,
+            unlabeled_batch_size,
+            eval_batch_size,
+        )
         rows = _eval_rows(inputs.num_rows(data.x_unlabeled), eval_unlabeled, seed)
         x_u, y_u = self.data.x_unlabeled, self.data.y_unlabeled
         if rows is not None:
@@ -159,11 +187,14 @@ class TensorSource:
         self._eval = {"test": (self.data.x_test, self.data.y_test), "unlabeled": (x_u, y_u)}
 
     def batch(self, step: int, generator: torch.Generator | None = None) -> Batch:
-        """Indices drawn with replacement on the CPU from `generator` (default torch's global one)."""
+        """Indices drawn with replacement on the CPU from `generator` (default torch's global
+        one)."""
         d = self.data
         device = d.y_labeled.device
         i_l = torch.randint(len(d.y_labeled), (self.batch_size,), generator=generator).to(device)
-        i_u = torch.randint(inputs.num_rows(d.x_unlabeled), (self.unlabeled_batch_size,), generator=generator).to(device)
+        i_u = torch.randint(
+            inputs.num_rows(d.x_unlabeled), (self.unlabeled_batch_size,), generator=generator
+        ).to(device)
         return inputs.take(d.x_labeled, i_l), d.y_labeled[i_l], inputs.take(d.x_unlabeled, i_u)
 
     def probe(self) -> Inputs:
@@ -187,15 +218,28 @@ class _Draws(Sampler):
 
     def __iter__(self):
         for step in itertools.count(self.start):
-            state = np.random.SeedSequence((self.seed % 2**64, self.stream, step)).generate_state(1)[0]
-            yield torch.randint(self.n, (self.size,), generator=torch.Generator().manual_seed(int(state))).tolist()
+            state = np.random.SeedSequence((self.seed % 2**64, self.stream, step)).generate_state(
+                1
+            )[0]
+            yield torch.randint(
+                self.n, (self.size,), generator=torch.Generator().manual_seed(int(state))
+            ).tolist()
 
 
 class LoaderSource:
     """Batches of a `DatasetSplits` through DataLoaders (see the module docstring)."""
 
-    def __init__(self, splits: DatasetSplits, *, device: torch.device, seed: int, batch_size: int,
-                 unlabeled_batch_size: int, eval_batch_size: int = 4096, eval_unlabeled: int | None = None):
+    def __init__(
+        self,
+        splits: DatasetSplits,
+        *,
+        device: torch.device,
+        seed: int,
+        batch_size: int,
+        unlabeled_batch_size: int,
+        eval_batch_size: int = 4096,
+        eval_unlabeled: int | None = None,
+    ):
         self.splits, self.device, self.seed = splits, device, seed
         self.num_classes, self.feature_shape = splits.num_classes, splits.feature_shape
         self.sizes = {"labeled": batch_size, "unlabeled": unlabeled_batch_size}
@@ -203,7 +247,9 @@ class LoaderSource:
         rows = _eval_rows(len(splits.unlabeled), eval_unlabeled, seed)
         unlabeled = splits.unlabeled if rows is None else Subset(splits.unlabeled, rows.tolist())
         self._eval = {
-            "test": None if splits.test is None else self._loader(splits.test, batch_size=eval_batch_size, persistent=True),
+            "test": None
+            if splits.test is None
+            else self._loader(splits.test, batch_size=eval_batch_size, persistent=True),
             "unlabeled": self._loader(unlabeled, batch_size=eval_batch_size, persistent=True),
         }
         self._batches, self._next = None, None
@@ -212,8 +258,14 @@ class LoaderSource:
         """A DataLoader with its own generator: its worker seeds are not drawn from torch's global
         generator. Evaluation loaders keep their workers between evaluations (`persistent`)."""
         workers = self.splits.num_workers
-        return DataLoader(dataset, num_workers=workers, pin_memory=self.pin, persistent_workers=persistent and workers > 0,
-                          generator=torch.Generator().manual_seed(self.seed), **kwargs)
+        return DataLoader(
+            dataset,
+            num_workers=workers,
+            pin_memory=self.pin,
+            persistent_workers=persistent and workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
+            **kwargs,
+        )
 
     def _move(self, part, *, labeled: bool):
         """(x, y) of a collated batch on the device; y None for unlabeled items without labels."""
@@ -223,10 +275,22 @@ class LoaderSource:
         return x, None if y is None else y.to(self.device, non_blocking=self.pin).long()
 
     def batch(self, step: int) -> Batch:
-        if self._next != step:  # the first step, or a jump (a resumed run): samplers from this step on
+        if (
+            self._next != step
+        ):  # the first step, or a jump (a resumed run): samplers from this step on
             self._batches = {
-                name: iter(self._loader(getattr(self.splits, name), batch_sampler=_Draws(
-                    len(getattr(self.splits, name)), size, seed=self.seed, stream=stream, start=step)))
+                name: iter(
+                    self._loader(
+                        getattr(self.splits, name),
+                        batch_sampler=_Draws(
+                            len(getattr(self.splits, name)),
+                            size,
+                            seed=self.seed,
+                            stream=stream,
+                            start=step,
+                        ),
+                    )
+                )
                 for stream, (name, size) in enumerate(self.sizes.items())
             }
         self._next = step + 1
@@ -244,13 +308,27 @@ class LoaderSource:
             yield self._move(part, labeled=split == "test")
 
 
-def source_of(data: SemiSupervisedData | DatasetSplits, *, device, seed: int, batch_size: int,
-              unlabeled_batch_size: int, eval_batch_size: int = 4096, eval_unlabeled: int | None = None) -> Source:
+def source_of(
+    data: SemiSupervisedData | DatasetSplits,
+    *,
+    device,
+    seed: int,
+    batch_size: int,
+    unlabeled_batch_size: int,
+    eval_batch_size: int = 4096,
+    eval_unlabeled: int | None = None,
+) -> Source:
     """The source of `data` on `device`: a `TensorSource` for a `SemiSupervisedData`, a
     `LoaderSource` for a `DatasetSplits`. Global batches of batch_size labeled and
     unlabeled_batch_size unlabeled examples; evaluation as `drift.train` describes it."""
-    kwargs = dict(device=torch.device(device), seed=seed, batch_size=batch_size, unlabeled_batch_size=unlabeled_batch_size,
-                  eval_batch_size=eval_batch_size, eval_unlabeled=eval_unlabeled)
+    kwargs = dict(
+        device=torch.device(device),
+        seed=seed,
+        batch_size=batch_size,
+        unlabeled_batch_size=unlabeled_batch_size,
+        eval_batch_size=eval_batch_size,
+        eval_unlabeled=eval_unlabeled,
+    )
     check_data(data)
     return (TensorSource if isinstance(data, SemiSupervisedData) else LoaderSource)(data, **kwargs)
 
@@ -259,6 +337,6 @@ def check_data(data) -> None:
     """TypeError, naming both kinds, unless `data` is a SemiSupervisedData or a DatasetSplits."""
     if not isinstance(data, (SemiSupervisedData, DatasetSplits)):
         raise TypeError(
-            "data must be a drift.SemiSupervisedData (use drift.load_data or build one from your tensors) or a "
-            f"drift.DatasetSplits of torch Datasets; got {type(data).__name__}"
+            "data must be a drift.SemiSupervisedData (use drift.load_data or build one from your "
+            f"tensors) or a drift.DatasetSplits of torch Datasets; got {type(data).__name__}"
         )

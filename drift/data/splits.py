@@ -2,6 +2,7 @@
 
 The built-in data sets that fill it are in `drift.data.datasets`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -16,16 +17,21 @@ from ..validation import check_integer
 
 
 def _check_x(name: str, x: Tensor, *, in_dict: bool) -> None:
-    """One input tensor: (N, ...) with N >= 1, a real dtype (bool only inside a dict), finite floats."""
+    """One input tensor: (N, ...) with N >= 1, a real dtype (bool only inside a dict), finite
+    floats."""
     if x.ndim < (1 if in_dict else 2) or x.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (N, ...) with N >= 1 examples; got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have shape (N, ...) with N >= 1 examples; got shape {tuple(x.shape)}"
+        )
     if x.is_complex() or (x.dtype == torch.bool and not in_dict):
         raise TypeError(f"{name} must be floating point (or integer token ids); got {x.dtype}")
     if x.is_floating_point() and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf; clean or impute it before training")
 
 
-def check_inputs(name: str, x: Inputs, reference: Inputs | None, reference_name: str = "x_labeled") -> None:
+def check_inputs(
+    name: str, x: Inputs, reference: Inputs | None, reference_name: str = "x_labeled"
+) -> None:
     """x_* valid on its own, and of the same kind, keys, feature shapes and dtypes as the
     `reference` inputs (None when x is the reference itself)."""
     if isinstance(x, dict):
@@ -33,7 +39,10 @@ def check_inputs(name: str, x: Inputs, reference: Inputs | None, reference_name:
             _check_x(f"{name}[{k!r}]", v, in_dict=True)
         rows = {k: v.shape[0] for k, v in x.items()}
         if len(set(rows.values())) > 1:
-            raise ValueError(f"the tensors of {name} must share the first dimension (one row per example); got {rows}")
+            raise ValueError(
+                f"the tensors of {name} must share the first dimension (one row per example); got "
+                f"{rows}"
+            )
     else:
         _check_x(name, x, in_dict=False)
     if reference is None:
@@ -41,20 +50,23 @@ def check_inputs(name: str, x: Inputs, reference: Inputs | None, reference_name:
     if isinstance(x, dict) != isinstance(reference, dict):
         kinds = {True: "a dict", False: "a tensor"}
         raise TypeError(
-            f"{name} is {kinds[isinstance(x, dict)]} but {reference_name} is {kinds[isinstance(reference, dict)]}; "
-            "all x_* must be of one kind"
+            f"{name} is {kinds[isinstance(x, dict)]} but {reference_name} is "
+            f"{kinds[isinstance(reference, dict)]}; all x_* must be of one kind"
         )
     if isinstance(x, dict) and list(x) != list(reference):
         raise ValueError(
-            f"{name} has keys {list(x)} but {reference_name} has {list(reference)}; all x_* must have the same keys"
+            f"{name} has keys {list(x)} but {reference_name} has {list(reference)}; all x_* must "
+            "have the same keys"
         )
-    for (key, t), ref in zip(x.items() if isinstance(x, dict) else [(None, x)], inputs.tensors(reference)):
+    for (key, t), ref in zip(
+        x.items() if isinstance(x, dict) else [(None, x)], inputs.tensors(reference)
+    ):
         if t.shape[1:] != ref.shape[1:] or t.dtype != ref.dtype:
             part = name if key is None else f"{name}[{key!r}]"
             ref_part = reference_name if key is None else f"{reference_name}[{key!r}]"
             raise ValueError(
-                f"{part} has feature shape {tuple(t.shape[1:])} and dtype {t.dtype}, but {ref_part} has "
-                f"{tuple(ref.shape[1:])} and {ref.dtype}; all x_* must agree"
+                f"{part} has feature shape {tuple(t.shape[1:])} and dtype {t.dtype}, but "
+                f"{ref_part} has {tuple(ref.shape[1:])} and {ref.dtype}; all x_* must agree"
             )
 
 
@@ -66,10 +78,10 @@ class SemiSupervisedData:
     torch's default dtype, float32, to match the models; pass tensors to keep float64), or a
     dict of such tensors (booleans allowed) sharing N, e.g. {"input_ids": (N, L), "attention_mask":
     (N, L)}, passed to the model as `model(**x)`: every x_* with the same keys, feature shapes
-    and dtypes. y_*: (N,) class indices in [0, num_classes), stored as torch.long. `y_unlabeled` holds the true labels of the
-    unlabeled set for analysis only (pseudo-label accuracy); training never reads it, and it
-    may be None for a user's own data. `x_test` and `y_test` may both be None (no test set:
-    the History's test accuracy is then NaN).
+    and dtypes. y_*: (N,) class indices in [0, num_classes), stored as torch.long. `y_unlabeled`
+    holds the true labels of the unlabeled set for analysis only (pseudo-label accuracy); training
+    never reads it, and it may be None for a user's own data. `x_test` and `y_test` may both be None
+    (no test set: the History's test accuracy is then NaN).
     """
 
     x_labeled: Inputs
@@ -83,7 +95,9 @@ class SemiSupervisedData:
     def __post_init__(self):
         self.num_classes = check_integer("num_classes", self.num_classes, minimum=2)
         if (self.x_test is None) != (self.y_test is None):
-            raise ValueError("x_test and y_test must be given together, or both be None (no test set)")
+            raise ValueError(
+                "x_test and y_test must be given together, or both be None (no test set)"
+            )
         for part in ("labeled", "unlabeled", "test"):
             x_name, y_name = f"x_{part}", f"y_{part}"
             if part == "test" and self.x_test is None:
@@ -97,14 +111,19 @@ class SemiSupervisedData:
                 continue
             y = _as_tensor(y_name, y)
             if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-                raise TypeError(f"{y_name} must hold integer class indices; got {y.dtype} (use .long() on class ids)")
+                raise TypeError(
+                    f"{y_name} must hold integer class indices; got {y.dtype} (use .long() on "
+                    "class ids)"
+                )
             if y.shape != (n,):
-                raise ValueError(f"{y_name} must have shape ({n},) to match {x_name}; got {tuple(y.shape)}")
+                raise ValueError(
+                    f"{y_name} must have shape ({n},) to match {x_name}; got {tuple(y.shape)}"
+                )
             y = y.long()
             if y.min() < 0 or y.max() >= self.num_classes:
                 raise ValueError(
-                    f"{y_name} must hold class indices in [0, {self.num_classes - 1}] (num_classes={self.num_classes}); "
-                    f"found {int(y.min())}..{int(y.max())}"
+                    f"{y_name} must hold class indices in [0, {self.num_classes - 1}] "
+                    f"(num_classes={self.num_classes}); found {int(y.min())}..{int(y.max())}"
                 )
             setattr(self, y_name, y)
 
@@ -116,7 +135,10 @@ class SemiSupervisedData:
     def to(self, device) -> "SemiSupervisedData":
         """A copy with every tensor on `device`."""
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
-        moved = {k: v if v is None or isinstance(v, int) else inputs.to_device(v, device) for k, v in moved.items()}
+        moved = {
+            k: v if v is None or isinstance(v, int) else inputs.to_device(v, device)
+            for k, v in moved.items()
+        }
         return SemiSupervisedData(**moved)
 
     def with_validation(self, fraction: float = 0.25, *, seed: int = 0) -> "SemiSupervisedData":
@@ -127,24 +149,40 @@ class SemiSupervisedData:
         labeling budget.
         """
         if self.y_unlabeled is None:
-            raise ValueError("with_validation needs y_unlabeled (the hidden labels of the unlabeled set) to score on")
+            raise ValueError(
+                "with_validation needs y_unlabeled (the hidden labels of the unlabeled set) to "
+                "score on"
+            )
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"fraction must be in (0, 1) (the share of the unlabeled set held out); got {fraction}")
+            raise ValueError(
+                "fraction must be in (0, 1) (the share of the unlabeled set held out); got "
+                f"{fraction}"
+            )
         n = len(self.y_unlabeled)
         n_val = int(fraction * n)
         if not 0 < n_val < n:
-            raise ValueError(f"fraction={fraction} of {n} unlabeled examples leaves an empty part; change fraction")
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(self.y_unlabeled.device)
+            raise ValueError(
+                f"fraction={fraction} of {n} unlabeled examples leaves an empty part; change "
+                "fraction"
+            )
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).to(
+            self.y_unlabeled.device
+        )
         val, rest = order[:n_val], order[n_val:]
         return SemiSupervisedData(
-            x_labeled=self.x_labeled, y_labeled=self.y_labeled,
-            x_unlabeled=inputs.take(self.x_unlabeled, rest), y_unlabeled=self.y_unlabeled[rest],
-            x_test=inputs.take(self.x_unlabeled, val), y_test=self.y_unlabeled[val], num_classes=self.num_classes,
+            x_labeled=self.x_labeled,
+            y_labeled=self.y_labeled,
+            x_unlabeled=inputs.take(self.x_unlabeled, rest),
+            y_unlabeled=self.y_unlabeled[rest],
+            x_test=inputs.take(self.x_unlabeled, val),
+            y_test=self.y_unlabeled[val],
+            num_classes=self.num_classes,
         )
 
     def __repr__(self) -> str:
         return (
-            f"SemiSupervisedData(labeled={len(self.y_labeled)}, unlabeled={inputs.num_rows(self.x_unlabeled)}, "
-            f"test={0 if self.y_test is None else len(self.y_test)}, features={self.feature_shape}, "
-            f"classes={self.num_classes})"
+            f"SemiSupervisedData(labeled={len(self.y_labeled)}, "
+            f"unlabeled={inputs.num_rows(self.x_unlabeled)}, "
+            f"test={0 if self.y_test is None else len(self.y_test)}, "
+            f"features={self.feature_shape}, classes={self.num_classes})"
         )

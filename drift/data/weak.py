@@ -4,6 +4,7 @@ vote turns the votes into noisy labels, and no clean training label is ever hand
 `load_weak_data` builds such a split from a built-in data set of `drift.data`; `apply_lfs`,
 `lf_stats`, `majority_vote` and `add_label_noise` are its steps, usable on their own.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,13 @@ class HalfPlane:
     def __call__(self, x) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         if x.ndim != 2 or x.shape[1] != len(self.w):
-            raise ValueError(f"x must have shape (N, {len(self.w)}) for labeling function {self.name!r}; got {x.shape}")
-        return np.where(x @ np.asarray(self.w, dtype=float) > self.b, self.label, ABSTAIN).astype(np.int64)
+            raise ValueError(
+                f"x must have shape (N, {len(self.w)}) for labeling function {self.name!r}; got "
+                f"{x.shape}"
+            )
+        return np.where(x @ np.asarray(self.w, dtype=float) > self.b, self.label, ABSTAIN).astype(
+            np.int64
+        )
 
 
 TWO_MOONS_LFS = (
@@ -57,12 +63,25 @@ at the tips and edges, two broad ones ("left", "right") that also fire on the ot
 
 def _check_votes(votes, num_classes: int | None = None) -> Tensor:
     votes = _as_tensor("votes", votes)
-    if votes.ndim != 2 or votes.is_floating_point() or votes.is_complex() or votes.dtype == torch.bool:
-        raise ValueError(f"votes must be an integer array of shape (N, L), one column per labeling function; got {votes.dtype} {tuple(votes.shape)}")
+    if (
+        votes.ndim != 2
+        or votes.is_floating_point()
+        or votes.is_complex()
+        or votes.dtype == torch.bool
+    ):
+        raise ValueError(
+            "votes must be an integer array of shape (N, L), one column per labeling function; "
+            f"got {votes.dtype} {tuple(votes.shape)}"
+        )
     votes = votes.long()
     top = f"num_classes - 1 = {num_classes - 1}" if num_classes is not None else "a class index"
-    if votes.numel() and (votes.min() < ABSTAIN or (num_classes is not None and votes.max() >= num_classes)):
-        raise ValueError(f"votes must be ABSTAIN (-1) or class indices 0..{top}; found {int(votes.min())}..{int(votes.max())}")
+    if votes.numel() and (
+        votes.min() < ABSTAIN or (num_classes is not None and votes.max() >= num_classes)
+    ):
+        raise ValueError(
+            f"votes must be ABSTAIN (-1) or class indices 0..{top}; found "
+            f"{int(votes.min())}..{int(votes.max())}"
+        )
     return votes
 
 
@@ -72,19 +91,26 @@ def _vote_counts(votes: Tensor, num_classes: int) -> Tensor:
 
 
 def apply_lfs(lfs, x, num_classes: int) -> Tensor:
-    """Votes of every labeling function on x: (N, L) int64, ABSTAIN (-1) where a rule does not apply.
+    """Votes of every labeling function on x: (N, L) int64, ABSTAIN (-1) where a rule does not
+    apply.
 
     lfs: callables mapping x (N, ...) to votes (N,) in {ABSTAIN, 0..num_classes-1}.
     """
     lfs = list(lfs)
     if not lfs or not all(callable(lf) for lf in lfs):
-        raise ValueError("lfs must be a non-empty sequence of callables (labeling functions), e.g. drift.data.weak.TWO_MOONS_LFS")
+        raise ValueError(
+            "lfs must be a non-empty sequence of callables (labeling functions), e.g. "
+            "drift.data.weak.TWO_MOONS_LFS"
+        )
     n = len(x)
     columns = []
     for lf in lfs:
         v = np.asarray(lf(x))
         if v.shape != (n,):
-            raise ValueError(f"labeling function {_lf_name(lf)!r} must return one vote per example, shape ({n},); got {v.shape}")
+            raise ValueError(
+                f"labeling function {_lf_name(lf)!r} must return one vote per example, shape "
+                f"({n},); got {v.shape}"
+            )
         columns.append(v)
     return _check_votes(np.stack(columns, axis=1), num_classes)
 
@@ -113,8 +139,13 @@ class LFStats:
         """A markdown `Table`, one row per labeling function, in %; a bare `stats` in a notebook
         cell shows it rendered."""
         columns = (self.coverage, self.overlap, self.conflict, self.accuracy)
-        rows = [[name, *(f"{100 * c[i]:.1f}" for c in columns)] for i, name in enumerate(self.names)]
-        return Table.from_rows(["labeling function", "coverage (%)", "overlap (%)", "conflict (%)", "accuracy (%)"], rows)
+        rows = [
+            [name, *(f"{100 * c[i]:.1f}" for c in columns)] for i, name in enumerate(self.names)
+        ]
+        return Table.from_rows(
+            ["labeling function", "coverage (%)", "overlap (%)", "conflict (%)", "accuracy (%)"],
+            rows,
+        )
 
     def _repr_markdown_(self) -> str:
         return self.table()
@@ -124,7 +155,8 @@ class LFStats:
 
 
 def lf_stats(votes, y=None, *, names=None) -> LFStats:
-    """Coverage, overlap, conflict and (with true labels y (N,)) accuracy of each column of votes (N, L)."""
+    """Coverage, overlap, conflict and (with true labels y (N,)) accuracy of each column of votes
+    (N, L)."""
     votes = _check_votes(votes)
     n, L = votes.shape
     if n == 0:
@@ -135,7 +167,11 @@ def lf_stats(votes, y=None, *, names=None) -> LFStats:
     voted = votes != ABSTAIN  # (N, L)
     others = voted.sum(1, keepdim=True) - voted.long()  # (N, L) other functions voting
     # Another function votes a different class: some class other than mine gets a vote.
-    counts = _vote_counts(votes, int(votes.max()) + 1) if voted.any() else torch.zeros(n, 1, dtype=torch.long)
+    counts = (
+        _vote_counts(votes, int(votes.max()) + 1)
+        if voted.any()
+        else torch.zeros(n, 1, dtype=torch.long)
+    )
     same = counts.gather(1, votes.clamp(min=0)) - 1  # (N, L) others voting my class
     coverage = voted.double().mean(0)
     overlap = (voted & (others > 0)).double().mean(0)
@@ -144,7 +180,9 @@ def lf_stats(votes, y=None, *, names=None) -> LFStats:
     if y is not None:
         y = _as_tensor("y", y)
         if y.shape != (n,) or y.is_floating_point():
-            raise ValueError(f"y must hold integer true labels of shape ({n},); got {y.dtype} {tuple(y.shape)}")
+            raise ValueError(
+                f"y must hold integer true labels of shape ({n},); got {y.dtype} {tuple(y.shape)}"
+            )
         right = (votes == y.long()[:, None]) & voted
         hits = voted.sum(0)
         accuracy = torch.where(hits > 0, right.sum(0).double() / hits.clamp(min=1), accuracy)
@@ -175,9 +213,14 @@ def add_label_noise(weak, y_true, noise_rate: float, num_classes: int, *, seed: 
     weak = _as_tensor("weak", weak).long()
     y_true = _as_tensor("y_true", y_true).long()
     if weak.ndim != 1 or y_true.shape != weak.shape:
-        raise ValueError(f"weak and y_true must both have shape (N,); got {tuple(weak.shape)} and {tuple(y_true.shape)}")
+        raise ValueError(
+            f"weak and y_true must both have shape (N,); got {tuple(weak.shape)} and "
+            f"{tuple(y_true.shape)}"
+        )
     if not 0.0 <= noise_rate < 1.0:
-        raise ValueError(f"noise_rate must be in [0, 1) (the fraction of wrong weak labels); got {noise_rate}")
+        raise ValueError(
+            f"noise_rate must be in [0, 1) (the fraction of wrong weak labels); got {noise_rate}"
+        )
     labeled = torch.nonzero(weak != ABSTAIN).flatten()
     if len(labeled) == 0:
         raise ValueError("weak holds no labels (all ABSTAIN): there is nothing to add noise to")
@@ -185,8 +228,8 @@ def add_label_noise(weak, y_true, noise_rate: float, num_classes: int, *, seed: 
     target = round(noise_rate * len(labeled))
     if target < wrong:
         raise ValueError(
-            f"noise_rate must be at least {wrong / len(labeled):.4f}, the weak labels' own error rate "
-            f"(noise can be added, not removed); got {noise_rate}"
+            f"noise_rate must be at least {wrong / len(labeled):.4f}, the weak labels' own error "
+            f"rate (noise can be added, not removed); got {noise_rate}"
         )
     rng = np.random.default_rng(seed)
     right = labeled[weak[labeled] == y_true[labeled]].numpy()
@@ -219,7 +262,12 @@ class WeakSupervision:
     @property
     def noise_rate(self) -> float:
         """Fraction of the weak labels that are wrong (read from the hidden true labels)."""
-        return (self.data.y_labeled != self.data.y_unlabeled[self.labeled_index]).double().mean().item()
+        return (
+            (self.data.y_labeled != self.data.y_unlabeled[self.labeled_index])
+            .double()
+            .mean()
+            .item()
+        )
 
     @property
     def coverage(self) -> float:
@@ -239,9 +287,16 @@ class WeakSupervision:
 
 
 def load_weak_data(
-    name: str = "two_moons", *, lfs=None, noise_rate: float | None = None, val_per_class: int = 5, seed: int = 0, **options,
+    name: str = "two_moons",
+    *,
+    lfs=None,
+    noise_rate: float | None = None,
+    val_per_class: int = 5,
+    seed: int = 0,
+    **options,
 ) -> WeakSupervision:
-    """A built-in data set with labels from labeling functions (majority vote) instead of clean labels.
+    """A built-in data set with labels from labeling functions (majority vote) instead of clean
+    labels.
 
     The test split is fixed (as in `load_data`). `seed` draws a clean validation split of
     `val_per_class` examples per class from the training pool; the rest is the training set,
@@ -252,12 +307,20 @@ def load_weak_data(
     check_source(name, options)
     if lfs is None:
         if name != "two_moons":
-            raise ValueError(f"lfs must be given for {name!r}: built-in labeling functions exist only for two_moons")
+            raise ValueError(
+                f"lfs must be given for {name!r}: built-in labeling functions exist only for "
+                "two_moons"
+            )
         lfs = TWO_MOONS_LFS
     x_pool, y_pool, x_test, y_test = BUILDERS[name](**options)
     classes, counts = np.unique(y_pool, return_counts=True)
-    val_per_class = check_integer("val_per_class", val_per_class, minimum=1, maximum=int(counts.min()) - 1,
-                                  hint=f"validation labels per class of {name!r}")
+    val_per_class = check_integer(
+        "val_per_class",
+        val_per_class,
+        minimum=1,
+        maximum=int(counts.min()) - 1,
+        hint=f"validation labels per class of {name!r}",
+    )
     rng = np.random.default_rng(seed)
     val = per_class(rng, y_pool, classes, val_per_class)
     train = np.setdiff1d(np.arange(len(y_pool)), val)
@@ -265,18 +328,30 @@ def load_weak_data(
     y_train = torch.as_tensor(y_pool[train], dtype=torch.long)
     weak = majority_vote(votes, len(classes))
     if noise_rate is not None:
-        weak = add_label_noise(weak, y_train, noise_rate, len(classes), seed=int(rng.integers(2**31)))
+        weak = add_label_noise(
+            weak, y_train, noise_rate, len(classes), seed=int(rng.integers(2**31))
+        )
     labeled_index = torch.nonzero(weak != ABSTAIN).flatten()
     if len(labeled_index) == 0:
-        raise ValueError("lfs label no training example (every majority vote abstains); widen the rules")
+        raise ValueError(
+            "lfs label no training example (every majority vote abstains); widen the rules"
+        )
     x = as_inputs(x_pool)
     x_train = x(x_pool[train])
     data = SemiSupervisedData(
-        x_labeled=x_train[labeled_index], y_labeled=weak[labeled_index],
-        x_unlabeled=x_train, y_unlabeled=y_train,
-        x_test=x(x_test), y_test=torch.as_tensor(y_test, dtype=torch.long), num_classes=len(classes),
+        x_labeled=x_train[labeled_index],
+        y_labeled=weak[labeled_index],
+        x_unlabeled=x_train,
+        y_unlabeled=y_train,
+        x_test=x(x_test),
+        y_test=torch.as_tensor(y_test, dtype=torch.long),
+        num_classes=len(classes),
     )
     return WeakSupervision(
-        data=data, x_val=x(x_pool[val]), y_val=torch.as_tensor(y_pool[val], dtype=torch.long),
-        votes=votes, labeled_index=labeled_index, lf_names=tuple(_lf_name(lf) for lf in lfs),
+        data=data,
+        x_val=x(x_pool[val]),
+        y_val=torch.as_tensor(y_pool[val], dtype=torch.long),
+        votes=votes,
+        labeled_index=labeled_index,
+        lf_names=tuple(_lf_name(lf) for lf in lfs),
     )

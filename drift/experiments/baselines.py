@@ -5,6 +5,7 @@
 its test accuracy in %; `reference_accuracies` does it for every seed of a data factory, the
 same factory `drift.compare` takes, so each seed sees the very labeled subset the networks saw.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -13,7 +14,10 @@ import numpy as np
 
 from ..data.splits import SemiSupervisedData
 
-REFERENCES = {"label_spreading": "sklearn LabelSpreading", "self_training": "sklearn SelfTraining (LR)"}
+REFERENCES = {
+    "label_spreading": "sklearn LabelSpreading",
+    "self_training": "sklearn SelfTraining (LR)",
+}
 """Names accepted by `reference_accuracy`, with the labels tables give their rows."""
 
 
@@ -30,12 +34,19 @@ def _estimator(method: str, random_state: int, kwargs: dict):
     from sklearn.linear_model import LogisticRegression
     from sklearn.semi_supervised import SelfTrainingClassifier
 
-    base = kwargs.pop("estimator", None) or LogisticRegression(max_iter=200, random_state=random_state)
+    base = kwargs.pop("estimator", None) or LogisticRegression(
+        max_iter=200, random_state=random_state
+    )
     return SelfTrainingClassifier(base, **{"threshold": 0.8, "max_iter": 5, **kwargs})
 
 
 def reference_accuracy(
-    data: SemiSupervisedData, *, method: str = "label_spreading", random_state: int = 0, threads: int | None = 1, **kwargs,
+    data: SemiSupervisedData,
+    *,
+    method: str = "label_spreading",
+    random_state: int = 0,
+    threads: int | None = 1,
+    **kwargs,
 ) -> float:
     """Test accuracy (%) of a scikit-learn semi-supervised learner fitted on `data`.
 
@@ -49,13 +60,22 @@ def reference_accuracy(
     small CPUs where threads contend; None leaves the libraries' default).
     """
     if method not in REFERENCES:
-        raise ValueError(f"method must be one of {', '.join(map(repr, REFERENCES))}; got {method!r}")
+        raise ValueError(
+            f"method must be one of {', '.join(map(repr, REFERENCES))}; got {method!r}"
+        )
     if not isinstance(data, SemiSupervisedData):
-        raise TypeError(f"data must be a drift.SemiSupervisedData (e.g. from drift.load_data); got {type(data).__name__}")
+        raise TypeError(
+            "data must be a drift.SemiSupervisedData (e.g. from drift.load_data); got "
+            f"{type(data).__name__}"
+        )
     if data.x_test is None:
-        raise ValueError("data must have a test set (x_test, y_test) to score the reference learner on")
+        raise ValueError(
+            "data must have a test set (x_test, y_test) to score the reference learner on"
+        )
     x = np.concatenate([_flat(data.x_labeled), _flat(data.x_unlabeled)])  # (N_l + N_u, D)
-    y = np.concatenate([data.y_labeled.cpu().numpy(), np.full(len(data.x_unlabeled), -1)])  # (N_l + N_u,)
+    y = np.concatenate(
+        [data.y_labeled.cpu().numpy(), np.full(len(data.x_unlabeled), -1)]
+    )  # (N_l + N_u,)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(threads):
@@ -65,7 +85,11 @@ def reference_accuracy(
 
 
 def reference_accuracies(
-    data: Callable[..., SemiSupervisedData], *, seeds: int | Sequence[int] = 5, method: str = "label_spreading", **kwargs,
+    data: Callable[..., SemiSupervisedData],
+    *,
+    seeds: int | Sequence[int] = 5,
+    method: str = "label_spreading",
+    **kwargs,
 ) -> np.ndarray:
     """`reference_accuracy` on `data(seed=s)` for every seed, (seeds,) in %.
 
@@ -73,7 +97,10 @@ def reference_accuracies(
     `functools.partial(drift.load_data, "digits", labels_per_class=5)`); seeds: a count or a list.
     """
     if not callable(data):
-        raise TypeError(f"data must be a function of seed returning a drift.SemiSupervisedData; got {type(data).__name__}")
+        raise TypeError(
+            "data must be a function of seed returning a drift.SemiSupervisedData; got "
+            f"{type(data).__name__}"
+        )
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("seeds must be a count >= 1 or a non-empty list of seeds")

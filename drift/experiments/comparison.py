@@ -1,4 +1,6 @@
-"""Methods x seeds on one data set: `compare` and its worker pools (shared by chapters and the CLI)."""
+"""Methods x seeds on one data set: `compare` and its worker pools (shared by chapters and the
+CLI)."""
+
 from __future__ import annotations
 
 import functools
@@ -34,13 +36,26 @@ def _run(method: Method, data, seed: int, config: TrainConfig, run_kwargs: dict)
     return train(method, data, replace(config, seed=seed), **run_kwargs).to_dict()
 
 
-def _run_many(jobs: list[tuple[Method, int]], data, config: TrainConfig, run_kwargs: dict) -> list[dict]:
+def _run_many(
+    jobs: list[tuple[Method, int]], data, config: TrainConfig, run_kwargs: dict
+) -> list[dict]:
     """A share of `compare`'s runs (engine "vmap"), trained batched."""
     return [h.to_dict() for h in batched.train_many(jobs, data, config, **run_kwargs)]
 
 
-RUN_ARGUMENTS = frozenset({"model", "device", "optimizer", "scheduler", "student_view", "teacher_view", "callback",
-                           "checkpoint", "progress"})
+RUN_ARGUMENTS = frozenset(
+    {
+        "model",
+        "device",
+        "optimizer",
+        "scheduler",
+        "student_view",
+        "teacher_view",
+        "callback",
+        "checkpoint",
+        "progress",
+    }
+)
 """`drift.train`'s object arguments, which `compare` passes on to every run."""
 
 
@@ -94,11 +109,15 @@ def compare(
     to every method, TrainConfig settings (e.g. steps=500) replace the config's, and train's
     other arguments (model, device, ...) are passed on; any other name raises TypeError.
     """
-    method_settings, config_settings, run_kwargs = split_overrides(train_kwargs, others=RUN_ARGUMENTS - {"progress"})
+    method_settings, config_settings, run_kwargs = split_overrides(
+        train_kwargs, others=RUN_ARGUMENTS - {"progress"}
+    )
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a drift.TrainConfig or None; got {type(config).__name__}")
     if "seed" in config_settings:
-        raise TypeError("compare sets each run's seed from seeds; pass seeds=[...] rather than seed")
+        raise TypeError(
+            "compare sets each run's seed from seeds; pass seeds=[...] rather than seed"
+        )
     config = replace(config if config is not None else TrainConfig(), **config_settings)
     methods = [get_method(m) for m in (METHODS if methods is None else methods)]
     names = [m.name for m in methods]
@@ -108,33 +127,50 @@ def compare(
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}; got {engine!r}")
     if not (isinstance(data, (SemiSupervisedData, DatasetSplits)) or callable(data)):
         raise TypeError(
-            "data must be a drift.SemiSupervisedData, a drift.DatasetSplits or a function of seed returning one; "
-            f"got {type(data).__name__}"
+            "data must be a drift.SemiSupervisedData, a drift.DatasetSplits or a function of seed "
+            f"returning one; got {type(data).__name__}"
         )
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seeds:
         raise ValueError("seeds must be a count >= 1 or a non-empty list of seeds")
     if isinstance(run_kwargs.get("model"), torch.nn.Module):
-        raise TypeError("model must be a name or a factory in compare, so that every run starts from a fresh model")
+        raise TypeError(
+            "model must be a name or a factory in compare, so that every run starts from a fresh "
+            "model"
+        )
     if workers is None:
-        workers = 1 if resolve_device(run_kwargs.get("device", "auto")).type == "cuda" else os.cpu_count() or 1
+        workers = (
+            1
+            if resolve_device(run_kwargs.get("device", "auto")).type == "cuda"
+            else os.cpu_count() or 1
+        )
     example = data
-    if callable(data):  # once here: fail fast, show its kind, and forked workers inherit what load_data caches
+    if callable(
+        data
+    ):  # once here: fail fast, show its kind, and forked workers inherit what load_data caches
         example = data(seed=seeds[0])
         if min(workers, len(methods) * len(seeds)) == 1:  # runs in this process reuse that split
             data = functools.partial(_reusing, data, seeds[0], example)
     methods = [get_method(m, **method_settings) for m in methods]
     if engine == "vmap":
-        reason = batched.unsupported(config, run_kwargs, data_example=example,
-                                        distributed=distributed.world_size() > 1)
+        reason = batched.unsupported(
+            config, run_kwargs, data_example=example, distributed=distributed.world_size() > 1
+        )
         if reason is None:
             try:
-                return _compare_batched(methods, data, seeds, reference, workers, progress, config, run_kwargs)
+                return _compare_batched(
+                    methods, data, seeds, reference, workers, progress, config, run_kwargs
+                )
             except batched.Unbatchable as err:
                 reason = str(err)
-        warnings.warn(f"compare: engine='vmap' cannot batch these runs ({reason}); training them one by one "
-                      "(engine='processes')", stacklevel=2)
-    return _compare_processes(methods, data, seeds, reference, workers, progress, config, run_kwargs)
+        warnings.warn(
+            f"compare: engine='vmap' cannot batch these runs ({reason}); training them one by one "
+            "(engine='processes')",
+            stacklevel=2,
+        )
+    return _compare_processes(
+        methods, data, seeds, reference, workers, progress, config, run_kwargs
+    )
 
 
 def _reusing(data: Callable, seed0: int, split0, seed: int):
@@ -149,8 +185,8 @@ def _pool_checked(methods, data, run_kwargs) -> None:
     except (pickle.PicklingError, AttributeError, TypeError) as err:
         raise TypeError(
             "data and train_kwargs must be picklable to run in worker processes: use e.g. "
-            "functools.partial(drift.load_data, 'digits', labels_per_class=5) rather than a lambda, "
-            f"or pass workers=1 ({err})"
+            "functools.partial(drift.load_data, 'digits', labels_per_class=5) rather than a "
+            f"lambda, or pass workers=1 ({err})"
         ) from err
 
 
@@ -161,7 +197,9 @@ def _results(names: list[str], out: list[dict], reference: str | None) -> Result
     return Results(histories, reference)
 
 
-def _compare_batched(methods, data, seeds, reference, workers, progress, config, run_kwargs) -> Results:
+def _compare_batched(
+    methods, data, seeds, reference, workers, progress, config, run_kwargs
+) -> Results:
     """`compare` with engine="vmap": the runs split over `workers` processes, each batched."""
     jobs = [(m, s) for m in methods for s in seeds]
     workers = max(1, min(workers, len(jobs)))
@@ -172,7 +210,10 @@ def _compare_batched(methods, data, seeds, reference, workers, progress, config,
     shares = [jobs[i::workers] for i in range(workers)]  # each share keeps the methods' order
     bar = tqdm(total=len(jobs), desc="runs (vmap)", disable=not progress)
     with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
-        futures = [pool.submit(_run_many, share, data, config, {**run_kwargs, "progress": False}) for share in shares]
+        futures = [
+            pool.submit(_run_many, share, data, config, {**run_kwargs, "progress": False})
+            for share in shares
+        ]
         for share, f in zip(shares, futures):
             f.add_done_callback(lambda _, n=len(share): bar.update(n))
         done = [f.result() for f in futures]
@@ -182,7 +223,9 @@ def _compare_batched(methods, data, seeds, reference, workers, progress, config,
     return _results([m.name for m in methods], out, reference)
 
 
-def _compare_processes(methods, data, seeds, reference, workers, progress, config, run_kwargs) -> Results:
+def _compare_processes(
+    methods, data, seeds, reference, workers, progress, config, run_kwargs
+) -> Results:
     """`compare` with engine="processes": `drift.train` for each run, over `workers` processes."""
     jobs = [(m, s) for m in methods for s in seeds]
     workers = max(1, min(workers, len(jobs)))
@@ -205,7 +248,12 @@ def _compare_processes(methods, data, seeds, reference, workers, progress, confi
 
 
 def compare_after_pretraining(
-    methods: Sequence[str | Method] | None, data: SemiSupervisedData, *, pretrain_steps: int, model="mlp", **kwargs,
+    methods: Sequence[str | Method] | None,
+    data: SemiSupervisedData,
+    *,
+    pretrain_steps: int,
+    model="mlp",
+    **kwargs,
 ) -> Results:
     """`compare` where every run first trains its student with "supervised" for `pretrain_steps`
     on `data`'s labeled part, then runs its method for `steps` more (chapter 7: weak labels, then
@@ -213,8 +261,15 @@ def compare_after_pretraining(
     other kwargs go to `compare`."""
     pretrain_steps = check_integer("pretrain_steps", pretrain_steps, minimum=1)
     if not isinstance(data, SemiSupervisedData):
-        raise TypeError(f"data must be one drift.SemiSupervisedData shared by both stages; got {type(data).__name__}")
+        raise TypeError(
+            "data must be one drift.SemiSupervisedData shared by both stages; got "
+            f"{type(data).__name__}"
+        )
     if isinstance(model, torch.nn.Module):
-        raise TypeError("model must be a name or a factory, so that every run starts from a fresh model")
+        raise TypeError(
+            "model must be a name or a factory, so that every run starts from a fresh model"
+        )
     shared = {k: kwargs[k] for k in ("lr", "batch_size", "input_noise", "device") if k in kwargs}
-    return compare(methods, data, model=Pretrained(data, pretrain_steps, {"model": model, **shared}), **kwargs)
+    return compare(
+        methods, data, model=Pretrained(data, pretrain_steps, {"model": model, **shared}), **kwargs
+    )

@@ -1,5 +1,6 @@
 """Comparisons shipped with the package (`Record`, `load_record`) and the pre-trained student
 factory of two-stage comparisons (`Pretrained`)."""
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,18 @@ class Pretrained:
     def __call__(self, feature_shape: tuple[int, ...], num_classes: int) -> torch.nn.Module:
         if tuple(feature_shape) != self.data.feature_shape or num_classes != self.data.num_classes:
             raise ValueError(
-                f"Pretrained was built for features {self.data.feature_shape} and {self.data.num_classes} classes; "
-                f"the run asks for {tuple(feature_shape)} and {num_classes}: pass the same data to both stages"
+                f"Pretrained was built for features {self.data.feature_shape} and "
+                f"{self.data.num_classes} classes; the run asks for {tuple(feature_shape)} and "
+                f"{num_classes}: pass the same data to both stages"
             )
-        first = train("supervised", self.data, steps=self.steps, seed=torch.initial_seed(), progress=False, **self.train_kwargs)
+        first = train(
+            "supervised",
+            self.data,
+            steps=self.steps,
+            seed=torch.initial_seed(),
+            progress=False,
+            **self.train_kwargs,
+        )
         return first.model
 
 
@@ -55,10 +64,20 @@ class Record:
     def save(self, path: str | os.PathLike) -> None:
         """Write the record as standard JSON (read back by `load_record`)."""
         with open(path, "w") as f:
-            json.dump(nan_to_none({
-                "command": self.command, "setting": self.setting, "results": self.results.to_dict(),
-                "references": {k: np.asarray(v).tolist() for k, v in self.references.items()},
-            }), f, allow_nan=False)
+            json.dump(
+                nan_to_none(
+                    {
+                        "command": self.command,
+                        "setting": self.setting,
+                        "results": self.results.to_dict(),
+                        "references": {
+                            k: np.asarray(v).tolist() for k, v in self.references.items()
+                        },
+                    }
+                ),
+                f,
+                allow_nan=False,
+            )
 
 
 def load_record(name: str) -> Record:
@@ -68,5 +87,9 @@ def load_record(name: str) -> Record:
         names = sorted(p.stem for p in RECORDS.glob("*.json"))
         raise ValueError(f"name must be one of {', '.join(map(repr, names))}; got {name!r}")
     d = none_to_nan(json.loads(path.read_text()))
-    return Record(Results.from_dict(d["results"]), {k: np.array(v) for k, v in d["references"].items()},
-                  d["command"], d["setting"])
+    return Record(
+        Results.from_dict(d["results"]),
+        {k: np.array(v) for k, v in d["references"].items()},
+        d["command"],
+        d["setting"],
+    )

@@ -1,5 +1,6 @@
 """The results of a comparison of methods x seeds (`Results`): final accuracies, paired tests
 against a reference method, tables, figures and their JSON form."""
+
 from __future__ import annotations
 
 import json
@@ -58,11 +59,19 @@ class Results:
         finals = [self.final(m) for m in methods]
         if len({len(f) for f in finals}) > 1:
             counts = ", ".join(f"{m!r} {len(f)}" for m, f in zip(methods, finals))
-            raise ValueError(f"paired seeds need as many runs of each method; got {counts}: compare them on the same seeds")
+            raise ValueError(
+                f"paired seeds need as many runs of each method; got {counts}: compare them on the "
+                "same seeds"
+            )
         return finals
 
-    def paired_stats(self, method: str, reference: str | None = None, confidence: float = 0.95,
-                     margin: float | None = None) -> PairedTest:
+    def paired_stats(
+        self,
+        method: str,
+        reference: str | None = None,
+        confidence: float = 0.95,
+        margin: float | None = None,
+    ) -> PairedTest:
         """Per-seed final accuracy of `method` minus `reference` (pp), tested by
         `drift.metrics.paired_test`: mean, t-interval, exact sign-flip p and verdict (TOST
         equivalence within ±margin pp when given). Seeds pair by order; no multiplicity
@@ -70,23 +79,35 @@ class Results:
         mine, ref = self._finals(method, reference or self.reference)
         return paired_test(mine - ref, confidence=confidence, margin=margin)
 
-    def _differences(self, reference: str, references: dict[str, Sequence[float]] | None) -> dict[str, np.ndarray]:
+    def _differences(
+        self, reference: str, references: dict[str, Sequence[float]] | None
+    ) -> dict[str, np.ndarray]:
         """Per-seed accuracy minus `reference`'s, (seeds,), of every method but the reference,
         then of each `references` row."""
         ref = self.final(reference)
         rows = {m: self.final(m) for m in self.methods if m != reference}
         for label, values in (references or {}).items():
             if label in self.histories:
-                raise ValueError(f"references[{label!r}] must be labelled apart from the methods {self.methods}: rename it")
+                raise ValueError(
+                    f"references[{label!r}] must be labelled apart from the methods "
+                    f"{self.methods}: rename it"
+                )
             rows[label] = np.asarray(values, dtype=float)
         for label, values in rows.items():  # methods and references alike
             if len(values) != len(ref):
-                raise ValueError(f"paired seeds need as many runs of {label!r} ({len(values)}) as of the reference "
-                                 f"{reference!r} ({len(ref)}): compare them on the same seeds")
+                raise ValueError(
+                    f"paired seeds need as many runs of {label!r} ({len(values)}) as of the "
+                    f"reference {reference!r} ({len(ref)}): compare them on the same seeds"
+                )
         return {label: values - ref for label, values in rows.items()}
 
-    def tests(self, reference: str | None = None, *, references: dict[str, Sequence[float]] | None = None,
-              margin: float | None = None) -> dict[str, PairedTest]:
+    def tests(
+        self,
+        reference: str | None = None,
+        *,
+        references: dict[str, Sequence[float]] | None = None,
+        margin: float | None = None,
+    ) -> dict[str, PairedTest]:
         """{row: PairedTest} of `table`'s paired differences against `reference` (every method
         but the reference, then each `references` row), read as one family: each verdict is
         decided on its Holm-adjusted exact p (`drift.metrics.holm_adjusted`), as the table's is."""
@@ -94,8 +115,16 @@ class Results:
         d = self._differences(reference, references)
         return holm_adjusted({label: paired_test(v, margin=margin) for label, v in d.items()})
 
-    def interaction(self, a1b1: str, a1b0: str, a0b1: str, a0b0: str, *, confidence: float = 0.95,
-                    margin: float | None = None) -> PairedTest:
+    def interaction(
+        self,
+        a1b1: str,
+        a1b0: str,
+        a0b1: str,
+        a0b0: str,
+        *,
+        confidence: float = 0.95,
+        margin: float | None = None,
+    ) -> PairedTest:
         """Interaction contrast of a 2x2 design, tested like any paired difference
         (`drift.metrics.paired_test`): per seed, (a1b1 - a1b0) - (a0b1 - a0b0) of the final
         accuracies (pp), i.e. how much more factor b helps at a1 than at a0. E.g. "do the views
@@ -109,7 +138,9 @@ class Results:
         """Per-seed oscillation of test accuracy (pp) and mean student flip rate (%) between
         evaluations over the second half of training, (seeds,) each."""
         runs = self._runs(method)
-        return np.array([h.oscillation for h in runs]), np.array([100 * np.mean(h.settled("flip_rate")) for h in runs])
+        return np.array([h.oscillation for h in runs]), np.array(
+            [100 * np.mean(h.settled("flip_rate")) for h in runs]
+        )
 
     def stability(self, method: str) -> tuple[Summary, Summary]:
         """Oscillation of test accuracy (pp) and mean student flip rate (%) between evaluations,
@@ -117,8 +148,13 @@ class Results:
         osc, flips = self._stability(method)
         return summarize(osc), summarize(flips)
 
-    def stability_test(self, method: str, reference: str | None = None, *,
-                       margin: float | tuple[float, float] | None = None) -> tuple[PairedTest, PairedTest]:
+    def stability_test(
+        self,
+        method: str,
+        reference: str | None = None,
+        *,
+        margin: float | tuple[float, float] | None = None,
+    ) -> tuple[PairedTest, PairedTest]:
         """Paired tests (`drift.metrics.paired_test`, by seed) of `method` minus `reference` in
         the two stability measures of `stability`: oscillation (pp) and flip rate (%), each over
         the second half of training. margin: one for both, or (oscillation's, flip rate's), for
@@ -128,12 +164,19 @@ class Results:
         self._finals(method, reference)  # same seed count
         margins = margin if isinstance(margin, tuple) else (margin, margin)
         if len(margins) != 2:
-            raise ValueError(f"margin must be a number or a pair (oscillation's, flip rate's); got {margin!r}")
+            raise ValueError(
+                f"margin must be a number or a pair (oscillation's, flip rate's); got {margin!r}"
+            )
         mine, ref = self._stability(method), self._stability(reference)
         return tuple(paired_test(a - b, margin=m) for a, b, m in zip(mine, ref, margins))
 
-    def table(self, reference: str | None = None, *, references: dict[str, Sequence[float]] | None = None,
-              margin: float | None = None) -> Table:
+    def table(
+        self,
+        reference: str | None = None,
+        *,
+        references: dict[str, Sequence[float]] | None = None,
+        margin: float | None = None,
+    ) -> Table:
         """A markdown `Table`: accuracy, paired difference against `reference`, stability.
 
         The teacher's final test accuracy stands beside the student's ("teacher acc."; see
@@ -148,8 +191,8 @@ class Results:
         table's rows ("verdict (Holm)"; `tests` returns them). With one seed there is nothing
         to test: interval, p and verdict show "-"; so do rows whose accuracies are not finite.
         references: extra rows {label: per-seed test accuracies (%)} from other learners on the
-        same seeds and splits (e.g. `drift.experiments.baselines.reference_accuracies`), paired the same way.
-        A bare `results` in a notebook cell shows `table()` rendered.
+        same seeds and splits (e.g. `drift.experiments.baselines.reference_accuracies`), paired the
+        same way. A bare `results` in a notebook cell shows `table()` rendered.
         """
         reference = reference or self.reference
         has_ref = reference in self.histories
@@ -165,12 +208,21 @@ class Results:
         header += ["oscillation (pp)", "flip rate (%)"]  # second half of training
         for label, values in (references or {}).items():
             if len(values) != n:
-                raise ValueError(f"references[{label!r}] must hold one accuracy per seed ({n}); got {len(values)}")
+                raise ValueError(
+                    f"references[{label!r}] must hold one accuracy per seed ({n}); got "
+                    f"{len(values)}"
+                )
 
         cells: dict[str, list[str]] = {}
         if has_ref:
             d = self._differences(reference, references)
-            tests = holm_adjusted({label: paired_test(v, margin=margin) for label, v in d.items() if np.isfinite(v).all()})
+            tests = holm_adjusted(
+                {
+                    label: paired_test(v, margin=margin)
+                    for label, v in d.items()
+                    if np.isfinite(v).all()
+                }
+            )
             for label, v in d.items():
                 test = tests.get(label)
                 ahead = summarize(v)
@@ -180,10 +232,23 @@ class Results:
         rows = []
         for m in self.methods:
             osc, flips = self.stability(m)
-            teacher = [summarize(teachers[m]) if np.isfinite(teachers[m]).all() else "-"] if has_teacher else []
+            teacher = (
+                [summarize(teachers[m]) if np.isfinite(teachers[m]).all() else "-"]
+                if has_teacher
+                else []
+            )
             rows.append([m, self.summary(m), *teacher, *cells.get(m, []), osc, flips])
         for label, values in (references or {}).items():
-            rows.append([label, summarize(values), *(["-"] if has_teacher else []), *cells.get(label, []), "-", "-"])
+            rows.append(
+                [
+                    label,
+                    summarize(values),
+                    *(["-"] if has_teacher else []),
+                    *cells.get(label, []),
+                    "-",
+                    "-",
+                ]
+            )
         return Table.from_rows(header, rows)
 
     def _repr_markdown_(self) -> str:
@@ -199,14 +264,21 @@ class Results:
         return plot_histories(self.histories, **kwargs)
 
     def to_dict(self) -> dict:
-        return {"reference": self.reference, "histories": {m: [h.to_dict() for h in runs] for m, runs in self.histories.items()}}
+        return {
+            "reference": self.reference,
+            "histories": {m: [h.to_dict() for h in runs] for m, runs in self.histories.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Results":
-        return cls({m: [History.from_dict(h) for h in runs] for m, runs in d["histories"].items()}, d["reference"])
+        return cls(
+            {m: [History.from_dict(h) for h in runs] for m, runs in d["histories"].items()},
+            d["reference"],
+        )
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write `to_dict()` as standard JSON (NaN, e.g. an unknown pseudo-label accuracy, as null)."""
+        """Write `to_dict()` as standard JSON (NaN, e.g. an unknown pseudo-label accuracy, as
+        null)."""
         with open(path, "w") as f:
             json.dump(nan_to_none(self.to_dict()), f, allow_nan=False)
 

@@ -2,6 +2,7 @@
 `history`), the batched engine (`batched`), checkpoints (`checkpoints`), DDP (`distributed`) and
 the scikit-learn estimator (`estimator`, imported on first use: it imports scikit-learn).
 Imports only the base modules, `drift.core` and `drift.data`."""
+
 import importlib
 
 from . import batched, checkpoints, config, distributed, evaluation, history, loop
@@ -10,8 +11,20 @@ from .history import History
 from .loop import train, training_step
 
 __all__ = [
-    "batched", "checkpoints", "config", "distributed", "evaluation", "history", "loop",
-    "PRECISIONS", "TrainConfig", "History", "train", "training_step", "DriftClassifier", "labeled_accuracy",
+    "batched",
+    "checkpoints",
+    "config",
+    "distributed",
+    "evaluation",
+    "history",
+    "loop",
+    "PRECISIONS",
+    "TrainConfig",
+    "History",
+    "train",
+    "training_step",
+    "DriftClassifier",
+    "labeled_accuracy",
 ]
 
 

@@ -14,8 +14,10 @@ file exists (Colab disconnects). A checkpoint is the dict that `torch.save` writ
   from which the next evaluation's flip rates are measured (a resumed run does not evaluate
   again before its first step).
 
-Under torchrun rank 0 alone writes the file and reads it on resume (see `drift.training.distributed`).
+Under torchrun rank 0 alone writes the file and reads it on resume (see
+`drift.training.distributed`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,7 +46,10 @@ def name_of(obj) -> str:
     if isinstance(obj, functools.partial):
         return f"{name_of(obj.func)}(*{obj.args}, **{obj.keywords})"
     target = type(obj) if isinstance(obj, nn.Module) else obj
-    return f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', type(target).__qualname__)}"
+    return (
+        f"{getattr(target, '__module__', '')}."
+        f"{getattr(target, '__qualname__', type(target).__qualname__)}"
+    )
 
 
 def fingerprint(data) -> str:
@@ -85,27 +90,45 @@ def fingerprint(data) -> str:
                 add(value[i])
         else:
             raise TypeError(
-                f"data must hold tensors, dicts of tensors or None to be fingerprinted for a checkpoint; "
-                f"got {type(value).__name__}"
+                "data must hold tensors, dicts of tensors or None to be fingerprinted for a "
+                f"checkpoint; got {type(value).__name__}"
             )
 
     add(data)
     return digest.hexdigest()
 
 
-def save(path, *, config: dict, step: int, student: nn.Module, optimizer, teacher, scaler, scheduler,
-         predictions: dict, history, device: torch.device) -> None:
+def save(
+    path,
+    *,
+    config: dict,
+    step: int,
+    student: nn.Module,
+    optimizer,
+    teacher,
+    scaler,
+    scheduler,
+    predictions: dict,
+    history,
+    device: torch.device,
+) -> None:
     """Write the checkpoint of the run after `step` steps to `path`, atomically (a temporary
     file, then a rename: an interrupted write leaves the previous checkpoint intact).
     predictions: {"student_pred", "teacher_pred"} of the evaluation at `step`."""
     state = {
-        "format": FORMAT, "config": config, "step": step, "history": history.to_dict(),
-        "student": student.state_dict(), "optimizer": optimizer.state_dict(), "teacher": teacher.state_dict(),
+        "format": FORMAT,
+        "config": config,
+        "step": step,
+        "history": history.to_dict(),
+        "student": student.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "teacher": teacher.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else {},
         "scheduler": scheduler.state_dict() if scheduler is not None else {},
         "rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
-        "student_pred": predictions["student_pred"], "teacher_pred": predictions["teacher_pred"],
+        "student_pred": predictions["student_pred"],
+        "teacher_pred": predictions["teacher_pred"],
     }
     tmp = f"{os.fspath(path)}.tmp"
     torch.save(state, tmp)
@@ -131,15 +154,18 @@ def load(path, *, config: dict, device: torch.device) -> dict | None:
         return None
     if found.get("format") != FORMAT:
         raise ValueError(
-            f"checkpoint {os.fspath(path)!r} was written by another version of drift (checkpoint format "
-            f"{found.get('format', 1)}; this version reads format {FORMAT}) and does not resume; pass a new "
-            f"path to start afresh"
+            f"checkpoint {os.fspath(path)!r} was written by another version of drift (checkpoint "
+            f"format {found.get('format', 1)}; this version reads format {FORMAT}) and does not "
+            "resume; pass a new path to start afresh"
         )
-    differing = sorted(k for k in config.keys() | found["config"].keys() if config.get(k) != found["config"].get(k))
+    differing = sorted(
+        k for k in config.keys() | found["config"].keys() if config.get(k) != found["config"].get(k)
+    )
     if differing:
         raise ValueError(
             f"checkpoint {os.fspath(path)!r} was written by a run with other arguments (differing: "
-            f"{', '.join(differing)}); pass the same arguments and data to resume it, or a new path to start afresh"
+            f"{', '.join(differing)}); pass the same arguments and data to resume it, or a new "
+            "path to start afresh"
         )
     return _to(found, device)
 
@@ -155,7 +181,9 @@ def _to(obj, device: torch.device):
     return obj
 
 
-def restore(state: dict, *, student: nn.Module, optimizer, teacher, scaler, scheduler, device: torch.device) -> None:
+def restore(
+    state: dict, *, student: nn.Module, optimizer, teacher, scaler, scheduler, device: torch.device
+) -> None:
     """Load a checkpoint's states into the run's objects and torch's generators, in place."""
     student.load_state_dict(state["student"])
     optimizer.load_state_dict(state["optimizer"])

@@ -24,6 +24,7 @@ states (each rank's dropout stream is derived, not stored). Every rank evaluates
 same History. Under torchrun `drift.compare`'s batched engine falls back to `drift.train` for
 each run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,7 +63,8 @@ def is_main() -> bool:
 
 
 def local_device(device: torch.device) -> torch.device:
-    """The device of this process: cuda:LOCAL_RANK for a CUDA device under torchrun, else `device`."""
+    """The device of this process: cuda:LOCAL_RANK for a CUDA device under torchrun, else
+    `device`."""
     if device.type == "cuda" and launched():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device
@@ -115,7 +117,7 @@ def shard(x: Tensor) -> Tensor:
     if n == 1:
         return x
     size = x.shape[0] // n
-    return x[rank() * size:(rank() + 1) * size]
+    return x[rank() * size : (rank() + 1) * size]
 
 
 def mean_over_ranks(x: Tensor) -> Tensor:
@@ -150,7 +152,9 @@ def broadcast_buffers(module: nn.Module) -> None:
         flat = torch.cat([b.reshape(-1).view(torch.uint8) for b in buffers])  # (total bytes,)
         dist.broadcast(flat, src=0)
         for b, chunk in zip(buffers, flat.split([b.numel() * b.element_size() for b in buffers])):
-            b.copy_(chunk.clone().view(b.dtype).view(b.shape))  # clone: a dtype view needs aligned bytes
+            b.copy_(
+                chunk.clone().view(b.dtype).view(b.shape)
+            )  # clone: a dtype view needs aligned bytes
 
 
 def _stream_seed(seed: int, rank: int, step: int) -> int:

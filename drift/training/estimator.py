@@ -6,6 +6,7 @@ unlabeled rows the unlabeled set, and no test set is needed, so the estimator fi
 `Pipeline`, `clone`, `cross_val_score` and `GridSearchCV`. Its `score` counts only labeled
 rows, which makes those searches meaningful on semi-supervised folds.
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,7 +25,16 @@ from .history import WHICH
 from ..core.methods import get_method
 from .loop import train
 
-_CONFIG_PARAMS = ("steps", "batch_size", "unlabeled_batch_size", "lr", "input_noise", "seed", "precision", "eval_every")
+_CONFIG_PARAMS = (
+    "steps",
+    "batch_size",
+    "unlabeled_batch_size",
+    "lr",
+    "input_noise",
+    "seed",
+    "precision",
+    "eval_every",
+)
 """DriftClassifier's parameters that are `drift.TrainConfig` settings (scikit-learn wants them
 as parameters of its own, for get_params and grid search)."""
 
@@ -59,9 +69,22 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(
-        self, method="drift", *, model="mlp", steps=1000, batch_size=64, unlabeled_batch_size=None,
-        lr=1e-3, input_noise=0.1, method_options=None, seed=0, device="auto", precision="fp32",
-        eval_every=None, progress=False, predict_with="student",
+        self,
+        method="drift",
+        *,
+        model="mlp",
+        steps=1000,
+        batch_size=64,
+        unlabeled_batch_size=None,
+        lr=1e-3,
+        input_noise=0.1,
+        method_options=None,
+        seed=0,
+        device="auto",
+        precision="fp32",
+        eval_every=None,
+        progress=False,
+        predict_with="student",
     ):
         self.method = method
         self.model = model
@@ -83,30 +106,39 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float32)  # (N, D)
         y, labeled = _labels(y, len(X))
         if not labeled.any():
-            raise ValueError("y has no labeled rows (every label is -1); label at least one row of each class")
+            raise ValueError(
+                "y has no labeled rows (every label is -1); label at least one row of each class"
+            )
         check_classification_targets(y[labeled])
         classes, codes = np.unique(y[labeled], return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
-                f"the labeled rows of y hold one class only ({classes[0]!r}); DriftClassifier needs labeled "
-                "rows of at least 2 classes"
+                f"the labeled rows of y hold one class only ({classes[0]!r}); DriftClassifier "
+                "needs labeled rows of at least 2 classes"
             )
         _check_predict_with(self.predict_with)
         if not isinstance(self.method_options, (dict, type(None))):
             raise TypeError(
-                f"method_options must be a dict of Method settings (e.g. {{'alpha': 0.99}}) or None; "
-                f"got {type(self.method_options).__name__}"
+                "method_options must be a dict of Method settings (e.g. {'alpha': 0.99}) or "
+                f"None; got {type(self.method_options).__name__}"
             )
         method = get_method(self.method, **(self.method_options or {}))
         x = _tensor(X)
         mask = torch.from_numpy(labeled)
         data = SemiSupervisedData(
-            x_labeled=x[mask], y_labeled=torch.from_numpy(codes), x_unlabeled=x if labeled.all() else x[~mask],
-            y_unlabeled=None, x_test=None, y_test=None, num_classes=len(classes),
+            x_labeled=x[mask],
+            y_labeled=torch.from_numpy(codes),
+            x_unlabeled=x if labeled.all() else x[~mask],
+            y_unlabeled=None,
+            x_test=None,
+            y_test=None,
+            num_classes=len(classes),
         )
         model = copy.deepcopy(self.model) if isinstance(self.model, nn.Module) else self.model
         config = TrainConfig(**{name: getattr(self, name) for name in _CONFIG_PARAMS})
-        self.history_ = train(method, data, config, model=model, device=self.device, progress=self.progress)
+        self.history_ = train(
+            method, data, config, model=model, device=self.device, progress=self.progress
+        )
         self.classes_ = classes
         return self
 
@@ -115,7 +147,9 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         `classes_` order; eval mode, batched (`History.predict_proba`)."""
         check_is_fitted(self, "history_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        proba = self.history_.predict_proba(_tensor(X), which=_check_predict_with(self.predict_with))
+        proba = self.history_.predict_proba(
+            _tensor(X), which=_check_predict_with(self.predict_with)
+        )
         return proba.double().numpy()
 
     def predict(self, X) -> np.ndarray:
@@ -152,11 +186,15 @@ def _labels(y, n: int) -> tuple[np.ndarray, np.ndarray]:
     of labeled rows (y != -1)."""
     if y is None:
         raise ValueError(
-            "DriftClassifier requires y to be passed, but the target y is None; pass labels, -1 for unlabeled rows"
+            "DriftClassifier requires y to be passed, but the target y is None; pass labels, -1 "
+            "for unlabeled rows"
         )
     y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
     if len(y) != n:
-        raise ValueError(f"y must hold one label per row of X ({n} rows; -1 for an unlabeled row); got {len(y)} labels")
+        raise ValueError(
+            f"y must hold one label per row of X ({n} rows; -1 for an unlabeled row); got {len(y)} "
+            "labels"
+        )
     if y.dtype.kind in "OUS" and np.any(y == "-1"):
         raise ValueError(
             "y holds the string '-1'; mark unlabeled rows with the integer -1 in an object array "
@@ -169,7 +207,9 @@ def _labels(y, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_predict_with(predict_with) -> str:
     if predict_with not in WHICH:
-        raise ValueError(f"predict_with must be one of {', '.join(map(repr, WHICH))}; got {predict_with!r}")
+        raise ValueError(
+            f"predict_with must be one of {', '.join(map(repr, WHICH))}; got {predict_with!r}"
+        )
     return predict_with
 
 

@@ -2,6 +2,7 @@
 (`snapshot_of`), one entry of every `History` series (`evaluation_record`), and when to evaluate
 with the loss sums in between (`Evaluations`). `drift.training.loop` and the batched engine
 (`drift.training.batched`) both keep their books with them."""
+
 from __future__ import annotations
 
 import math
@@ -15,14 +16,18 @@ from ..metrics import flip_rate
 
 
 def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
-    """100 * the fraction of predicted classes equal to y, over batches; NaN without batches or labels."""
+    """100 * the fraction of predicted classes equal to y, over batches; NaN without batches or
+    labels."""
     if not predicted or any(t is None for t in y):
         return math.nan
     return 100 * (torch.cat(predicted) == torch.cat(y)).float().mean().item()
 
 
-def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor, Tensor | None]],
-                unlabeled: list[tuple[Tensor, Tensor, Tensor | None]]) -> dict:
+def snapshot_of(
+    method: Method,
+    test: list[tuple[Tensor, Tensor, Tensor | None]],
+    unlabeled: list[tuple[Tensor, Tensor, Tensor | None]],
+) -> dict:
     """Metrics of one evaluation from its logits, batch by batch: `test` and `unlabeled` hold
     (student logits (n, C), teacher logits (n, C), y (n,) or None; hidden labels for the
     unlabeled rows). Returns the student's and the teacher's test accuracy, the pseudo-label
@@ -31,12 +36,21 @@ def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor, Tensor | None]]
     teacher_logits = [g for _, g, _ in unlabeled]
     teacher_pred = [g.argmax(-1) for g in teacher_logits]
     weights = [  # as F's (masked), unnormalised
-        sample_weights(torch.softmax(g, -1), method.weights, threshold=method.threshold, mask_below=method.mask_below)
+        sample_weights(
+            torch.softmax(g, -1),
+            method.weights,
+            threshold=method.threshold,
+            mask_below=method.mask_below,
+        )
         for g in teacher_logits
     ]
     return {
-        "test_accuracy": _percent_right([s.argmax(-1) for s, _, _ in test], [y for _, _, y in test]),
-        "teacher_test_accuracy": _percent_right([g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]),
+        "test_accuracy": _percent_right(
+            [s.argmax(-1) for s, _, _ in test], [y for _, _, y in test]
+        ),
+        "teacher_test_accuracy": _percent_right(
+            [g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]
+        ),
         "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
         "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
@@ -44,19 +58,34 @@ def snapshot_of(method: Method, test: list[tuple[Tensor, Tensor, Tensor | None]]
     }
 
 
-def evaluation_record(method: Method, *, done: int, steps: int, now: dict, previous: dict, sums: list[float],
-                      since: int, seconds: float) -> dict:
+def evaluation_record(
+    method: Method,
+    *,
+    done: int,
+    steps: int,
+    now: dict,
+    previous: dict,
+    sums: list[float],
+    since: int,
+    seconds: float,
+) -> dict:
     """One evaluation's entry of every History series, after `done` of `steps` steps: `now` and
     `previous` are `snapshot_of` results, `sums` the loss parts summed over the `since` steps
     since the previous evaluation."""
     mean_loss, mean_sup, mean_unl = (s / since for s in sums)
     return {
-        "step": done, "test_accuracy": now["test_accuracy"], "teacher_test_accuracy": now["teacher_test_accuracy"],
-        "pseudo_label_accuracy": now["pseudo_label_accuracy"], "mean_weight": now["mean_weight"],
+        "step": done,
+        "test_accuracy": now["test_accuracy"],
+        "teacher_test_accuracy": now["teacher_test_accuracy"],
+        "pseudo_label_accuracy": now["pseudo_label_accuracy"],
+        "mean_weight": now["mean_weight"],
         "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
         "label_flip_rate": flip_rate(previous["teacher_pred"], now["teacher_pred"]),
-        "loss": mean_loss, "supervised_loss": mean_sup, "unlabeled_loss": mean_unl,
-        "lam": method.lam_at(done - 1, steps), "seconds": seconds,
+        "loss": mean_loss,
+        "supervised_loss": mean_sup,
+        "unlabeled_loss": mean_unl,
+        "lam": method.lam_at(done - 1, steps),
+        "seconds": seconds,
     }
 
 
@@ -80,13 +109,28 @@ class Evaluations:
         """Whether the loop evaluates after `done` steps."""
         return done % self.eval_every == 0 or done == self.steps
 
-    def records(self, methods: list[Method], *, done: int, now: list[dict], previous: list[dict],
-                seconds: float) -> list[dict]:
+    def records(
+        self,
+        methods: list[Method],
+        *,
+        done: int,
+        now: list[dict],
+        previous: list[dict],
+        seconds: float,
+    ) -> list[dict]:
         """Every run's `evaluation_record` after `done` steps (now, previous: `snapshot_of` results
         per run); the sums start again from zero."""
         out = [
-            evaluation_record(method, done=done, steps=self.steps, now=n, previous=p, sums=sums,
-                              since=done - self.last, seconds=seconds)
+            evaluation_record(
+                method,
+                done=done,
+                steps=self.steps,
+                now=n,
+                previous=p,
+                sums=sums,
+                since=done - self.last,
+                seconds=seconds,
+            )
             for method, n, p, sums in zip(methods, now, previous, self.sums)
         ]
         self.sums, self.last = [[0.0, 0.0, 0.0] for _ in self.sums], done

@@ -4,6 +4,7 @@
 loss parts), the step at which a callback stopped training, and the trained student and
 teacher, from which `predict_proba`, `predict` and `teacher_module` serve predictions.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,8 +22,18 @@ from ..core.teacher import EMATeacher
 from ..validation import check_integer
 
 SERIES = (
-    "step", "test_accuracy", "teacher_test_accuracy", "pseudo_label_accuracy", "mean_weight", "flip_rate",
-    "label_flip_rate", "loss", "supervised_loss", "unlabeled_loss", "lam", "seconds",
+    "step",
+    "test_accuracy",
+    "teacher_test_accuracy",
+    "pseudo_label_accuracy",
+    "mean_weight",
+    "flip_rate",
+    "label_flip_rate",
+    "loss",
+    "supervised_loss",
+    "unlabeled_loss",
+    "lam",
+    "seconds",
 )
 """The per-evaluation series of a History, in `to_dict()`'s order."""
 
@@ -82,14 +93,15 @@ class History:
 
     @property
     def final_teacher_test_accuracy(self) -> float:
-        """The teacher's test accuracy (%) at the last evaluation (NaN where it was not recorded)."""
+        """The teacher's test accuracy (%) at the last evaluation (NaN where it was not
+        recorded)."""
         return self.teacher_test_accuracy[-1] if self.teacher_test_accuracy else math.nan
 
     def settled(self, series: str) -> list[float]:
         """The second half of a series: after the ramp-up, where changes are instability rather
         than learning."""
         values = getattr(self, series)
-        return values[len(values) // 2:]
+        return values[len(values) // 2 :]
 
     @property
     def oscillation(self) -> float:
@@ -99,7 +111,9 @@ class History:
 
     def to_dict(self) -> dict:
         return {
-            "method": self.method, "seed": self.seed, **{k: list(getattr(self, k)) for k in SERIES},
+            "method": self.method,
+            "seed": self.seed,
+            **{k: list(getattr(self, k)) for k in SERIES},
             "stopped_at": self.stopped_at,
         }
 
@@ -109,11 +123,14 @@ class History:
         `stopped_at` existed read as runs that were not stopped, and before a series of
         `ADDED_SERIES` existed (e.g. teacher_test_accuracy) as NaN at every evaluation."""
         missing = {k: [math.nan] * len(d["step"]) for k in ADDED_SERIES if k not in d}
-        return cls(**{k: d[k] if k in d else missing[k] for k in ("method", "seed", *SERIES)},
-                   stopped_at=d.get("stopped_at"))
+        return cls(
+            **{k: d[k] if k in d else missing[k] for k in ("method", "seed", *SERIES)},
+            stopped_at=d.get("stopped_at"),
+        )
 
     def plot(self, axes=None):
-        """Test and pseudo-label accuracy, mean weight and flip rate against step; returns the figure."""
+        """Test and pseudo-label accuracy, mean weight and flip rate against step; returns the
+        figure."""
         from ..plotting import plot_histories
 
         return plot_histories({self.method: [self]}, axes=axes)
@@ -121,8 +138,8 @@ class History:
     def _trained(self) -> tuple[nn.Module, EMATeacher]:
         if self.model is None or self.teacher is None:
             raise ValueError(
-                "this History has no trained model (it was read back with from_dict or from a file); "
-                "predictions need the History that drift.train returned"
+                "this History has no trained model (it was read back with from_dict or from a "
+                "file); predictions need the History that drift.train returned"
             )
         return self.model, self.teacher
 
@@ -146,7 +163,11 @@ class History:
         with eval_mode(model):
             for i in range(0, inputs.num_rows(x), batch_size):
                 xb = inputs.to_device(inputs.take(x, slice(i, i + batch_size)), device)
-                logits = logits_of(inputs.forward(model, xb)) if which == "student" else teacher.logits(model, xb)
+                logits = (
+                    logits_of(inputs.forward(model, xb))
+                    if which == "student"
+                    else teacher.logits(model, xb)
+                )
                 chunks.append(torch.softmax(logits, dim=-1).cpu())
         return torch.cat(chunks)
 

@@ -5,14 +5,15 @@ in memory or torch Datasets), makes the student's and the teacher's views of the
 input noise for the student, the batch itself for the teacher), computes the leader objective F
 with the method's gradient routing, takes an optimizer step (Adam by default) on the student
 and lets the teacher follow. Every `eval_every` steps it records test accuracy, pseudo-label
-accuracy, mean weight, flip rates and the loss parts in a `History` (`drift.training.history`), saves a
-checkpoint if asked (`drift.training.checkpoints`: a rerun with the same arguments resumes from it, for
-Colab disconnects) and calls `callback(history)`, which may stop training.
+accuracy, mean weight, flip rates and the loss parts in a `History` (`drift.training.history`),
+saves a checkpoint if asked (`drift.training.checkpoints`: a rerun with the same arguments resumes
+from it, for Colab disconnects) and calls `callback(history)`, which may stop training.
 
 Mixed precision (`precision="bf16"` or `"fp16"`) runs the forward passes of F under
 `torch.autocast`; parameters, optimizer state and the teacher stay float32. Under `torchrun` it
 trains data-parallel: see `drift.training.distributed`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,12 +42,17 @@ from ..runtime import resolve_device
 from ..data.sources import DatasetSplits, Source, check_data, source_of
 from ..core.teacher import EMATeacher, eval_mode, make_teacher
 
+
 @torch.no_grad()
 def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: Source) -> dict:
-    """`snapshot_of` the current student and teacher, streamed over the source's evaluation batches."""
+    """`snapshot_of` the current student and teacher, streamed over the source's evaluation
+    batches."""
+
     def logits(split: str) -> list[tuple[Tensor, Tensor, Tensor | None]]:
-        return [(logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
-                for x, y in source.eval_batches(split)]
+        return [
+            (logits_of(inputs.forward(student, x)), teacher.logits(student, x), y)
+            for x, y in source.eval_batches(split)
+        ]
 
     with eval_mode(student):
         test, unlabeled = logits("test"), logits("unlabeled")
@@ -62,7 +68,11 @@ def _viewed(name: str, view: View, x: Inputs) -> Inputs:
     out, kind = view(x), dict if isinstance(x, dict) else Tensor
     if isinstance(out, kind) and inputs.tensors(out) and inputs.num_rows(out) == inputs.num_rows(x):
         return out
-    got = f"{inputs.num_rows(out)} rows" if isinstance(out, kind) and inputs.tensors(out) else f"a {type(out).__name__}"
+    got = (
+        f"{inputs.num_rows(out)} rows"
+        if isinstance(out, kind) and inputs.tensors(out)
+        else f"a {type(out).__name__}"
+    )
     raise ValueError(
         f"{name} must return {'a dict' if kind is dict else 'a tensor'} with one row per input row "
         f"({inputs.num_rows(x)}); got {got}"
@@ -70,24 +80,36 @@ def _viewed(name: str, view: View, x: Inputs) -> Inputs:
 
 
 def training_step(
-    method: Method, student: nn.Module, teacher: EMATeacher, optimizer: torch.optim.Optimizer,
-    source: Source, *, step: int, steps: int, input_noise: float, precision: str = "fp32",
-    scaler: torch.amp.GradScaler | None = None, forward: nn.Module | None = None,
-    scheduler: LRScheduler | None = None, max_grad_norm: float | None = None,
-    student_view: View | None = None, teacher_view: View | None = None,
+    method: Method,
+    student: nn.Module,
+    teacher: EMATeacher,
+    optimizer: torch.optim.Optimizer,
+    source: Source,
+    *,
+    step: int,
+    steps: int,
+    input_noise: float,
+    precision: str = "fp32",
+    scaler: torch.amp.GradScaler | None = None,
+    forward: nn.Module | None = None,
+    scheduler: LRScheduler | None = None,
+    max_grad_norm: float | None = None,
+    student_view: View | None = None,
+    teacher_view: View | None = None,
     seed: int = 0,
 ) -> list[float]:
     """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
     (means over the processes when distributed).
 
-    Draws the step's global batch from `source` (see `drift.data.sources.source_of`), makes its views
-    student_view(x_l), student_view(x_u) and teacher_view(x_u) in that order (student_view
+    Draws the step's global batch from `source` (see `drift.data.sources.source_of`), makes its
+    views student_view(x_l), student_view(x_u) and teacher_view(x_u) in that order (student_view
     defaults to adding `input_noise`, teacher_view to the batch itself plus the method's
     `teacher_noise`, drawn last; a teacher_view with teacher_noise raises ValueError), and
     keeps this process's shard of them (all of them in a single process): every process draws
-    the same indices and noise from the same generator state; under a process group the forward passes draw
-    (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`). Backpropagates F (forward passes under autocast unless
-    precision is "fp32") through `scaler` (a `torch.amp.GradScaler`, disabled outside fp16;
+    the same indices and noise from the same generator state; under a process group the forward
+    passes draw (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`).
+    Backpropagates F (forward passes under autocast unless precision is "fp32") through `scaler` (a
+    `torch.amp.GradScaler`, disabled outside fp16;
     None: no loss scaling) with the method's routing, clips the
     student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
     and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher
@@ -107,13 +129,24 @@ def training_step(
         check_teacher_view(method, teacher_view)
         teacher_x_u = _viewed("teacher_view", teacher_view, x_u)
     shard = functools.partial(inputs.apply, distributed.shard)
-    with distributed.rank_stream(seed, step, device), \
-            torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+    with (
+        distributed.rank_stream(seed, step, device),
+        torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"),
+    ):
         terms = leader_terms(
-            method, student, teacher, shard(student_x_l), shard(y_l), shard(teacher_x_u),
-            lam=method.lam_at(step, steps), student_x_u=shard(student_x_u), student_forward=forward,
+            method,
+            student,
+            teacher,
+            shard(student_x_l),
+            shard(y_l),
+            shard(teacher_x_u),
+            lam=method.lam_at(step, steps),
+            student_x_u=shard(student_x_u),
+            student_forward=forward,
         )
-    parts = distributed.mean_over_ranks(torch.stack([terms.total, terms.supervised, terms.unlabeled]).detach()).tolist()
+    parts = distributed.mean_over_ranks(
+        torch.stack([terms.total, terms.supervised, terms.unlabeled]).detach()
+    ).tolist()
     if not math.isfinite(parts[0]):
         raise FloatingPointError(
             f"training stopped at step {step + 1}: the loss is {parts[0]} (supervised {parts[1]}, "
@@ -212,45 +245,76 @@ def train(
         and predictions use the inputs as they are, without views.
         Views act on inputs, not on theta, so the Stackelberg gradient keeps its form: F(theta)
         takes the student's logits at student_view(x) and the teacher's g_j = f(teacher_view(x_j);
-        phi(theta)), and the total derivative differentiates through phi(theta) at those inputs, the views'
-        draws held fixed for the step.
+        phi(theta)), and the total derivative differentiates through phi(theta) at those inputs, the
+        views' draws held fixed for the step.
     max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
         this before each optimizer step (with fp16, after unscaling it). None: no clipping.
 
-    Several processes: run under `torchrun` to train data-parallel (see `drift.training.distributed`).
+    Several processes: run under `torchrun` to train data-parallel (see
+    `drift.training.distributed`).
     """
     method, config = settings(method, config, **overrides)
     check_data(data)
     config = config.resolved()
-    check_arguments(config, optimizer=optimizer, scheduler=scheduler, student_view=student_view,
-                    teacher_view=teacher_view)
+    check_arguments(
+        config,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        student_view=student_view,
+        teacher_view=teacher_view,
+    )
     check_teacher_view(method, teacher_view)
     device = distributed.local_device(resolve_device(device))
     with distributed.process_group(device):
         for name in ("batch_size", "unlabeled_batch_size"):
             distributed.check_divisible(name, getattr(config, name))
         return _fit(
-            method, data, config, model=model, device=device, optimizer=optimizer, scheduler=scheduler,
-            student_view=student_view, teacher_view=teacher_view, callback=callback, checkpoint=checkpoint,
+            method,
+            data,
+            config,
+            model=model,
+            device=device,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            student_view=student_view,
+            teacher_view=teacher_view,
+            callback=callback,
+            checkpoint=checkpoint,
             progress=progress,
         )
 
 
-def check_arguments(config: TrainConfig, *, optimizer=None, scheduler=None, student_view=None,
-                    teacher_view=None) -> None:
+def check_arguments(
+    config: TrainConfig, *, optimizer=None, scheduler=None, student_view=None, teacher_view=None
+) -> None:
     """Check `train`'s factories and views against each other and the config (TypeError or
     ValueError naming the argument); the config's own settings are checked when it is made."""
     if student_view is not None and config.input_noise != DEFAULT.input_noise:
-        raise ValueError(f"input_noise is the default student view's; with student_view, add noise in your view; "
-                         f"got {config.input_noise}")
+        raise ValueError(
+            "input_noise is the default student view's; with student_view, add noise in your "
+            f"view; got {config.input_noise}"
+        )
     if optimizer is not None and config.lr != DEFAULT.lr:
         raise ValueError(
-            f"lr is the default optimizer's learning rate; with optimizer, set it in your factory; got {config.lr}"
+            "lr is the default optimizer's learning rate; with optimizer, set it in your factory; "
+            f"got {config.lr}"
         )
     for name, value, example in (
-        ("optimizer", optimizer, "a factory, e.g. lambda params: torch.optim.AdamW(params, lr=1e-3)"),
-        ("scheduler", scheduler, "a factory, e.g. lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)"),
-        ("student_view", student_view, "a function of a batch, e.g. lambda x: x + 0.3 * torch.randn_like(x)"),
+        (
+            "optimizer",
+            optimizer,
+            "a factory, e.g. lambda params: torch.optim.AdamW(params, lr=1e-3)",
+        ),
+        (
+            "scheduler",
+            scheduler,
+            "a factory, e.g. lambda opt: torch.optim.lr_scheduler.StepLR(opt, 100)",
+        ),
+        (
+            "student_view",
+            student_view,
+            "a function of a batch, e.g. lambda x: x + 0.3 * torch.randn_like(x)",
+        ),
         ("teacher_view", teacher_view, "a function of a batch, e.g. lambda x: x.flip(-1)"),
     ):
         if value is not None and not callable(value):
@@ -262,9 +326,9 @@ def check_teacher_view(method: Method, teacher_view: View | None) -> None:
     view's noise): ValueError saying how to have both."""
     if teacher_view is not None and method.teacher_noise != 0.0:
         raise ValueError(
-            f"teacher_noise is the default teacher view's noise; with teacher_view, add noise inside your view "
-            f"(e.g. drift.inputs.add_noise(x, {method.teacher_noise})) and pass teacher_noise=0; "
-            f"got teacher_noise={method.teacher_noise} ({method.name!r})"
+            "teacher_noise is the default teacher view's noise; with teacher_view, add noise "
+            f"inside your view (e.g. drift.inputs.add_noise(x, {method.teacher_noise})) and pass "
+            f"teacher_noise=0; got teacher_noise={method.teacher_noise} ({method.name!r})"
         )
 
 
@@ -277,40 +341,77 @@ def run_config(method: Method, config: TrainConfig, **objects) -> dict:
 
 
 def _fit(
-    method: Method, data: SemiSupervisedData | DatasetSplits, config: TrainConfig, *, model, device: torch.device,
-    optimizer, scheduler, student_view, teacher_view, callback, checkpoint, progress: bool,
+    method: Method,
+    data: SemiSupervisedData | DatasetSplits,
+    config: TrainConfig,
+    *,
+    model,
+    device: torch.device,
+    optimizer,
+    scheduler,
+    student_view,
+    teacher_view,
+    callback,
+    checkpoint,
+    progress: bool,
 ) -> History:
-    """`train` after its arguments are checked (`config` resolved) and the process group (if any) is set up."""
+    """`train` after its arguments are checked (`config` resolved) and the process group (if any)
+    is set up."""
     steps, seed, eval_every = config.steps, config.seed, config.eval_every
     torch.manual_seed(seed)
     student = build_model(model, data.feature_shape, data.num_classes).to(device)
     student.train()
     forward = distributed.wrap(student)  # rank 0's parameters and buffers reach every rank
-    source = source_of(data, device=device, seed=seed, batch_size=config.batch_size,
-                       unlabeled_batch_size=config.unlabeled_batch_size, eval_batch_size=config.eval_batch_size,
-                       eval_unlabeled=config.eval_unlabeled)
+    source = source_of(
+        data,
+        device=device,
+        seed=seed,
+        batch_size=config.batch_size,
+        unlabeled_batch_size=config.unlabeled_batch_size,
+        eval_batch_size=config.eval_batch_size,
+        eval_unlabeled=config.eval_unlabeled,
+    )
     check_output(student, source.probe(), data.num_classes)
     teacher = make_teacher(method, student)
     identity = {
-        **run_config(method, config, model=model, optimizer=optimizer, scheduler=scheduler,
-                     student_view=student_view, teacher_view=teacher_view),
-        "data": repr(data), "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
+        **run_config(
+            method,
+            config,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            student_view=student_view,
+            teacher_view=teacher_view,
+        ),
+        "data": repr(data),
+        "data_sha256": checkpoints.fingerprint(data) if checkpoint is not None else None,
     }
     if optimizer is None:
-        optimizer = torch.optim.Adam(student.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda"))
+        optimizer = torch.optim.Adam(
+            student.parameters(), lr=config.lr, fused=device.type in ("cpu", "cuda")
+        )
     else:
         optimizer = _built("optimizer", optimizer(student.parameters()), torch.optim.Optimizer)
     if scheduler is not None:
         scheduler = _built("scheduler", scheduler(optimizer), LRScheduler)
-    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")  # disabled: a pass-through
+    scaler = torch.amp.GradScaler(
+        device.type, enabled=config.precision == "fp16"
+    )  # disabled: a pass-through
     history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     state = checkpoints.load(checkpoint, config=identity, device=device)
     if state is None:
         start, elapsed = 0, 0.0
         previous = _snapshot(method, student, teacher, source)
     else:  # resume: the saved predictions stand in for an evaluation at the checkpoint's step
-        checkpoints.restore(state, student=student, optimizer=optimizer, teacher=teacher, scaler=scaler,
-                            scheduler=scheduler, device=device)
+        checkpoints.restore(
+            state,
+            student=student,
+            optimizer=optimizer,
+            teacher=teacher,
+            scaler=scaler,
+            scheduler=scheduler,
+            device=device,
+        )
         history = History.from_dict(state["history"])
         history.model, history.teacher = student, teacher
         start, elapsed = state["step"], history.seconds[-1] if history.seconds else 0.0
@@ -319,14 +420,31 @@ def _fit(
             return history
 
     evaluations = Evaluations(steps=steps, eval_every=eval_every, last=start)
-    bar = tqdm(total=steps, initial=start, desc=method.name, disable=not (progress and distributed.is_main()), leave=False)
+    bar = tqdm(
+        total=steps,
+        initial=start,
+        desc=method.name,
+        disable=not (progress and distributed.is_main()),
+        leave=False,
+    )
     tic = time.perf_counter()
     for step in range(start, steps):
         parts = training_step(
-            method, student, teacher, optimizer, source, step=step, steps=steps, input_noise=config.input_noise,
-            precision=config.precision, scaler=scaler, forward=forward, scheduler=scheduler,
+            method,
+            student,
+            teacher,
+            optimizer,
+            source,
+            step=step,
+            steps=steps,
+            input_noise=config.input_noise,
+            precision=config.precision,
+            scaler=scaler,
+            forward=forward,
+            scheduler=scheduler,
             max_grad_norm=config.max_grad_norm,
-            student_view=student_view, teacher_view=teacher_view,
+            student_view=student_view,
+            teacher_view=teacher_view,
             seed=seed,
         )
         evaluations.add([parts])
@@ -336,14 +454,29 @@ def _fit(
         if not evaluations.due(done):
             continue
         now = _snapshot(method, student, teacher, source)
-        (record,) = evaluations.records([method], done=done, now=[now], previous=[previous],
-                                        seconds=elapsed + time.perf_counter() - tic)
+        (record,) = evaluations.records(
+            [method],
+            done=done,
+            now=[now],
+            previous=[previous],
+            seconds=elapsed + time.perf_counter() - tic,
+        )
         history.append(record)
         previous = now
         bar.set_postfix(test_acc=f"{now['test_accuracy']:.1f}")
         save = functools.partial(
-            checkpoints.save, checkpoint, config=identity, step=done, student=student, optimizer=optimizer,
-            teacher=teacher, scaler=scaler, scheduler=scheduler, predictions=now, history=history, device=device,
+            checkpoints.save,
+            checkpoint,
+            config=identity,
+            step=done,
+            student=student,
+            optimizer=optimizer,
+            teacher=teacher,
+            scaler=scaler,
+            scheduler=scheduler,
+            predictions=now,
+            history=history,
+            device=device,
         )
         if checkpoint is not None and distributed.is_main():
             save()
@@ -360,7 +493,13 @@ def _built(name: str, obj, kind: type):
     """What the factory argument `name` built, checked to be a `kind`."""
     if isinstance(obj, kind) and not isinstance(obj, torch.optim.lr_scheduler.ReduceLROnPlateau):
         return obj
-    hint = " (stepped every step, without a metric: step a ReduceLROnPlateau from a callback)" if name == "scheduler" else ""
-    expected = {"optimizer": "torch.optim.Optimizer", "scheduler": "torch.optim.lr_scheduler.LRScheduler"}[name]
+    hint = (
+        " (stepped every step, without a metric: step a ReduceLROnPlateau from a callback)"
+        if name == "scheduler"
+        else ""
+    )
+    expected = {
+        "optimizer": "torch.optim.Optimizer",
+        "scheduler": "torch.optim.lr_scheduler.LRScheduler",
+    }[name]
     raise TypeError(f"the {name} factory must return a {expected}{hint}; got {type(obj).__name__}")
-
