@@ -61,9 +61,8 @@ def _one(name: str, steps: int) -> dict:
         progress=False,
     )
     seconds = time.perf_counter() - tic
-    mb = (
-        1024 if sys.platform != "darwin" else 1024 * 1024
-    )  # ru_maxrss: KiB on Linux, bytes on macOS
+    # ru_maxrss: KiB on Linux, bytes on macOS
+    mb = 1024 if sys.platform != "darwin" else 1024 * 1024
     return {
         "seconds": seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / mb,
@@ -76,9 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--out", default="benchmarks/results/engine_speed.json")
-    parser.add_argument(
-        "--one", choices=list(SETTINGS), help=argparse.SUPPRESS
-    )  # a child process's setting
+    # a child process's setting
+    parser.add_argument("--one", choices=list(SETTINGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(_one(args.one, args.steps)))

@@ -23,6 +23,8 @@ from drift.training.loop import training_step
 
 SETTINGS = (("digits", "mlp", 5), ("mnist1d", "cnn", 10))
 METHODS = ("mean_teacher", "drift")
+STEP_CONFIG = drift.TrainConfig(steps=1, input_noise=0.1)
+"""steps=1: every timed step is past the ramp-up, so the unlabeled term (and the teacher) is on."""
 BATCH, UNLABELED_BATCH = 64, 128
 
 
@@ -39,8 +41,7 @@ def _setup(name: str, data, model: str, device):
 
 def _step(setup, source, step: int) -> None:
     method, student, teacher, optimizer = setup
-    # steps=1: past the ramp-up, so the unlabeled term (and the teacher) is always on.
-    training_step(method, student, teacher, optimizer, source, step=step, steps=1, input_noise=0.1)
+    training_step(method, student, teacher, optimizer, source, STEP_CONFIG, step=step)
 
 
 def _saved_bytes(setup, data) -> int:

@@ -7,6 +7,7 @@ the total (Stackelberg) gradient. Every method here, from supervised training to
 """
 
 import importlib
+import warnings
 
 from .metrics import (
     PairedTest,
@@ -141,10 +142,17 @@ _MOVED = {
 
 def __getattr__(name):
     """`drift.DriftClassifier` and `drift.labeled_accuracy` are imported on first use, as they
-    import scikit-learn (1-2 s); so are the modules under their names before the package was
-    layered (`drift.maps` is `drift.book.maps`)."""
+    import scikit-learn (1-2 s). The modules' names before the package was layered (0.1; e.g.
+    `drift.maps`) still give their new modules (`drift.book.maps`), with a DeprecationWarning:
+    they go in 0.3."""
     if name in ("DriftClassifier", "labeled_accuracy"):
         return getattr(importlib.import_module(f"{__name__}.training.estimator"), name)
-    if name in _MOVED:  # a module's name before the package was layered (0.1): its new place
-        return importlib.import_module(f"{__name__}.{_MOVED[name]}")
+    if name in _MOVED:
+        new = f"{__name__}.{_MOVED[name]}"
+        warnings.warn(
+            f"drift.{name} is now {new}: import it from there (the old name goes in drift 0.3)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return importlib.import_module(new)
     raise AttributeError(f"module 'drift' has no attribute {name!r}")

@@ -54,9 +54,8 @@ def plot_histories(histories: dict, *, metrics: Sequence[str] = tuple(CURVES)[:4
         ax.set_xlabel("step")
         ax.set_ylabel(CURVES[metric])
         ax.grid(alpha=0.3)
-        if metric.endswith(
-            "flip_rate"
-        ):  # from ~1 after the first steps down to a few in a thousand
+        # from ~1 after the first steps down to a few in a thousand
+        if metric.endswith("flip_rate"):
             ax.set_yscale("log")
     fig = axes[0].figure
     if own_figure:
@@ -130,32 +129,40 @@ def plot_class_map(
 
 
 def plot_finals(
-    results, references: Mapping[str, Sequence[float]] | None = None, *, ax=None, title=None
+    results,
+    references: Mapping[str, Sequence[float]] | None = None,
+    *,
+    methods: Sequence[str] | None = None,
+    ax=None,
+    title=None,
 ):
     """Each seed's final test accuracy per method (dots; black bar: the mean over seeds), grey
     lines joining one seed's runs of the methods of `results` (a `drift.Results`).
 
     references: extra columns {label: per-seed accuracies (%)}, e.g. scikit-learn's rows.
-    Returns the figure.
+    methods: which of the results' methods to draw, in that order (default: all). Returns the
+    figure.
     """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4), layout="constrained")
+    methods = list(results.methods if methods is None else methods)
     references = dict(references or {})
-    labels = results.methods + list(references)
-    finals = [results.final(m) for m in results.methods] + [
+    labels = methods + list(references)
+    finals = [results.final(m) for m in methods] + [
         np.asarray(v, dtype=float) for v in references.values()
     ]
+    seeds = min((len(v) for v in finals[: len(methods)]), default=0)
     ax.plot(
-        range(len(results.methods)),
-        np.array(finals[: len(results.methods)]),
+        range(len(methods)),
+        np.array([v[:seeds] for v in finals[: len(methods)]]),
         color="0.8",
         lw=0.8,
         zorder=1,
     )
     for i, values in enumerate(finals):
-        ax.scatter(np.full(len(values), i), values, s=14, color=f"C{i}", zorder=3)
+        ax.scatter(np.full(len(values), i), values, s=14, color=f"C{i % 10}", zorder=3)
         ax.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=1.5)
     ax.set_xticks(
         range(len(labels)),
@@ -168,3 +175,86 @@ def plot_finals(
         ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3, axis="y")
     return ax.figure
+
+
+GAME_STYLES = {
+    "simultaneous": dict(color="tab:red"),
+    "sequential": dict(color="tab:orange"),
+    "stackelberg": dict(color="tab:blue"),
+    "mean_teacher": dict(color="tab:green"),
+    "drift": dict(color="tab:purple"),
+}
+"""The matplotlib style of each dynamics of `drift.book.games.play` in the game figures."""
+
+
+def plot_phase_portrait(game, trajectories: dict, *, ax=None, box=None, marks: dict | None = None):
+    """A game's gradient play (`drift.book.games.QuadraticGame`, `drift.book.games.play`):
+    trajectories {name: (T, 2) array} in the (x, y) plane, with the follower's best response
+    y*(x), the Stackelberg equilibrium (star; left out when the game has none) and the stationary
+    point (cross; left out when it is not unique). marks: extra points {label: (x, y)}, drawn as
+    diamonds (e.g. a resting point). box = (x_min, x_max, y_min, y_max) fixes the view (default:
+    around the starts and the equilibria). Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.0), layout="constrained")
+    marks = (
+        {}
+        if marks is None
+        else {label: np.asarray(point, dtype=float) for label, point in marks.items()}
+    )
+    points = [*(np.asarray(t)[0] for t in trajectories.values()), *marks.values()]
+    special = {}
+    for label, find in (
+        ("Stackelberg equilibrium", game.stackelberg_equilibrium),
+        ("stationary point", game.stationary_point),
+    ):
+        try:
+            special[label] = find()
+            points.append(special[label])
+        except ValueError:
+            pass
+    if box is None:
+        lo, hi = np.min(points, axis=0), np.max(points, axis=0)
+        pad = 0.4 * max(hi - lo) + 0.5
+        box = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+    xs = np.linspace(box[0], box[1], 50)
+    ax.plot(
+        xs,
+        game.best_response(xs),
+        color="0.6",
+        ls="--",
+        lw=1,
+        label="follower's best response $y^*(x)$",
+    )
+    for name, path in trajectories.items():
+        path = np.asarray(path)
+        style = GAME_STYLES.get(name, {})
+        ax.plot(path[:, 0], path[:, 1], lw=1.2, label=name, **style)
+        ax.plot(*path[0], "o", ms=4, **style)
+    if "Stackelberg equilibrium" in special:
+        ax.plot(
+            *special["Stackelberg equilibrium"],
+            "*",
+            color="k",
+            ms=13,
+            label="Stackelberg equilibrium",
+            zorder=5,
+        )
+    if "stationary point" in special:
+        ax.plot(
+            *special["stationary point"],
+            "X",
+            color="0.25",
+            ms=8,
+            label="stationary point",
+            zorder=5,
+        )
+    for label, point in marks.items():
+        ax.plot(*point, "D", color="tab:purple", mec="k", ms=7, label=label, zorder=6)
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_xlabel("leader's move $x$")
+    ax.set_ylabel("follower's move $y$")
+    ax.grid(alpha=0.3)
+    return ax

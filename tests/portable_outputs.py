@@ -36,9 +36,8 @@ except ImportError:
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 TEXT_KEYS = ("text/plain", "text/html", "text/markdown")
-P_HEADER = re.compile(
-    r"^p\b"
-)  # a table column of p-values: "p", "p (exact)", "p (t-test)", "p-value"
+# a table column of p-values: "p", "p (exact)", "p (t-test)", "p-value"
+P_HEADER = re.compile(r"^p\b")
 P_TEXT = re.compile(r"\bp\s*[=<>≤≥]\s*$")  # text just before a p-value: "p = ", "p<"
 TIER = {"tier": 2, "why": "nbval is not running"}  # set by pytest_configure
 

@@ -148,9 +148,8 @@ def _bootstrap(target, args, log_path: str) -> None:
     try:
         import resource
 
-        resource.setrlimit(
-            resource.RLIMIT_CORE, (0, 0)
-        )  # SIGABRT at the deadline leaves no core file
+        # SIGABRT at the deadline leaves no core file
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     except (ImportError, ValueError, OSError):
         pass
     log = open(log_path, "w")

@@ -94,9 +94,8 @@ def test_identity_is_exact_when_student_equals_teacher(alpha, weights):
     method = drift.get_method("drift", alpha=alpha, weights=weights)
     check = label_path_identity(method, student, teacher, x_u, lam=LAM)
     assert check.relative_error < 1e-10 and check.cosine == pytest.approx(1.0, abs=1e-12)
-    assert (
-        entropy_gradient(method, student, teacher, x_u, lam=LAM).norm() > 1e-3
-    )  # not trivially 0 = 0
+    # not trivially 0 = 0
+    assert entropy_gradient(method, student, teacher, x_u, lam=LAM).norm() > 1e-3
 
 
 def test_identity_needs_soft_labels():
@@ -175,9 +174,8 @@ def test_weight_path_identity_is_exact(alpha, normalize):
     check = weight_path_identity(method, student, teacher, x_u, lam=LAM)
     assert check.relative_error < 1e-10 and check.cosine == pytest.approx(1.0, abs=1e-12)
     assert disagreement_entropy_gradient(method, student, teacher, x_u, lam=LAM).norm() > 1e-3
-    assert (
-        label_path_identity(method, student, teacher, x_u, lam=LAM).relative_error > 1e-3
-    )  # the gap is real
+    # the gap is real
+    assert label_path_identity(method, student, teacher, x_u, lam=LAM).relative_error > 1e-3
 
 
 def test_weight_path_descends_into_higher_teacher_entropy():

@@ -221,3 +221,16 @@ def test_code_is_formatted_to_the_page(command):
         f"`ruff {' '.join(command)} book` failed; run `ruff format book`:\n"
         f"{result.stdout}{result.stderr}"
     )
+
+
+def test_every_source_file_the_book_names_exists():
+    """Paths like `drift/training/loop.py` in the chapters, the pages and the README (links to
+    the code included) name files of this repository: a moved module cannot leave a dead link."""
+    cells = [source(c) for p in CHAPTERS for c in load(p)["cells"]]
+    pages = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "book").glob("*.md"))]
+    named = set()
+    for text in cells + [p.read_text() for p in pages]:
+        named |= set(re.findall(r"(?<![\w/.-])((?:drift|benchmarks|tools|tests)/[\w/]+\.py)", text))
+    assert named, "the pattern finds no path: it is broken"
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, f"the book names files that do not exist: {missing}"

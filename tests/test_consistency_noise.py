@@ -247,9 +247,8 @@ def test_gradient_with_teacher_noise_matches_finite_differences(name, settings):
     grad = autograd_gradient(student, value)
     for v in directions(grad.numel()):
         assert relative_error(float(grad @ v), central_difference(student, fn, v)) < TOL
-        if (
-            not frozen
-        ):  # the total derivative is that of the package's own F at the same noisy inputs
+        # the total derivative is that of the package's own F at the same noisy inputs
+        if not frozen:
             assert relative_error(float(grad @ v), central_difference(student, F_package, v)) < TOL
     clean = drift.leader_terms(
         method, student, teacher, s_l, y_l, x_u, lam=LAM, student_x_u=s_u
@@ -307,13 +306,11 @@ def test_teacher_noise_with_a_teacher_view_is_refused(moons):
         drift.train(
             "mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.1, progress=False
         )
-    with pytest.raises(
-        ValueError, match="pass teacher_noise=0"
-    ):  # the check training_step runs too
+    # the check training_step runs too
+    with pytest.raises(ValueError, match="pass teacher_noise=0"):
         drift.training.loop.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), view)
-    drift.training.loop.check_teacher_view(
-        drift.get_method("drift", teacher_noise=0.2), None
-    )  # no view: fine
+    # no view: fine
+    drift.training.loop.check_teacher_view(drift.get_method("drift", teacher_noise=0.2), None)
     h = drift.train(
         "mean_teacher", moons, steps=2, teacher_view=view, teacher_noise=0.0, progress=False
     )

@@ -116,9 +116,8 @@ def test_cosine_presets_are_extra_and_follow_cosine():
     assert (dc.teacher, dc.grad_labels, dc.grad_weights) == ("ema", True, True)
     assert all(getattr(dc, k) == getattr(cos, k) for k in COSINE_PARTS)  # the same components
     # drift_cosine is DRIFT with COSINE's labels and weights, and nothing else changed
-    tuned = {
-        k: getattr(drift.METHODS["drift"], k) for k in ("alpha", "lam")
-    }  # each preset's own tuning
+    # each preset's own tuning
+    tuned = {k: getattr(drift.METHODS["drift"], k) for k in ("alpha", "lam")}
     assert (
         dataclasses.replace(
             dc, name="drift", sharpen=1.0, class_normalize=False, mask_below=0.0, **tuned
@@ -139,9 +138,8 @@ def test_cosine_presets_take_the_choice_of_their_tuning_record():
         cos.mask_below == dc.mask_below == choice["xi"]
         and cos.refresh_every == choice["refresh_every"]
     )
-    by_xi = choice[
-        "mean_over_both_methods_by_xi"
-    ]  # the record's rule: xi first, then cosine's refresh at it
+    # the record's rule: xi first, then cosine's refresh at it
+    by_xi = choice["mean_over_both_methods_by_xi"]
     assert max(by_xi, key=by_xi.get) == str(choice["xi"])
     prefix = f"cosine xi={choice['xi']} "
     at_xi = {key: sum(runs) / len(runs) for key, runs in accuracy.items() if key.startswith(prefix)}
@@ -400,9 +398,8 @@ def test_checkpoint_config_records_every_method_setting():
     every = {f.name for f in dataclasses.fields(drift.Method)}
     for m in [*drift.METHODS.values(), *drift.EXTRA_PRESETS.values()]:
         config = run_config(m, drift.TrainConfig())["method"]
-        assert set(config) == every and config == dataclasses.asdict(
-            m
-        )  # settings at their defaults too
+        # settings at their defaults too
+        assert set(config) == every and config == dataclasses.asdict(m)
     for name in ("cosine", "drift_cosine"):
         config = run_config(drift.get_method(name), drift.TrainConfig())["method"]
         assert {k: config[k] for k in COSINE_PARTS} == {

@@ -97,9 +97,8 @@ def test_torchrun_command_trains_and_only_rank_0_prints(runs):
     assert runs["stdout"].count("final test accuracy") == 1
     assert "2 processes" in runs["stdout"]
     assert runs["two"]["step"][-1] == 200
-    assert "Warning" not in runs["stderr"], runs["stderr"][
-        -2000:
-    ]  # none from the package's own calls
+    # none from the package's own calls
+    assert "Warning" not in runs["stderr"], runs["stderr"][-2000:]
 
 
 def test_two_processes_match_one_with_the_same_global_batch(runs):
@@ -132,9 +131,8 @@ def test_teacher_and_history_are_identical_across_ranks(runs):
         assert max(r0["ema_error"], r1["ema_error"]) < 1e-6, name
         assert r0["history"] == r1["history"], name
     bn = runs["ranks"][0]["batchnorm"]
-    assert bn[
-        "running_var_moved"
-    ]  # the teacher's BatchNorm buffers were averaged, not left at init
+    # the teacher's BatchNorm buffers were averaged, not left at init
+    assert bn["running_var_moved"]
 
 
 def test_batch_size_must_divide_over_the_processes(runs):
@@ -148,9 +146,8 @@ def test_batch_size_must_divide_over_the_processes(runs):
 def test_each_rank_draws_its_own_dropout_masks_from_a_shared_batch_stream(runs):
     for r in runs["ranks"]:
         d = r["dropout"]
-        assert d["steps"] == 6 and not any(
-            d["masks_equal_across_ranks"]
-        )  # before: equal at every step
+        # before: equal at every step
+        assert d["steps"] == 6 and not any(d["masks_equal_across_ranks"])
         # dropout draws nothing from the shared generator: after training it is where a
         # dropout-free student of the same shapes leaves it, on both ranks
         assert d["shared_rng_equal_across_ranks"] and d["shared_rng_as_without_dropout"]
@@ -193,9 +190,8 @@ def test_checkpoint_refuses_other_data_of_the_same_sizes(moons, tmp_path):
         r"\(differing: data_sha256\); pass the same arguments and data",
     ):
         drift.train("drift", other, **kwargs)
-    assert (
-        drift.train("drift", moons, **kwargs).to_dict() == first.to_dict()
-    )  # the same data resumes (done)
+    # the same data resumes (done)
+    assert drift.train("drift", moons, **kwargs).to_dict() == first.to_dict()
 
 
 def test_fingerprint_of_tensors_dicts_and_none():
@@ -286,9 +282,8 @@ def _trained(data, model) -> dict:
     torch.manual_seed(0)
     student = drift.build_model(model, data.feature_shape, data.num_classes)
     floats = [k for k, v in student.state_dict().items() if v.is_floating_point()]
-    iterates = [
-        _flat(student.state_dict()[k] for k in floats)
-    ]  # theta_0, then theta_k after each step
+    # theta_0, then theta_k after each step
+    iterates = [_flat(student.state_dict()[k] for k in floats)]
 
     def record(history):
         iterates.append(_flat(history.model.state_dict()[k] for k in floats))

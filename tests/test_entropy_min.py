@@ -39,9 +39,8 @@ def test_entropy_min_is_an_extra_preset_outside_the_default_set():
     )
     m = drift.get_method("entropy_min")
     assert m is drift.EXTRA_PRESETS["entropy_min"] and m.entropy_weight == 1.0
-    tuned = {
-        k: getattr(drift.METHODS["mean_teacher"], k) for k in ("alpha", "lam")
-    }  # each preset's own tuning
+    # each preset's own tuning
+    tuned = {k: getattr(drift.METHODS["mean_teacher"], k) for k in ("alpha", "lam")}
     assert (
         dataclasses.replace(m, name="mean_teacher", entropy_weight=0.0, **tuned)
         == drift.METHODS["mean_teacher"]
@@ -124,9 +123,8 @@ def test_entropy_min_trains_and_its_checkpoint_config_resumes(moons, tmp_path, w
     path = tmp_path / "e.pt"
     drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     config = torch.load(path, weights_only=True)["config"]
-    assert config["method"] == dataclasses.asdict(
-        drift.get_method("entropy_min")
-    )  # every setting, defaults too
+    # every setting, defaults too
+    assert config["method"] == dataclasses.asdict(drift.get_method("entropy_min"))
     again = drift.train("entropy_min", moons, checkpoint=path, **kwargs)
     assert without_seconds(again.to_dict()) == without_seconds(full.to_dict())
     with pytest.raises(ValueError, match="differing: method"):
@@ -135,9 +133,8 @@ def test_entropy_min_trains_and_its_checkpoint_config_resumes(moons, tmp_path, w
         )
     assert full.method == "entropy_min"
     plain = drift.train("mean_teacher", moons, **kwargs)
-    assert (
-        without_seconds(plain.to_dict())["loss"] != without_seconds(full.to_dict())["loss"]
-    )  # the term is used
+    # the term is used
+    assert without_seconds(plain.to_dict())["loss"] != without_seconds(full.to_dict())["loss"]
 
 
 def test_default_checkpoint_config_records_every_setting(moons, tmp_path):

@@ -108,15 +108,13 @@ def test_any_labels_strings_included(semi):
     x, y_semi, _ = semi
     x, y_semi = x[:200], y_semi[:200]
     names = np.array([f"digit {c}" for c in range(10)], dtype=object)
-    y_names = np.where(y_semi == -1, -1, names[np.maximum(y_semi, 0)]).astype(
-        object
-    )  # -1 kept as int
+    # -1 kept as int
+    y_names = np.where(y_semi == -1, -1, names[np.maximum(y_semi, 0)]).astype(object)
     by_code = drift.DriftClassifier(steps=10).fit(x, y_semi)
     by_name = drift.DriftClassifier(steps=10).fit(x, y_names)
     assert list(by_name.classes_) == sorted(names)  # sorted names: same order as the codes here
-    np.testing.assert_array_equal(
-        by_name.predict_proba(x), by_code.predict_proba(x)
-    )  # the same run
+    # the same run
+    np.testing.assert_array_equal(by_name.predict_proba(x), by_code.predict_proba(x))
     np.testing.assert_array_equal(by_name.predict(x), names[by_code.predict(x)])
     shifted = drift.DriftClassifier(steps=10).fit(x, np.where(y_semi == -1, -1, y_semi * 10 + 7))
     np.testing.assert_array_equal(shifted.predict(x), by_code.predict(x) * 10 + 7)
@@ -164,9 +162,8 @@ def test_clone_and_module_models_are_left_unchanged(semi):
     for k, v in student.state_dict().items():
         assert torch.equal(v, before[k]), k  # the module passed in is never trained
     assert est.history_.model is not student
-    np.testing.assert_array_equal(
-        twin.fit(x, y_semi).predict_proba(x), est.predict_proba(x)
-    )  # same start, same run
+    # same start, same run
+    np.testing.assert_array_equal(twin.fit(x, y_semi).predict_proba(x), est.predict_proba(x))
 
 
 def test_pipeline_cross_val_score_and_grid_search(semi):

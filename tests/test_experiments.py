@@ -136,9 +136,8 @@ def test_table_adds_reference_rows_paired_by_seed(moons):
         ["mean_teacher", "drift"], moons, seeds=2, steps=10, workers=1, progress=False
     )
     accs = r.final("mean_teacher") + np.array([1.0, 3.0])
-    row = r.table(references={"other": accs}).splitlines()[
-        -1
-    ]  # d = (1, 3): 2 of 4 sign vectors reach |4|
+    # d = (1, 3): 2 of 4 sign vectors reach |4|
+    row = r.table(references={"other": accs}).splitlines()[-1]
     assert (
         row.startswith("| other | ")
         and "| +2.00 [-10.71, 14.71] | 0.5 | inconclusive | 2/2 | - | - |" in row

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from drift import plotting
 from drift.book import games
 
 EPS = 1e-6
@@ -108,9 +109,8 @@ def test_response_jacobian_of_the_ema_follower_is_one_minus_alpha():
             )
 
         phi = alpha * phi_prev + (1 - alpha) * theta
-        assert (
-            torch.func.grad(g, argnums=1)(theta, phi).abs().max() < 1e-15
-        )  # phi is the best response
+        # phi is the best response
+        assert torch.func.grad(g, argnums=1)(theta, phi).abs().max() < 1e-15
         jac = games.response_jacobian(g, theta, phi)
         torch.testing.assert_close(
             jac, (1 - alpha) * torch.eye(4, dtype=torch.float64), rtol=0, atol=1e-15
@@ -173,9 +173,8 @@ def test_stationary_point_and_nash_equilibrium(game):
     else:
         with pytest.raises(ValueError, match=r"no Nash equilibrium.*a = .* <= 0"):
             game.nash_equilibrium()
-        assert game.leader_cost(x_n + 0.3, y_n) < game.leader_cost(
-            x_n, y_n
-        )  # the leader would move
+        # the leader would move
+        assert game.leader_cost(x_n + 0.3, y_n) < game.leader_cost(x_n, y_n)
 
 
 def test_chapter_game_in_closed_form():
@@ -263,11 +262,8 @@ def test_drift_resting_point_moves_from_stackelberg_to_stationary_as_alpha_grows
     xs = np.array([game.resting_point("drift", alpha=float(a))[0] for a in alphas])
     assert xs[0] == pytest.approx(game.stackelberg_equilibrium()[0]) and np.all(np.diff(xs) < 0)
     assert 0 < xs[-1] < 2e-3  # 1.75 * 0.001 * 2 / (1.001 * 4 - 1) ≈ 1.17e-3
-    for a in (
-        0.0,
-        0.5,
-        0.9,
-    ):  # mean teacher's analogue rests at the stationary point for every alpha
+    # mean teacher's analogue rests at the stationary point for every alpha
+    for a in (0.0, 0.5, 0.9):
         np.testing.assert_allclose(
             game.resting_point("mean_teacher", alpha=a), game.stationary_point()
         )
@@ -506,7 +502,7 @@ def test_phase_portrait_draws_every_trajectory():
         d: games.play(game, d, -1.0, -1.0, lr=0.1, steps=20, **_kwargs(d, follower_lr=0.1))
         for d in games.DYNAMICS
     }
-    ax = games.plot_phase_portrait(
+    ax = plotting.plot_phase_portrait(
         game, paths, marks={"resting point": game.resting_point("drift", alpha=0.7)}
     )
     labels = [line.get_label() for line in ax.get_lines()]
@@ -516,7 +512,7 @@ def test_phase_portrait_draws_every_trajectory():
     # a game without a Stackelberg equilibrium or a unique stationary point still draws
     for coupling, missing in ((0.5, "Stackelberg equilibrium"), (1.0, "stationary point")):
         game = games.QuadraticGame.example(coupling)
-        ax = games.plot_phase_portrait(
+        ax = plotting.plot_phase_portrait(
             game, {d: games.play(game, d, -1.0, -1.0, lr=0.1, steps=20) for d in CLASSIC}
         )
         labels = [line.get_label() for line in ax.get_lines()]
@@ -532,12 +528,8 @@ def test_stackelberg_game_explorer_widget():
     slider = widget.children[0]
     assert slider.description == "coupling κ"
     assert slider.min <= 0.3 and slider.max >= 3.0
-    for value in (
-        2.5,
-        1.0,
-        0.5,
-        0.3,
-    ):  # strong, critical and weak coupling (no Stackelberg equilibrium)
+    # strong, critical and weak coupling (no Stackelberg equilibrium)
+    for value in (2.5, 1.0, 0.5, 0.3):
         slider.value = value
         widget.update()
     assert isinstance(widget, ipywidgets.interactive)

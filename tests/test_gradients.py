@@ -321,9 +321,8 @@ def test_gradient_with_views_matches_finite_differences(name):
     grad = autograd_gradient(student, value)
     for v in directions(grad.numel()):
         assert relative_error(grad @ v, central_difference(student, fn, v)) < TOL
-        if (
-            name == "drift"
-        ):  # the package's own F, recomputed at perturbed theta with the same views
+        # the package's own F, recomputed at perturbed theta with the same views
+        if name == "drift":
             assert relative_error(grad @ v, central_difference(student, F_package, v)) < TOL
 
 

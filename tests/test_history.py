@@ -39,9 +39,8 @@ def test_predict_proba_is_the_eval_mode_student_batched_without_gradient_or_draw
     torch.testing.assert_close(p, expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(p.sum(-1), torch.ones(len(x)))
     assert torch.equal(run.predict(x), p.argmax(-1))
-    assert torch.equal(
-        run.predict_proba(x.numpy().astype(np.float64)), run.predict_proba(x)
-    )  # NumPy as in the data
+    # NumPy as in the data
+    assert torch.equal(run.predict_proba(x.numpy().astype(np.float64)), run.predict_proba(x))
 
 
 def test_teacher_predictions_are_the_teacher_that_history_evaluated(run, moons):

@@ -83,9 +83,8 @@ def test_noise_goes_to_floating_tensors_only_one_draw_each_in_order():
 
 def test_dict_data_validates_converts_and_moves():
     parts = dict_data()
-    parts["x_test"] = {
-        k: v.numpy() for k, v in parts["x_test"].items()
-    }  # NumPy values are converted
+    # NumPy values are converted
+    parts["x_test"] = {k: v.numpy() for k, v in parts["x_test"].items()}
     parts["x_test"]["features"] = parts["x_test"]["features"].astype(np.float64)
     data = drift.SemiSupervisedData(**parts)
     assert (

@@ -106,9 +106,8 @@ def test_threshold_weights():
         [[0.9, 0.1], [0.5, 0.5], [0.8, 0.2], [0.1, 0.9], [0.7, 0.3]], dtype=torch.float64
     )
     w = drift.threshold_weights(p, 0.8)
-    assert torch.equal(
-        w, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
-    )  # max p >= threshold
+    # max p >= threshold
+    assert torch.equal(w, torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0], dtype=torch.float64))
     torch.testing.assert_close(
         drift.sample_weights(p, "threshold", threshold=0.8), w, rtol=0, atol=0
     )

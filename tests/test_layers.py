@@ -100,14 +100,19 @@ def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
     assert layer("drift.training.loop") > layer(module_name(fake))
 
 
-def test_old_module_names_resolve_to_their_new_modules():
-    """`drift.maps`, `from drift import trainer`, ... keep working after the move."""
+def test_old_module_names_resolve_to_their_new_modules_with_a_deprecation_warning():
+    """`drift.maps`, `from drift import trainer`, ... keep working after the move, and say where
+    the module is now."""
     import importlib
 
     import drift
 
     for old, new in drift._MOVED.items():
-        assert getattr(drift, old) is importlib.import_module(f"drift.{new}"), old
+        with pytest.warns(DeprecationWarning, match=f"drift.{old} is now drift.{new}"):
+            assert getattr(drift, old) is importlib.import_module(f"drift.{new}"), old
+    with pytest.warns(DeprecationWarning, match="drift.trainer is now drift.training.loop"):
+        from drift import trainer
+    assert trainer.train is drift.train
     assert drift.analysis is importlib.import_module("drift.core.analysis")
     assert drift.sources is importlib.import_module("drift.data.sources")
     assert drift.distributed is importlib.import_module("drift.training.distributed")

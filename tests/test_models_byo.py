@@ -47,9 +47,8 @@ def test_bag_of_tokens_is_at_chance_on_the_token_task():
     def bag(x):  # (N, L) ids -> (N, V) counts
         return np.stack([np.bincount(row, minlength=5) for row in x.numpy()])
 
-    clf = LogisticRegression(max_iter=1000).fit(
-        bag(data.x_unlabeled), data.y_unlabeled.numpy()
-    )  # all labels
+    # all labels
+    clf = LogisticRegression(max_iter=1000).fit(bag(data.x_unlabeled), data.y_unlabeled.numpy())
     assert clf.score(bag(data.x_test), data.y_test.numpy()) < 1 / 3 + 0.06
 
 
@@ -203,9 +202,8 @@ def test_dropout_student_teacher_is_deterministic_while_student_trains_with_drop
 
 
 def _blobs():
-    x, y = make_blobs(
-        n_samples=600, centers=3, n_features=5, cluster_std=2.0, random_state=0
-    )  # float64, int64
+    # float64, int64
+    x, y = make_blobs(n_samples=600, centers=3, n_features=5, cluster_std=2.0, random_state=0)
     return x, y
 
 

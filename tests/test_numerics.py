@@ -15,9 +15,8 @@ from processes import run
 
 
 def test_settings_and_the_environments_they_make(monkeypatch):
-    monkeypatch.setenv(
-        "MKL_CBWR", "AVX512"
-    )  # a reader's own setting does not leak into any of them
+    # a reader's own setting does not leak into any of them
+    monkeypatch.setenv("MKL_CBWR", "AVX512")
     pinned = numerics.environment("pinned")
     assert numerics.is_pinned(pinned) and pinned["MKL_CBWR"] == "AVX2,STRICT"
     for name in numerics.OTHER:
@@ -120,12 +119,9 @@ def test_a_stale_chapter_fails_in_both_tiers(tmp_path, setting, tier):
     )
     assert f"numerics: tier {tier}" in result.stdout
     assert result.returncode == 1 and "1 failed" in result.stdout, result.stdout[-3000:]
-    assert "Cell outputs differ" in result.stdout, result.stdout[
-        -3000:
-    ]  # a moved output, not an error
-    assert (
-        'warm-up steps: "' in result.stdout and "mismatch 'stdout'" in result.stdout
-    )  # that cell's number
-    assert "Missing output fields" not in result.stdout, result.stdout[
-        -3000:
-    ]  # not the output's format
+    # a moved output, not an error
+    assert "Cell outputs differ" in result.stdout, result.stdout[-3000:]
+    # that cell's number
+    assert 'warm-up steps: "' in result.stdout and "mismatch 'stdout'" in result.stdout
+    # not the output's format
+    assert "Missing output fields" not in result.stdout, result.stdout[-3000:]

@@ -205,9 +205,8 @@ def test_mean_teacher_original_reports_uniform_weights_and_a_lagging_teacher(dig
     h = drift.train(MTO, digits, steps=60, eval_every=20, progress=False)
     assert h.mean_weight == [1.0, 1.0, 1.0]
     assert h.unlabeled_loss[-1] > 0 and all(math.isfinite(a) for a in h.teacher_test_accuracy)
-    assert (
-        h.teacher_test_accuracy != h.test_accuracy
-    )  # alpha = 0.99: the teacher trails the student
+    # alpha = 0.99: the teacher trails the student
+    assert h.teacher_test_accuracy != h.test_accuracy
 
 
 @pytest.mark.parametrize("name", [MTO, FIXMATCH])

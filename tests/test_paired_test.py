@@ -51,9 +51,8 @@ def test_t_interval_by_hand():
     assert r.p_exact == pytest.approx(2 / 8, abs=1e-12) and r.verdict == "inconclusive"
     assert str(r) == f"+2.00 [{2 - half:+.2f}, {2 + half:+.2f}], p (exact) = 0.25, inconclusive"
     many = drift.paired_test(np.arange(1.0, 1.0 + drift.metrics.EXACT_MAX_N + 1))
-    assert "p (Monte Carlo) = " in str(
-        many
-    )  # above EXACT_MAX_N seeds the p is sampled, and says so
+    # above EXACT_MAX_N seeds the p is sampled, and says so
+    assert "p (Monte Carlo) = " in str(many)
 
 
 @pytest.mark.parametrize(
@@ -285,9 +284,8 @@ SEVEN = {  # accuracies over 7 seeds
 }
 
 
-@pytest.mark.filterwarnings(
-    "ignore::RuntimeWarning"
-)  # these one-evaluation histories have no stability
+# these one-evaluation histories have no stability
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_table_shows_interval_exact_p_and_holm_verdicts():
     results = _results(SEVEN)
     table = results.table()

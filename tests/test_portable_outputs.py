@@ -45,9 +45,8 @@ def test_relative_tolerance_scales_with_the_committed_number():
 
 def test_text_around_numbers_must_match_up_to_whitespace():
     assert align("K =   5: 0.57 pp", "K =   5: 0.61 pp", (0.1, 0.0)) == "K =   5: 0.57 pp"
-    assert (
-        align("acc  98.7%", "acc 100.0%", (2.0, 0.0)) == "acc  98.7%"
-    )  # padding follows the width
+    # padding follows the width
+    assert align("acc  98.7%", "acc 100.0%", (2.0, 0.0)) == "acc  98.7%"
     assert (
         align("drift beats mean teacher: 0.5", "drift ties mean teacher: 0.5", (1.0, 0.0))
         != "drift beats mean teacher: 0.5"
@@ -108,9 +107,8 @@ def test_in_tier_2_a_p_value_keeps_its_order_of_magnitude_not_its_digits():
     magnitude, while the cell's abs tolerance (for points of accuracy) would not cover it."""
     moved = P_TABLE.replace("0.23", "0.075").replace("+0.28]", "+0.06]")
     assert align(P_TABLE, moved, (0.5, 0.0)) == P_TABLE
-    assert (
-        align(P_TABLE, P_TABLE.replace("0.0031", "0.00029"), (0.5, 0.0)) != P_TABLE
-    )  # a factor 10.7
+    # a factor 10.7
+    assert align(P_TABLE, P_TABLE.replace("0.0031", "0.00029"), (0.5, 0.0)) != P_TABLE
     assert align(P_TABLE, moved) != P_TABLE  # tier 1 (no tolerance): exact up to the last digit
     assert same_magnitude(0.23, 0.075) and not same_magnitude(0.5, 0.04)
 

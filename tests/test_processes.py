@@ -74,13 +74,11 @@ def test_a_stuck_worker_fails_at_the_deadline_named_with_its_traceback(tmp_path)
     assert message.startswith("rank 1 did not finish within the 1.5 s deadline"), message
     assert re.search(r'File ".*test_processes\.py", line \d+ in _stuck', message), message
     assert "rank 0" not in message
-    assert (
-        "multiprocessing" not in message
-    )  # the frames the worker inherited from this process are left out
+    # the frames the worker inherited from this process are left out
+    assert "multiprocessing" not in message
     done, stuck = (p.handle for p in processes.started)
-    assert (
-        done.exitcode == 0 and stuck.exitcode == -signal.SIGABRT
-    )  # faulthandler dumped, then it aborted
+    # faulthandler dumped, then it aborted
+    assert done.exitcode == 0 and stuck.exitcode == -signal.SIGABRT
 
 
 def test_a_failing_worker_is_named_with_its_exception_and_its_waiting_peer_is_stopped_at_once(
@@ -92,9 +90,8 @@ def test_a_failing_worker_is_named_with_its_exception_and_its_waiting_peer_is_st
         pytest.raises(pytest.fail.Exception) as failure,
         Processes(tmp_path, timeout=60) as processes,
     ):
-        processes.worker(
-            "rank 0", _stuck, ready
-        )  # as a peer waits in a collective for a rank that died
+        # as a peer waits in a collective for a rank that died
+        processes.worker("rank 0", _stuck, ready)
         processes.worker("rank 1", _raises_once, ready)
         processes.wait()
     assert time.monotonic() - start < 5

@@ -50,9 +50,8 @@ def test_the_presets_table_runs_every_preset_on_fresh_seeds():
         "entropy_min",
         "drift",
     ]
-    assert _seeds(results) == set(
-        range(300, 320)
-    )  # tuning used seeds 0-4, the confirmation 200-219
+    # tuning used seeds 0-4, the confirmation 200-219
+    assert _seeds(results) == set(range(300, 320))
     assert all(h.step[-1] == 1000 for runs in results.histories.values() for h in runs)
     assert set(record.references) == set(REFERENCES.values())
     assert all(np.isfinite(v).all() and len(v) == 20 for v in record.references.values())

@@ -43,9 +43,8 @@ def test_teacher_test_accuracy_is_the_teachers_predictions(name, moons):
 
 def test_a_lagging_teacher_is_scored_apart_from_its_student(digits):
     h = drift.train("mean_teacher", digits, steps=40, eval_every=20, alpha=0.99, progress=False)
-    assert (
-        h.teacher_test_accuracy != h.test_accuracy
-    )  # alpha = 0.99: the teacher trails the student
+    # alpha = 0.99: the teacher trails the student
+    assert h.teacher_test_accuracy != h.test_accuracy
 
 
 def test_teacher_test_accuracy_is_nan_without_a_test_set(moons):
@@ -72,9 +71,8 @@ def test_teacher_test_accuracy_round_trips_and_old_dicts_read_as_nan(moons):
     )
     back = drift.History.from_dict(json.loads(json.dumps(d)))
     assert back == h and back.final_teacher_test_accuracy == h.final_teacher_test_accuracy
-    old = {
-        k: v for k, v in d.items() if k != "teacher_test_accuracy"
-    }  # written before the series existed
+    # written before the series existed
+    old = {k: v for k, v in d.items() if k != "teacher_test_accuracy"}
     read = drift.History.from_dict(old)
     assert len(read.teacher_test_accuracy) == 4 and all(
         math.isnan(a) for a in read.teacher_test_accuracy

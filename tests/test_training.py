@@ -121,9 +121,8 @@ def test_optimizer_scheduler_and_clipping_reach_the_step(moons):
         progress=False,
     )
     moved = torch.cat([p.detach().flatten() for p in h.model.parameters()]) - before
-    assert (
-        0 < moved.norm() <= 1e-3 * (1 + 1e-5)
-    )  # one SGD step of lr 1 on a gradient clipped to 1e-3
+    # one SGD step of lr 1 on a gradient clipped to 1e-3
+    assert 0 < moved.norm() <= 1e-3 * (1 + 1e-5)
     assert [p for g in made["optimizer"].param_groups for p in g["params"]] == list(
         net.parameters()
     )
@@ -397,9 +396,8 @@ def test_default_run_is_pinned_to_its_draws_from_the_global_generator(method, mo
     steps, seed, noise = 12, 4, 0.1
     kwargs = dict(refresh_every=5) if method == "alternating" else {}
 
-    def factory(
-        feature_shape, num_classes
-    ):  # a dropout student draws its masks from the same generator
+    # a dropout student draws its masks from the same generator
+    def factory(feature_shape, num_classes):
         if model == "mlp":
             return drift.MLP(feature_shape, num_classes)
         middle = nn.Dropout(0.2) if model == "dropout" else nn.BatchNorm1d(32)

@@ -26,9 +26,8 @@ def test_normalize_values_and_their_forward_pass():
         torch.testing.assert_close(w, raw / raw.mean())
         assert w.mean().item() == pytest.approx(1.0)
     torch.testing.assert_close(drift.sample_weights(p, normalize=False), raw)
-    zero = drift.sample_weights(
-        torch.full((3, 4), 0.25), normalize="batch"
-    )  # all-uniform p: weights 0
+    # all-uniform p: weights 0
+    zero = drift.sample_weights(torch.full((3, 4), 0.25), normalize="batch")
     assert torch.equal(zero, torch.zeros(3))
 
 

@@ -34,12 +34,10 @@ from ..validation import check_integer, check_real
 __all__ = [
     "DYNAMICS",
     "EMA_DYNAMICS",
-    "STYLES",
     "QuadraticGame",
     "implicit_gradient",
     "response_jacobian",
     "play",
-    "plot_phase_portrait",
 ]
 
 DYNAMICS = ("simultaneous", "sequential", "stackelberg", "mean_teacher", "drift")
@@ -322,9 +320,8 @@ class QuadraticGame:
         a, b, c, d, e = self.a, self.b, self.c, self.d, self.e
         if dynamics in EMA_DYNAMICS:
             s = self.response_slope
-            slope = (
-                (1 - alpha) * s if dynamics == "drift" else 0.0
-            )  # what the leader differentiates through
+            # what the leader differentiates through
+            slope = (1 - alpha) * s if dynamics == "drift" else 0.0
             # leader: x' = x - lr [(a + slope b) x + (b + slope c) y];
             # follower: y' = alpha y + (1 - alpha) s x'
             leader = np.array([1 - eta_x * (a + slope * b), -eta_x * (b + slope * c)])
@@ -448,90 +445,3 @@ def play(
                 y = alpha * y + (1 - alpha) * game.best_response(x)
             path[t] = x, y
     return path
-
-
-# --------------------------------------------------------------------------------------------
-# Figure
-
-
-STYLES = {
-    "simultaneous": dict(color="tab:red"),
-    "sequential": dict(color="tab:orange"),
-    "stackelberg": dict(color="tab:blue"),
-    "mean_teacher": dict(color="tab:green"),
-    "drift": dict(color="tab:purple"),
-}
-
-
-def plot_phase_portrait(
-    game: QuadraticGame, trajectories: dict, *, ax=None, box=None, marks: dict | None = None
-):
-    """Trajectories {name: (T, 2) array} in the (x, y) plane, with the follower's best response
-    y*(x), the Stackelberg equilibrium (star; left out when the game has none) and the stationary
-    point (cross; left out when it is not unique). marks: extra points {label: (x, y)}, drawn as
-    diamonds (e.g. a resting point). box = (x_min, x_max, y_min, y_max) fixes the view (default:
-    around the starts and the equilibria). Returns the axes."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4.0), layout="constrained")
-    marks = (
-        {}
-        if marks is None
-        else {label: np.asarray(point, dtype=float) for label, point in marks.items()}
-    )
-    points = [*(np.asarray(t)[0] for t in trajectories.values()), *marks.values()]
-    special = {}
-    for label, find in (
-        ("Stackelberg equilibrium", game.stackelberg_equilibrium),
-        ("stationary point", game.stationary_point),
-    ):
-        try:
-            special[label] = find()
-            points.append(special[label])
-        except ValueError:
-            pass
-    if box is None:
-        lo, hi = np.min(points, axis=0), np.max(points, axis=0)
-        pad = 0.4 * max(hi - lo) + 0.5
-        box = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
-    xs = np.linspace(box[0], box[1], 50)
-    ax.plot(
-        xs,
-        game.best_response(xs),
-        color="0.6",
-        ls="--",
-        lw=1,
-        label="follower's best response $y^*(x)$",
-    )
-    for name, path in trajectories.items():
-        path = np.asarray(path)
-        style = STYLES.get(name, {})
-        ax.plot(path[:, 0], path[:, 1], lw=1.2, label=name, **style)
-        ax.plot(*path[0], "o", ms=4, **style)
-    if "Stackelberg equilibrium" in special:
-        ax.plot(
-            *special["Stackelberg equilibrium"],
-            "*",
-            color="k",
-            ms=13,
-            label="Stackelberg equilibrium",
-            zorder=5,
-        )
-    if "stationary point" in special:
-        ax.plot(
-            *special["stationary point"],
-            "X",
-            color="0.25",
-            ms=8,
-            label="stationary point",
-            zorder=5,
-        )
-    for label, point in marks.items():
-        ax.plot(*point, "D", color="tab:purple", mec="k", ms=7, label=label, zorder=6)
-    ax.set_xlim(box[0], box[1])
-    ax.set_ylim(box[2], box[3])
-    ax.set_xlabel("leader's move $x$")
-    ax.set_ylabel("follower's move $y$")
-    ax.grid(alpha=0.3)
-    return ax

@@ -28,6 +28,7 @@ def stackelberg_game_explorer(
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from .. import plotting
     from . import games
 
     names = ("simultaneous", "sequential", "stackelberg")
@@ -42,11 +43,11 @@ def stackelberg_game_explorer(
             target, what = np.zeros(2), "distance to the origin"
             title = f"coupling κ = {coupling:.2f}: no Stackelberg equilibrium (total cost concave)"
         fig, (ax_plane, ax_dist) = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
-        games.plot_phase_portrait(game, paths, ax=ax_plane, box=(-2.5, 2.5, -2.5, 2.5))
+        plotting.plot_phase_portrait(game, paths, ax=ax_plane, box=(-2.5, 2.5, -2.5, 2.5))
         with np.errstate(over="ignore", invalid="ignore"):
             for name, path in paths.items():
                 ax_dist.semilogy(
-                    np.linalg.norm(path - target, axis=1), label=name, **games.STYLES[name]
+                    np.linalg.norm(path - target, axis=1), label=name, **plotting.GAME_STYLES[name]
                 )
         ax_dist.set_ylim(bottom=1e-13)
         ax_dist.set_xlabel("step")
@@ -121,9 +122,8 @@ def refresh_period_explorer(
     def update(period=None):
         h = runs[period]
         steps_ = np.asarray(h.step)
-        fig, (ax_acc, ax_flip) = plt.subplots(
-            1, 2, figsize=(10, 3.4)
-        )  # no layout engine: faster redraws
+        # no layout engine: faster redraws
+        fig, (ax_acc, ax_flip) = plt.subplots(1, 2, figsize=(10, 3.4))
         fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
         if reference is not None:
             ax_acc.plot(
@@ -199,10 +199,11 @@ def self_training_explorer(
     import numpy as np
     import torch
 
-    from ..data.datasets import load_data
-    from ..core.teacher import eval_mode
-    from ..training.loop import train
     from ..core.weights import threshold_weights
+    from ..data.datasets import load_data
+    from ..models import eval_mode
+    from ..plotting import Grid, plot_class_map
+    from ..training.loop import train
 
     train_kwargs = {"device": "cpu", **train_kwargs}  # a tiny MLP: the CPU is the fast choice
 
@@ -218,30 +219,22 @@ def self_training_explorer(
             progress=False,
             **train_kwargs,
         ).model
-        x_all = torch.cat([data.x_labeled, data.x_unlabeled, data.x_test])
-        lo, hi = (x_all.min(0).values - 0.3).tolist(), (x_all.max(0).values + 0.3).tolist()
-        gx, gy = torch.meshgrid(
-            torch.linspace(lo[0], hi[0], 120), torch.linspace(lo[1], hi[1], 120), indexing="xy"
-        )
+        grid = Grid.around(data.x_labeled, data.x_unlabeled, data.x_test, n=120)
+        device = next(model.parameters()).device
         with torch.no_grad(), eval_mode(model):
-            probs = torch.softmax(
-                model(data.x_unlabeled.to(next(model.parameters()).device)), -1
-            ).cpu()  # (N_u, 2)
-            grid = model(
-                torch.stack([gx.ravel(), gy.ravel()], 1).to(next(model.parameters()).device)
-            ).softmax(-1)
-        return data, probs, (gx.numpy(), gy.numpy(), grid[:, 1].reshape(gx.shape).cpu().numpy())
+            probs = torch.softmax(model(data.x_unlabeled.to(device)), -1).cpu()  # (N_u, 2)
+            p1 = grid.reshape(model(grid.points.to(device)).softmax(-1)[:, 1].cpu())  # (n, n)
+        return data, probs, grid, p1
 
     def update(labels_per_class=3, threshold=0.8):
-        data, probs, (gx, gy, p1) = first_teacher(int(labels_per_class))
+        data, probs, grid, p1 = first_teacher(int(labels_per_class))
         keep = threshold_weights(probs, threshold).bool()  # (N_u,)
         labels = probs.argmax(-1)
         right = labels == data.y_unlabeled
         coverage = keep.float().mean().item()
         accuracy = right[keep].float().mean().item() if keep.any() else math.nan
         fig, ax = plt.subplots(figsize=(6.8, 4.6), layout="constrained")
-        ax.contourf(gx, gy, p1, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.25)
-        ax.contour(gx, gy, p1, levels=[0.5], colors="k", linewidths=1)
+        plot_class_map(ax, grid, p1)
         xu, xl = data.x_unlabeled.numpy(), data.x_labeled.numpy()
         ax.scatter(*xu[~keep.numpy()].T, s=8, color="0.7", label="dropped: max p < γ")
         for c, color in enumerate(("tab:blue", "tab:red")):
@@ -270,8 +263,6 @@ def self_training_explorer(
             f"{100 * coverage:.0f}%, accuracy of kept labels {acc_text}",
             fontsize="medium",
         )
-        ax.set_xticks([])
-        ax.set_yticks([])
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
         plt.show()
         return {"coverage": coverage, "accuracy": accuracy}
@@ -491,9 +482,8 @@ def method_comparison_explorer(results, *, references: dict | None = None):
     """
     widgets = _ipywidgets()
     import matplotlib.pyplot as plt
-    import numpy as np
 
-    from ..plotting import CURVES, plot_histories
+    from ..plotting import CURVES, plot_finals, plot_histories
 
     methods = list(getattr(results, "methods", []))
     if not methods:
@@ -509,25 +499,8 @@ def method_comparison_explorer(results, *, references: dict | None = None):
         )
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.28, top=0.92, wspace=0.3)
         plot_histories({m: results.histories[m] for m in chosen}, metrics=[metric], axes=[ax_curve])
-        finals = [results.final(m) for m in chosen] + [
-            np.asarray(v, dtype=float) for v in references.values()
-        ]
-        labels = chosen + list(references)
-        for i, values in enumerate(finals):
-            ax_final.scatter(np.full(len(values), i), values, s=14, color=f"C{i % 10}", zorder=3)
-            ax_final.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=1.5)
-        seeds = min(len(v) for v in finals[: len(chosen)])
-        if len(chosen) > 1:
-            ax_final.plot(
-                range(len(chosen)),
-                np.array([v[:seeds] for v in finals[: len(chosen)]]),
-                color="0.75",
-                lw=0.7,
-                zorder=1,
-            )
-        ax_final.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize="small")
+        plot_finals(results, references, methods=chosen, ax=ax_final)
         ax_final.set_ylabel("final test accuracy (%)")
-        ax_final.grid(alpha=0.3, axis="y")
         ax_curve.set_title(CURVES[metric], fontsize="medium")
         plt.show()
         return {m: float(results.final(m).mean()) for m in chosen}

@@ -222,12 +222,10 @@ a TypeError or ValueError naming the setting (`drift.validation`). The rules bet
 are in `Method.__post_init__`."""
 
 
-_EMA = Method(
-    name="mean_teacher", grad_labels=False, grad_weights=False
-)  # an EMA teacher, no coupling
-_COSINE_PARTS = dict(
-    sharpen=2.0, class_normalize=True, mask_below=0.7
-)  # COSINE's labels and weights
+# an EMA teacher, no coupling
+_EMA = Method(name="mean_teacher", grad_labels=False, grad_weights=False)
+# COSINE's labels and weights
+_COSINE_PARTS = dict(sharpen=2.0, class_normalize=True, mask_below=0.7)
 
 METHODS: dict[str, Method] = {
     "supervised": replace(_EMA, name="supervised", lam=0.0, weights="uniform"),

@@ -138,9 +138,8 @@ def leader_terms(
         logits = _loss_precision(logits_of(inputs.forward(forward, x_l)))  # (N_l, C)
         return LeaderTerms(*objective_from_logits(method, logits, y_l, None, lam=lam), phi)
 
-    logits = _loss_precision(
-        logits_of(inputs.forward(forward, inputs.cat([x_l, student_x_u])))
-    )  # (N_l + N_u, C)
+    # (N_l + N_u, C)
+    logits = _loss_precision(logits_of(inputs.forward(forward, inputs.cat([x_l, student_x_u]))))
     with torch.set_grad_enabled(torch.is_grad_enabled() and method.coupled):
         g = _loss_precision(teacher.logits(student, x_u, phi))  # (N_u, C)
     return LeaderTerms(*objective_from_logits(method, logits, y_l, g, lam=lam), phi)

@@ -85,12 +85,10 @@ def token_sequences(
     rng = np.random.default_rng(seed)
     y = rng.permutation(np.arange(num_samples) % num_classes)  # (N,) balanced
     x = rng.integers(num_classes, vocab_size, size=(num_samples, seq_len))  # (N, L) fillers
-    slots = np.sort(
-        rng.random((num_samples, seq_len)).argsort(axis=1)[:, :num_classes], axis=1
-    )  # (N, C) marker positions
-    others = rng.random((num_samples, num_classes)).argsort(
-        axis=1
-    )  # (N, C) a random order of the markers
+    # (N, C) marker positions
+    slots = np.sort(rng.random((num_samples, seq_len)).argsort(axis=1)[:, :num_classes], axis=1)
+    # (N, C) a random order of the markers
+    others = rng.random((num_samples, num_classes)).argsort(axis=1)
     others = np.where(others == y[:, None], others[:, :1], others)  # swap y to the front ...
     others[:, 0] = y  # ... so the first slot holds the class marker
     np.put_along_axis(x, slots, others, axis=1)

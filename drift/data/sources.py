@@ -275,9 +275,8 @@ class LoaderSource:
         return x, None if y is None else y.to(self.device, non_blocking=self.pin).long()
 
     def batch(self, step: int) -> Batch:
-        if (
-            self._next != step
-        ):  # the first step, or a jump (a resumed run): samplers from this step on
+        # the first step, or a jump (a resumed run): samplers from this step on
+        if self._next != step:
             self._batches = {
                 name: iter(
                     self._loader(

@@ -73,9 +73,8 @@ def reference_accuracy(
             "data must have a test set (x_test, y_test) to score the reference learner on"
         )
     x = np.concatenate([_flat(data.x_labeled), _flat(data.x_unlabeled)])  # (N_l + N_u, D)
-    y = np.concatenate(
-        [data.y_labeled.cpu().numpy(), np.full(len(data.x_unlabeled), -1)]
-    )  # (N_l + N_u,)
+    # (N_l + N_u,)
+    y = np.concatenate([data.y_labeled.cpu().numpy(), np.full(len(data.x_unlabeled), -1)])
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(threads):

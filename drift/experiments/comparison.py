@@ -8,7 +8,7 @@ import os
 import pickle
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import get_context
 from typing import Callable, Sequence
@@ -29,18 +29,19 @@ from .records import Pretrained
 from .results import Results
 
 
-def _run(method: Method, data, seed: int, config: TrainConfig, run_kwargs: dict) -> dict:
-    """One run of `compare` (engine "processes"): `train` with `config` at `seed`."""
-    if callable(data):
-        data = data(seed=seed)
-    return train(method, data, replace(config, seed=seed), **run_kwargs).to_dict()
-
-
-def _run_many(
-    jobs: list[tuple[Method, int]], data, config: TrainConfig, run_kwargs: dict
+def _run_share(
+    jobs: list[tuple[Method, int]], data, config: TrainConfig, run_kwargs: dict, engine: str
 ) -> list[dict]:
-    """A share of `compare`'s runs (engine "vmap"), trained batched."""
-    return [h.to_dict() for h in batched.train_many(jobs, data, config, **run_kwargs)]
+    """Some of `compare`'s runs (method, seed), in one process: batched into one model with
+    engine "vmap" (`drift.training.batched.train_many`), else `drift.train` for each in turn."""
+    if engine == "vmap":
+        return [h.to_dict() for h in batched.train_many(jobs, data, config, **run_kwargs)]
+    return [
+        train(
+            m, data(seed=s) if callable(data) else data, replace(config, seed=s), **run_kwargs
+        ).to_dict()
+        for m, s in jobs
+    ]
 
 
 RUN_ARGUMENTS = frozenset(
@@ -145,9 +146,8 @@ def compare(
             else os.cpu_count() or 1
         )
     example = data
-    if callable(
-        data
-    ):  # once here: fail fast, show its kind, and forked workers inherit what load_data caches
+    # once here: fail fast, show its kind, and forked workers inherit what load_data caches
+    if callable(data):
         example = data(seed=seeds[0])
         if min(workers, len(methods) * len(seeds)) == 1:  # runs in this process reuse that split
             data = functools.partial(_reusing, data, seeds[0], example)
@@ -158,8 +158,8 @@ def compare(
         )
         if reason is None:
             try:
-                return _compare_batched(
-                    methods, data, seeds, reference, workers, progress, config, run_kwargs
+                return _execute(
+                    "vmap", methods, data, seeds, reference, workers, progress, config, run_kwargs
                 )
             except batched.Unbatchable as err:
                 reason = str(err)
@@ -168,8 +168,8 @@ def compare(
             "(engine='processes')",
             stacklevel=2,
         )
-    return _compare_processes(
-        methods, data, seeds, reference, workers, progress, config, run_kwargs
+    return _execute(
+        "processes", methods, data, seeds, reference, workers, progress, config, run_kwargs
     )
 
 
@@ -190,61 +190,44 @@ def _pool_checked(methods, data, run_kwargs) -> None:
         ) from err
 
 
-def _results(names: list[str], out: list[dict], reference: str | None) -> Results:
-    histories: dict[str, list[History]] = {n: [] for n in names}
-    for h in out:
-        histories[h["method"]].append(History.from_dict(h))
-    return Results(histories, reference)
-
-
-def _compare_batched(
-    methods, data, seeds, reference, workers, progress, config, run_kwargs
+def _execute(
+    engine, methods, data, seeds, reference, workers, progress, config, run_kwargs
 ) -> Results:
-    """`compare` with engine="vmap": the runs split over `workers` processes, each batched."""
+    """`compare`'s runs over `workers` processes (this one when 1). With engine "vmap" each
+    worker trains its share of the runs as one batched model; with "processes" each run is a
+    task of its own. Results come back in the order methods x seeds, whatever order they end."""
     jobs = [(m, s) for m in methods for s in seeds]
     workers = max(1, min(workers, len(jobs)))
-    if workers == 1:
-        out = _run_many(jobs, data, config, {**run_kwargs, "progress": progress})
-        return _results([m.name for m in methods], out, reference)
-    _pool_checked(methods, data, run_kwargs)
-    shares = [jobs[i::workers] for i in range(workers)]  # each share keeps the methods' order
-    bar = tqdm(total=len(jobs), desc="runs (vmap)", disable=not progress)
-    with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
-        futures = [
-            pool.submit(_run_many, share, data, config, {**run_kwargs, "progress": False})
-            for share in shares
-        ]
-        for share, f in zip(shares, futures):
-            f.add_done_callback(lambda _, n=len(share): bar.update(n))
-        done = [f.result() for f in futures]
-    bar.close()
-    order = {(m.name, s): i for i, (m, s) in enumerate(jobs)}
-    out = sorted((h for part in done for h in part), key=lambda h: order[h["method"], h["seed"]])
-    return _results([m.name for m in methods], out, reference)
-
-
-def _compare_processes(
-    methods, data, seeds, reference, workers, progress, config, run_kwargs
-) -> Results:
-    """`compare` with engine="processes": `drift.train` for each run, over `workers` processes."""
-    jobs = [(m, s) for m in methods for s in seeds]
-    workers = max(1, min(workers, len(jobs)))
+    if engine == "vmap":  # round robin: each share keeps the methods' order
+        shares = [list(range(i, len(jobs), workers)) for i in range(workers)]
+    else:
+        shares = [[i] for i in range(len(jobs))]
     run_kwargs = {**run_kwargs, "progress": progress and workers == 1}
-    bar = tqdm(total=len(jobs), desc="runs", disable=not progress)
+    bar = tqdm(total=len(jobs), desc=f"runs ({engine})", disable=not progress or len(shares) == 1)
+    out: list[dict | None] = [None] * len(jobs)
+
+    def collect(share: list[int], histories: list[dict]) -> None:
+        for i, h in zip(share, histories):
+            out[i] = h
+        bar.update(len(share))
+
+    work = functools.partial(
+        _run_share, data=data, config=config, run_kwargs=run_kwargs, engine=engine
+    )
     if workers == 1:
-        out = []
-        for m, s in jobs:
-            out.append(_run(m, data, s, config, run_kwargs))
-            bar.update()
+        for share in shares:
+            collect(share, work([jobs[i] for i in share]))
     else:
         _pool_checked(methods, data, run_kwargs)
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=_init_worker) as pool:
-            futures = [pool.submit(_run, m, data, s, config, run_kwargs) for m, s in jobs]
-            for f in futures:
-                f.add_done_callback(lambda _: bar.update())
-            out = [f.result() for f in futures]
+            futures = {pool.submit(work, [jobs[i] for i in share]): share for share in shares}
+            for future in as_completed(futures):
+                collect(futures[future], future.result())
     bar.close()
-    return _results([m.name for m in methods], out, reference)
+    histories: dict[str, list[History]] = {m.name: [] for m in methods}
+    for h in out:
+        histories[h["method"]].append(History.from_dict(h))
+    return Results(histories, reference)
 
 
 def compare_after_pretraining(

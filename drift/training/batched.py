@@ -389,9 +389,8 @@ class _Group:
         self.rows, self.methods = rows, [runs[k].method for k in rows]
         params, _ = stack_module_state([students[k] for k in rows])
         self.params = {k: v.detach().requires_grad_() for k, v in params.items()}
-        self.teacher = {
-            k: v.detach().clone() for k, v in params.items()
-        }  # phi starts equal to theta
+        # phi starts equal to theta
+        self.teacher = {k: v.detach().clone() for k, v in params.items()}
         device = next(iter(params.values())).device
         # the per-run settings of the objective, (K_g,) each; lam_t is added per step
         self.settings = {

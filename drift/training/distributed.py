@@ -152,9 +152,8 @@ def broadcast_buffers(module: nn.Module) -> None:
         flat = torch.cat([b.reshape(-1).view(torch.uint8) for b in buffers])  # (total bytes,)
         dist.broadcast(flat, src=0)
         for b, chunk in zip(buffers, flat.split([b.numel() * b.element_size() for b in buffers])):
-            b.copy_(
-                chunk.clone().view(b.dtype).view(b.shape)
-            )  # clone: a dtype view needs aligned bytes
+            # clone: a dtype view needs aligned bytes
+            b.copy_(chunk.clone().view(b.dtype).view(b.shape))
 
 
 def _stream_seed(seed: int, rank: int, step: int) -> int:

@@ -85,21 +85,18 @@ def training_step(
     teacher: EMATeacher,
     optimizer: torch.optim.Optimizer,
     source: Source,
+    config: TrainConfig,
     *,
     step: int,
-    steps: int,
-    input_noise: float,
-    precision: str = "fp32",
     scaler: torch.amp.GradScaler | None = None,
     forward: nn.Module | None = None,
     scheduler: LRScheduler | None = None,
-    max_grad_norm: float | None = None,
     student_view: View | None = None,
     teacher_view: View | None = None,
-    seed: int = 0,
 ) -> list[float]:
-    """One optimizer step at 0-based `step` of `steps`; returns [F, supervised, unlabeled]
-    (means over the processes when distributed).
+    """One optimizer step at 0-based `step` of `config.steps`; returns [F, supervised, unlabeled]
+    (means over the processes when distributed). Of `config` (a `drift.TrainConfig`) it reads
+    steps (for lambda's ramp), input_noise, precision, max_grad_norm and seed.
 
     Draws the step's global batch from `source` (see `drift.data.sources.source_of`), makes its
     views student_view(x_l), student_view(x_u) and teacher_view(x_u) in that order (student_view
@@ -108,19 +105,18 @@ def training_step(
     keeps this process's shard of them (all of them in a single process): every process draws
     the same indices and noise from the same generator state; under a process group the forward
     passes draw (dropout) from this rank's own stream, seeded from (`seed`, rank, `step`).
-    Backpropagates F (forward passes under autocast unless precision is "fp32") through `scaler` (a
-    `torch.amp.GradScaler`, disabled outside fp16;
-    None: no loss scaling) with the method's routing, clips the
-    student's gradient to norm `max_grad_norm` if given (unscaled first), steps the optimizer
-    and the `scheduler` (if any), copies rank 0's buffers to every rank and stores in the teacher
-    the response phi(theta_t) that F used (an EMA teacher; a copied one refreshes from the
-    stepped student). `forward` is the student's forward pass (default `student`; a DDP wrapper
-    of it under torchrun). Raises FloatingPointError, naming the step, if F is not finite.
+    Backpropagates F (forward passes under autocast unless precision is "fp32") through `scaler`
+    (a `torch.amp.GradScaler`, disabled outside fp16; None: no loss scaling) with the method's
+    routing, clips the student's gradient to norm `max_grad_norm` if set (unscaled first), steps
+    the optimizer and the `scheduler` (if any), copies rank 0's buffers to every rank and stores
+    in the teacher the response phi(theta_t) that F used (an EMA teacher; a copied one refreshes
+    from the stepped student). `forward` is the student's forward pass (default `student`; a DDP
+    wrapper of it under torchrun). Raises FloatingPointError, naming the step, if F is not finite.
     """
     x_l, y_l, x_u = source.batch(step)
     device = y_l.device
     if student_view is None:
-        student_view = functools.partial(inputs.add_noise, scale=input_noise)
+        student_view = functools.partial(inputs.add_noise, scale=config.input_noise)
     student_x_l = _viewed("student_view", student_view, x_l)
     student_x_u = _viewed("student_view", student_view, x_u)
     if teacher_view is None:  # the default teacher view: the batch, plus teacher_noise (none at 0)
@@ -130,8 +126,10 @@ def training_step(
         teacher_x_u = _viewed("teacher_view", teacher_view, x_u)
     shard = functools.partial(inputs.apply, distributed.shard)
     with (
-        distributed.rank_stream(seed, step, device),
-        torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"),
+        distributed.rank_stream(config.seed, step, device),
+        torch.autocast(
+            device.type, dtype=PRECISIONS[config.precision], enabled=config.precision != "fp32"
+        ),
     ):
         terms = leader_terms(
             method,
@@ -140,7 +138,7 @@ def training_step(
             shard(student_x_l),
             shard(y_l),
             shard(teacher_x_u),
-            lam=method.lam_at(step, steps),
+            lam=method.lam_at(step, config.steps),
             student_x_u=shard(student_x_u),
             student_forward=forward,
         )
@@ -156,9 +154,9 @@ def training_step(
     if scaler is None:  # no loss scaling: a disabled scaler passes everything through unchanged
         scaler = torch.amp.GradScaler(device.type, enabled=False)
     scaler.scale(terms.total).backward()
-    if max_grad_norm is not None:
+    if config.max_grad_norm is not None:
         scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
+        nn.utils.clip_grad_norm_(student.parameters(), config.max_grad_norm)
     scaler.step(optimizer)
     scaler.update()
     if scheduler is not None:
@@ -394,9 +392,8 @@ def _fit(
         optimizer = _built("optimizer", optimizer(student.parameters()), torch.optim.Optimizer)
     if scheduler is not None:
         scheduler = _built("scheduler", scheduler(optimizer), LRScheduler)
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=config.precision == "fp16"
-    )  # disabled: a pass-through
+    # disabled: a pass-through
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     state = checkpoints.load(checkpoint, config=identity, device=device)
     if state is None:
@@ -435,17 +432,13 @@ def _fit(
             teacher,
             optimizer,
             source,
+            config,
             step=step,
-            steps=steps,
-            input_noise=config.input_noise,
-            precision=config.precision,
             scaler=scaler,
             forward=forward,
             scheduler=scheduler,
-            max_grad_norm=config.max_grad_norm,
             student_view=student_view,
             teacher_view=teacher_view,
-            seed=seed,
         )
         evaluations.add([parts])
         bar.update()
