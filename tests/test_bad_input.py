@@ -240,7 +240,9 @@ def test_load_data_labels_that_leave_no_unlabeled_set():
 
 def test_load_data_unknown_name_lists_the_valid_ones():
     with pytest.raises(
-        ValueError, match=r"name must be one of two_moons, digits, mnist1d, tokens; got 'mnist'"
+        ValueError,
+        match=r"name must be one of two_moons, digits, mnist1d, tokens, bbc_news, "
+        r"rotten_tomatoes; got 'mnist'",
     ):
         drift.load_data("mnist", labels_per_class=5)
 

@@ -13,6 +13,8 @@ from unittest import mock
 import pytest
 import torch
 
+from drift.data.text import TEXT_DATASETS
+
 from book_files import INSTALL_CELL, REPOSITORY, ROOT, chapters, load, source
 from processes import run
 
@@ -84,6 +86,9 @@ def test_fresh_environment_installs_like_the_cell_and_imports_every_chapter(tmp_
         for p in sorted((ROOT / "drift" / "recorded").glob("*.json"))
     ]
     assert records, "the package ships the records chapter 6 reads"
+    records += [  # and the MiniLM embeddings of the text data sets (drift.data.text)
+        f"drift.load_data({name!r}, labels_per_class=1)" for name in TEXT_DATASETS
+    ]
     script = "\n".join(
         imports
         + ["import drift.book.widgets", "drift.book.widgets._ipywidgets()", *records, "print('ok')"]

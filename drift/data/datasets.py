@@ -1,7 +1,9 @@
 """Offline semi-supervised data sets: the registry (`DATASETS`, `load_data`) and its generators.
 
 Nothing is downloaded: two moons come from scikit-learn's generator, digits from its bundled
-copy, MNIST-1D from `mnist1d.data.make_dataset` (Greydanus 2020), generated locally.
+copy, MNIST-1D from `mnist1d.data.make_dataset` (Greydanus 2020), generated locally; the text
+data sets (BBC News, Rotten Tomatoes) are sentence embeddings of corpora from registry packages
+(`drift.data.text`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import torch
 from torch import Tensor
 
 from ..validation import check_integer
+from . import text
 from .splits import SemiSupervisedData
 
-DATASETS = ("two_moons", "digits", "mnist1d", "tokens")
+DATASETS = ("two_moons", "digits", "mnist1d", "tokens", *text.TEXT_DATASETS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -103,12 +106,19 @@ def _tokens(num_samples=3000, seq_len=8, vocab_size=5, num_classes=3, test_fract
     return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
 
 
-BUILDERS = {"two_moons": _two_moons, "digits": _digits, "mnist1d": _mnist1d, "tokens": _tokens}
+BUILDERS = {
+    "two_moons": _two_moons,
+    "digits": _digits,
+    "mnist1d": _mnist1d,
+    "tokens": _tokens,
+    **{name: functools.partial(text.build, name) for name in text.TEXT_DATASETS},
+}
 OPTIONS = {
     "two_moons": ("n_samples", "noise", "test_fraction"),
     "digits": ("test_fraction",),
     "mnist1d": ("num_samples",),
     "tokens": ("num_samples", "seq_len", "vocab_size", "num_classes", "test_fraction"),
+    **{name: ("encoder", "test_fraction") for name in text.TEXT_DATASETS},
 }
 
 
@@ -149,10 +159,12 @@ def load_data(name: str, *, labels_per_class: int, seed: int = 0, **options) -> 
     The test split is fixed; `seed` draws a class-balanced labeled subset of `labels_per_class`
     examples per class from the rest, and the remainder is the unlabeled set. Float inputs are
     standardised with the training pool's mean and std; token ids stay long. Shapes: two_moons
-    (N, 2), digits (N, 8, 8), mnist1d (N, 40), tokens (N, 8) ids (see `token_sequences`).
-    Options: two_moons n_samples=1000, noise=0.15, test_fraction=0.3; digits test_fraction=0.3;
-    mnist1d num_samples=5000; tokens num_samples=3000, seq_len=8, vocab_size=5, num_classes=3,
-    test_fraction=0.3.
+    (N, 2), digits (N, 8, 8), mnist1d (N, 40), tokens (N, 8) ids (see `token_sequences`),
+    bbc_news and rotten_tomatoes (N, 384) with encoder="minilm", (N, 50) with "glove" (see
+    `drift.data.text`). Options: two_moons n_samples=1000, noise=0.15, test_fraction=0.3; digits
+    test_fraction=0.3; mnist1d num_samples=5000; tokens num_samples=3000, seq_len=8,
+    vocab_size=5, num_classes=3, test_fraction=0.3; bbc_news and rotten_tomatoes
+    encoder="minilm" (or "glove"), test_fraction=0.3.
     """
     check_source(name, options)
     labels_per_class = check_integer("labels_per_class", labels_per_class, minimum=1)

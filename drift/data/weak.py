@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import text
 from .datasets import BUILDERS, as_inputs, check_source, per_class
 from .splits import SemiSupervisedData
 from ..inputs import as_tensor as _as_tensor
@@ -300,19 +301,28 @@ def load_weak_data(
 
     The test split is fixed (as in `load_data`). `seed` draws a clean validation split of
     `val_per_class` examples per class from the training pool; the rest is the training set,
-    which `lfs` (default for two_moons: TWO_MOONS_LFS) label through `majority_vote`, on the raw
-    inputs before standardisation. noise_rate: if given, `add_label_noise` raises the weak
-    labels' error rate to it (seeded by `seed`). Inputs are standardised as in `load_data`.
+    which `lfs` label through `majority_vote`, on the raw inputs before standardisation. For a
+    text data set the labeling functions read the texts (N,) instead, which needs the text
+    packages (`drift.data.text_lfs`). Default lfs: TWO_MOONS_LFS for two_moons,
+    `drift.data.text_lfs.TEXT_LFS[name]` for bbc_news and rotten_tomatoes. noise_rate: if
+    given, `add_label_noise` raises the weak labels' error rate to it (seeded by `seed`). Inputs
+    are standardised as in `load_data`.
     """
     check_source(name, options)
     if lfs is None:
-        if name != "two_moons":
+        from .text_lfs import TEXT_LFS  # text_lfs imports this module (ABSTAIN)
+
+        defaults = {"two_moons": TWO_MOONS_LFS, **TEXT_LFS}
+        if name not in defaults:
             raise ValueError(
                 f"lfs must be given for {name!r}: built-in labeling functions exist only for "
-                "two_moons"
+                f"{', '.join(defaults)}"
             )
-        lfs = TWO_MOONS_LFS
+        lfs = defaults[name]
     x_pool, y_pool, x_test, y_test = BUILDERS[name](**options)
+    lf_inputs = x_pool  # what the labeling functions read: raw inputs, or a text data set's texts
+    if name in text.TEXT_DATASETS:
+        lf_inputs = text.pool_texts(name, options.get("test_fraction", 0.3))
     classes, counts = np.unique(y_pool, return_counts=True)
     val_per_class = check_integer(
         "val_per_class",
@@ -324,7 +334,7 @@ def load_weak_data(
     rng = np.random.default_rng(seed)
     val = per_class(rng, y_pool, classes, val_per_class)
     train = np.setdiff1d(np.arange(len(y_pool)), val)
-    votes = apply_lfs(lfs, x_pool[train], len(classes))
+    votes = apply_lfs(lfs, lf_inputs[train], len(classes))
     y_train = torch.as_tensor(y_pool[train], dtype=torch.long)
     weak = majority_vote(votes, len(classes))
     if noise_rate is not None:
