@@ -44,7 +44,8 @@ class FileData:
 
     @property
     def num_classes(self) -> int:
-        """C: the number of classes (of the label names, else the largest label + 1)."""
+        """C: the number of classes (of the label names, else the largest label + 1; a file read
+        with labels only)."""
         if self.label_names is not None:
             return len(self.label_names)
         return int(self.y.max()) + 1
