@@ -1,21 +1,29 @@
-"""Command line: `python -m drift compare ...` and `python -m drift train ...`.
+"""Command line: `python -m drift compare ...`, `python -m drift train ...` and
+`python -m drift predict ...`.
 
     python -m drift compare --data digits --labels-per-class 5 --seeds 5
                             [--methods drift mean_teacher] [--steps N] [--model mlp|cnn]
                             [--engine vmap|processes] [--workers N] [--references] [--out DIR]
     python -m drift train --data digits --labels-per-class 5 --method drift|cosine|... [--steps N]
                           [--batch-size B] [--precision fp32|bf16|fp16] [--out DIR]
+    python -m drift train --data FILE.npz|FILE.csv [--label-column label] [--text-column NAME]
+                          [--test-fraction F] [--save MODEL.pt [--force]] ...
+    python -m drift predict --model MODEL.pt --data FILE [--out PREDICTIONS.csv [--force]]
     torchrun --standalone --nproc_per_node=N -m drift train ...   (data-parallel on N processes)
 
 `compare` prints a markdown table (mean ± std over seeds, paired differences against mean
 teacher) and writes results.json and curves.png to --out. Seed s draws labeled subset s.
-`train` prints the final test accuracy and, with --out, writes history.json there. Under
-torchrun (`train` only), rank 0 prints and writes (see `drift.training.distributed`).
+`train` prints the final test accuracy and, with --out, writes history.json there; on a file of
+your own (`drift.data.files`: -1 or an empty label marks an unlabeled row) every labeled row
+trains unless --test-fraction holds some out as the test set, and --save writes the student and
+teacher (`drift.training.saved`) for `predict`. Under torchrun (`train` only), rank 0 prints
+and writes (see `drift.training.distributed`).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
 import json
 import os
@@ -23,20 +31,38 @@ import sys
 import time
 
 from .training import distributed
+from .data import files
 from .data.datasets import DATASETS, load_data
 from .core.methods import EXTRA_PRESETS, METHODS
 from .models import MODELS
 from .runtime import resolve_device, seed_everything
 from .training.config import PRECISIONS, TrainConfig
+from .training.history import WHICH
 from .training.loop import train
+from .training.saved import check_writable, load_classifier, save_classifier
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, files: bool = False) -> None:
+    if files:
+        p.add_argument(
+            "--data",
+            default="digits",
+            metavar="NAME|FILE",
+            help=f"a built-in data set ({', '.join(DATASETS)}; default: digits) or a file of "
+            "your own: FILE.npz with arrays X (N, ...) and y (N,) of integers, -1 for an "
+            "unlabeled row; or FILE.csv with a header, a label column (--label-column; an empty "
+            "cell or -1: unlabeled; integers 0..C-1 or class names) and numeric feature columns "
+            "(all the others), or a text column (--text-column)",
+        )
+    else:
+        p.add_argument(
+            "--data", choices=DATASETS, default="digits", help="built-in data set (default: digits)"
+        )
     p.add_argument(
-        "--data", choices=DATASETS, default="digits", help="built-in data set (default: digits)"
-    )
-    p.add_argument(
-        "--labels-per-class", type=int, default=5, help="labeled examples per class (default: 5)"
+        "--labels-per-class",
+        type=int,
+        default=None,
+        help="labeled examples per class of a built-in data set (default: 5)",
     )
     p.add_argument(
         "--model", choices=list(MODELS), default="mlp", help="student network (default: mlp)"
@@ -87,8 +113,16 @@ def _parser() -> argparse.ArgumentParser:
         help="add scikit-learn LabelSpreading and SelfTraining (LR) rows on the same splits, as in "
         "chapter 6",
     )
-    t = sub.add_parser("train", help="train one method and print its final test accuracy")
-    _common(t)
+    t = sub.add_parser(
+        "train",
+        help="train one method on a built-in data set or a file of your own, print its accuracy",
+        description="Train one method. On a built-in data set, print its final test accuracy. "
+        "On a file of your own, every labeled row trains and the unlabeled rows are the "
+        "unlabeled set; with --test-fraction F a stratified share F of the labeled rows is held "
+        "out instead (never trained on) and the test accuracy on them is printed; without it "
+        "the accuracy printed is on the labeled training rows themselves (optimistic).",
+    )
+    _common(t, files=True)
     t.add_argument(
         "--method",
         choices=[*METHODS, *EXTRA_PRESETS],
@@ -109,6 +143,57 @@ def _parser() -> argparse.ArgumentParser:
         help="autocast dtype of the forward passes (default: fp32, no autocast)",
     )
     t.add_argument("--out", default=None, help="folder to write history.json to (default: none)")
+    t.add_argument(
+        "--label-column",
+        default=None,
+        help="a CSV's label column (default: label)",
+    )
+    t.add_argument(
+        "--text-column",
+        default=None,
+        help="a CSV's column of texts, embedded by a frozen pretrained encoder as the features "
+        "(the other columns are then unused)",
+    )
+    t.add_argument(
+        "--encoder",
+        default=None,
+        help="the encoder of --text-column (default: minilm, the bundled all-MiniLM-L6-v2)",
+    )
+    t.add_argument(
+        "--test-fraction",
+        type=float,
+        default=None,
+        help="a file's share of labeled rows held out as the test set, stratified by class and "
+        "drawn with --seed (default: 0, every labeled row trains)",
+    )
+    t.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="write the trained student and teacher to PATH, for predict (default: none)",
+    )
+    t.add_argument("--force", action="store_true", help="overwrite the file of --save")
+    p = sub.add_parser(
+        "predict",
+        help="predict every row of a file with a model saved by train --save",
+        description="Predict the class of every row of a file (.npz with X, or .csv with the "
+        "training file's feature or text columns) with a model that train --save wrote. Labels "
+        "in the file are ignored: every row is predicted. Prints, or writes to --out, a CSV "
+        "with one line per row: its index, the predicted label (as in the training file) and "
+        "the probability of each class.",
+    )
+    p.add_argument("--model", required=True, metavar="PATH", help="the file of train --save")
+    p.add_argument("--data", required=True, metavar="FILE", help="the .npz or .csv to predict")
+    p.add_argument(
+        "--predict-with",
+        choices=list(WHICH),
+        default="student",
+        help="the trained student or its teacher (default: student)",
+    )
+    p.add_argument(
+        "--out", default=None, metavar="PATH", help="write the CSV to PATH (default: print it)"
+    )
+    p.add_argument("--force", action="store_true", help="overwrite the file of --out")
     return parser
 
 
@@ -117,12 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (ValueError, TypeError) as err:  # bad arguments: a message, not a traceback
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (ValueError, TypeError, ImportError, OSError) as err:  # a message, not a traceback
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 
 
 def _run(args: argparse.Namespace) -> int:
     seed_everything(0, threads=1)
+    if args.command == "predict":
+        return _predict(args)
+    if args.command == "train" and _is_file(args.data):
+        _check_file_flags(args)
+    else:
+        _check_builtin_flags(args)
     run_kwargs = {"model": args.model, "device": args.device}
     flags = {"steps": args.steps}  # the TrainConfig settings given on the command line
     if args.command == "train":
@@ -176,7 +270,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict, tic: float) -> int:
-    """`train`: every process trains; rank 0 prints and writes history.json to --out."""
+    """`train`: every process trains; rank 0 prints, writes history.json to --out and saves."""
+    if _is_file(args.data):
+        return _train_file(args, config, run_kwargs, tic)
     data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
     history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
@@ -187,12 +283,121 @@ def _train(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict, tic:
         f"{args.seed}{processes}): final test accuracy {history.final_test_accuracy:.2f}% in "
         f"{time.perf_counter() - tic:.1f} s"
     )
+    _write_history(args, history)
+    return 0
+
+
+def _train_file(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict, tic: float):
+    """`train --data FILE`: read and split the file, train, print the accuracy, save."""
+    if not args.data.lower().endswith(files.EXTENSIONS):
+        raise ValueError(
+            f"--data {args.data!r} is neither a built-in data set ({', '.join(DATASETS)}) nor a "
+            ".npz or .csv file"
+        )
+    if args.save is not None:
+        check_writable(args.save, force=args.force)  # before training, not after
+    read = files.read_file(
+        args.data,
+        label_column=args.label_column or "label",
+        text_column=args.text_column,
+        encoder=args.encoder or "minilm",
+    )
+    data = files.split(read, test_fraction=args.test_fraction or 0.0, seed=args.seed)
+    history = train(args.method, data, config, **run_kwargs)
+    if not distributed.is_main():
+        return 0
+    n_labeled, n_test = len(data.y_labeled), 0 if data.y_test is None else len(data.y_test)
+    n_unlabeled = int((read.y == files.UNLABELED).sum())
+    processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
+    if n_test:
+        accuracy = (
+            f"final test accuracy {history.final_test_accuracy:.2f}% on the {n_test} held-out rows"
+        )
+    else:
+        train_accuracy = 100 * float(
+            (history.predict(data.x_labeled) == data.y_labeled).float().mean()
+        )
+        accuracy = (
+            f"accuracy {train_accuracy:.2f}% on the {n_labeled} labeled rows it trained on "
+            "(optimistic; hold some out with --test-fraction)"
+        )
+    print(
+        f"{args.method} on {args.data} ({len(read.x)} rows: {n_labeled} labeled for training, "
+        f"{n_test} held out, {n_unlabeled} unlabeled; {read.num_classes} classes; seed "
+        f"{args.seed}{processes}): {accuracy} in {time.perf_counter() - tic:.1f} s"
+    )
+    _write_history(args, history)
+    if args.save is not None:
+        save_classifier(
+            args.save,
+            history,
+            method=args.method,
+            config=config,
+            model=args.model,
+            feature_shape=tuple(read.x.shape[1:]),
+            classes=read.classes,
+            label_names=read.label_names,
+            reading=read.reading,
+            force=args.force,
+        )
+        print(f"wrote {args.save}")
+    return 0
+
+
+def _write_history(args: argparse.Namespace, history) -> None:
     if args.out is not None:
         os.makedirs(args.out, exist_ok=True)
         with open(os.path.join(args.out, "history.json"), "w") as f:
             json.dump(history.to_dict(), f)
         print(f"wrote {os.path.join(args.out, 'history.json')}")
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """`predict`: the saved model's label and class probabilities for every row of --data."""
+    if args.out is not None:
+        check_writable(args.out, force=args.force)
+    model = load_classifier(args.model)
+    read = files.read_file(args.data, labels=False, reading=model.reading)
+    proba = model.predict_proba(read.x, which=args.predict_with)  # (N, C)
+    out = open(args.out, "w", newline="") if args.out is not None else sys.stdout
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["row", "prediction", *(f"p_{label}" for label in model.classes)])
+        for i, (best, row) in enumerate(zip(proba.argmax(axis=1), proba)):
+            writer.writerow([i, model.classes[best], *(f"{p:.4f}" for p in row)])
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if args.out is not None:
+        print(f"wrote {len(proba)} predictions of {args.model} ({args.predict_with}) to {args.out}")
     return 0
+
+
+def _is_file(data: str) -> bool:
+    """Whether --data names a file rather than a built-in data set."""
+    return data not in DATASETS
+
+
+def _check_file_flags(args: argparse.Namespace) -> None:
+    """A file's flags given with a file only; a built-in data set's never."""
+    if args.labels_per_class is not None:
+        raise ValueError(
+            "--labels-per-class chooses the labeled rows of a built-in data set; a file's "
+            "labeled rows are those with a label: leave it out"
+        )
+
+
+def _check_builtin_flags(args: argparse.Namespace) -> None:
+    """Refuse the file-only flags with a built-in data set; default --labels-per-class."""
+    if args.command == "train":
+        for flag in ("label_column", "text_column", "encoder", "test_fraction", "save"):
+            if getattr(args, flag) is not None:
+                raise ValueError(
+                    f"--{flag.replace('_', '-')} is for a data file of your own; --data "
+                    f"{args.data} is a built-in data set"
+                )
+    if args.labels_per_class is None:
+        args.labels_per_class = 5
 
 
 if __name__ == "__main__":

@@ -209,3 +209,49 @@ def test_bad_input_names_the_argument_and_the_fix(semi):
     est.fit(x, y_semi)
     with pytest.raises(ValueError, match="X has 10 features, but DriftClassifier is expecting 64"):
         est.predict(x[:, :10])
+
+
+def test_random_state_as_scikit_learn_takes_it(semi):
+    x, y_semi, _ = semi
+    x, y_semi = x[:200], y_semi[:200]
+
+    def proba(random_state):
+        return drift.DriftClassifier(steps=10, random_state=random_state).fit(x, y_semi)
+
+    same, other = proba(7), proba(8)
+    np.testing.assert_array_equal(same.predict_proba(x), proba(7).predict_proba(x))
+    assert same.history_.seed == 7 and not np.array_equal(
+        same.predict_proba(x), other.predict_proba(x)
+    )
+    np.testing.assert_array_equal(
+        proba(np.int64(7)).predict_proba(x), same.predict_proba(x)
+    )  # a NumPy integer is the same seed
+    assert clone(drift.DriftClassifier(random_state=7)).get_params()["random_state"] == 7
+
+    generator = np.random.RandomState(0)  # an instance: each fit draws the next seed from it
+    first, second = proba(generator).history_.seed, proba(generator).history_.seed
+    assert first != second
+    assert [proba(np.random.RandomState(0)).history_.seed for _ in range(2)] == [first, first]
+    np.random.seed(3)  # None: NumPy's global RandomState, as in scikit-learn
+    seed = proba(None).history_.seed
+    np.random.seed(3)
+    assert proba(None).history_.seed == seed
+
+    for bad in (np.random.default_rng(0), True, -1, 2**32, 1.5, "0"):
+        with pytest.raises(
+            ValueError, match="random_state must be an int in \\[0, 2\\*\\*32 - 1\\]"
+        ):
+            proba(bad)
+    with pytest.raises(ValueError, match="Generator is not supported.*rng.integers"):
+        proba(np.random.default_rng(0))
+
+
+def test_verbose_shows_progress_and_a_summary_and_is_silent_by_default(semi, capsys):
+    x, y_semi, _ = semi
+    drift.DriftClassifier(steps=5).fit(x[:100], y_semi[:100])
+    assert capsys.readouterr() == ("", "")
+    drift.DriftClassifier(steps=5, verbose=1).fit(x[:100], y_semi[:100])
+    out, err = capsys.readouterr()
+    assert "5/5" in err  # the progress bar
+    assert out.startswith("DriftClassifier: drift on 50 labeled and 50 unlabeled rows")
+    assert "5 steps, seed 0" in out

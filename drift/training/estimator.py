@@ -10,11 +10,14 @@ rows, which makes those searches meaningful on semi-supervised folds.
 from __future__ import annotations
 
 import copy
+import numbers
+import time
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 from torch import nn
@@ -31,12 +34,11 @@ _CONFIG_PARAMS = (
     "unlabeled_batch_size",
     "lr",
     "input_noise",
-    "seed",
     "precision",
     "eval_every",
 )
 """DriftClassifier's parameters that are `drift.TrainConfig` settings (scikit-learn wants them
-as parameters of its own, for get_params and grid search)."""
+as parameters of its own, for get_params and grid search); `random_state` gives the seed."""
 
 UNLABELED = -1
 """The label that marks an unlabeled row of y, as in `sklearn.semi_supervised`."""
@@ -49,9 +51,17 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         method_options: a dict of its settings to replace, e.g. {"alpha": 0.99}, or None.
     model: "mlp", "cnn", a factory `factory(feature_shape, num_classes)` or an `nn.Module`
         (copied at every fit: its weights are the starting point, the module itself is never
-        trained). steps, batch_size, unlabeled_batch_size, lr, input_noise, seed, device,
-        precision, eval_every, progress: as in `drift.train` (which checks them at fit); like
-        it, fit seeds torch's global generator with `seed`.
+        trained). steps, batch_size, unlabeled_batch_size, lr, input_noise, device, precision,
+        eval_every: as in `drift.train` (which checks them at fit).
+    random_state: the seed of the fit (`drift.train`'s `seed`: the initial model, the batches,
+        the noise; like `train`, fit seeds torch's global generator with it), as scikit-learn
+        estimators take it: an int in [0, 2**32 - 1] is the seed itself (the same int, the same
+        predictions; the default 0 makes every fit repeatable); None draws the seed from NumPy's
+        global RandomState (repeatable after `np.random.seed`); a `np.random.RandomState` draws
+        it from that generator, so successive fits differ. A `np.random.Generator` is refused,
+        as scikit-learn's `check_random_state` refuses it: pass an int drawn from it.
+    verbose: when truthy, fit shows `drift.train`'s progress bar and prints a one-line summary
+        (the method, the rows, the seed, the time); silent when 0 or False (the default).
     predict_with: "student" (the trained student) or "teacher" (its teacher, see
         `History.teacher_module`) serves `predict_proba` and `predict`.
 
@@ -79,11 +89,11 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         lr=1e-3,
         input_noise=0.1,
         method_options=None,
-        seed=0,
+        random_state=0,
         device="auto",
         precision="fp32",
         eval_every=None,
-        progress=False,
+        verbose=0,
         predict_with="student",
     ):
         self.method = method
@@ -94,11 +104,11 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         self.lr = lr
         self.input_noise = input_noise
         self.method_options = method_options
-        self.seed = seed
+        self.random_state = random_state
         self.device = device
         self.precision = precision
         self.eval_every = eval_every
-        self.progress = progress
+        self.verbose = verbose
         self.predict_with = predict_with
 
     def fit(self, X, y):
@@ -135,11 +145,19 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
             num_classes=len(classes),
         )
         model = copy.deepcopy(self.model) if isinstance(self.model, nn.Module) else self.model
-        config = TrainConfig(**{name: getattr(self, name) for name in _CONFIG_PARAMS})
+        seed = _seed(self.random_state)
+        config = TrainConfig(**{name: getattr(self, name) for name in _CONFIG_PARAMS}, seed=seed)
+        tic = time.perf_counter()
         self.history_ = train(
-            method, data, config, model=model, device=self.device, progress=self.progress
+            method, data, config, model=model, device=self.device, progress=bool(self.verbose)
         )
         self.classes_ = classes
+        if self.verbose:
+            print(
+                f"DriftClassifier: {method.name} on {int(labeled.sum())} labeled and "
+                f"{int((~labeled).sum())} unlabeled rows, {len(classes)} classes, "
+                f"{config.steps} steps, seed {seed}: {time.perf_counter() - tic:.1f} s"
+            )
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -203,6 +221,29 @@ def _labels(y, n: int) -> tuple[np.ndarray, np.ndarray]:
     if y.dtype.kind in "US":  # a string array cannot hold the integer -1
         return y, np.ones(n, dtype=bool)
     return y, y != UNLABELED
+
+
+def _seed(random_state) -> int:
+    """The seed of a fit from `random_state` (see `DriftClassifier`): an int in [0, 2**32 - 1]
+    itself, else one drawn from NumPy's global RandomState (None) or the RandomState given."""
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    if (
+        isinstance(random_state, numbers.Integral)
+        and not isinstance(random_state, (bool, np.bool_))
+        and 0 <= random_state < 2**32
+    ):
+        return int(random_state)
+    hint = (
+        "; a numpy.random.Generator is not supported (as in scikit-learn): pass an int drawn from "
+        "it, random_state=int(rng.integers(2**32))"
+        if isinstance(random_state, np.random.Generator)
+        else ""
+    )
+    raise ValueError(
+        "random_state must be an int in [0, 2**32 - 1], None or a numpy.random.RandomState"
+        f"{hint}; got {random_state!r}"
+    )
 
 
 def _check_predict_with(predict_with) -> str:
