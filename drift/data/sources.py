@@ -1,7 +1,7 @@
 """Where the training loop's batches come from: one small interface, two implementations.
 
 The loop asks a source for a step's global batch (`batch`), for two labeled examples to probe
-the model with (`probe`) and for evaluation batches of the test and unlabeled sets
+the model with (`probe`) and for evaluation batches of the test, validation and unlabeled sets
 (`eval_batches`); everything it gets is on the training device.
 
 - `TensorSource` serves a `SemiSupervisedData` held in memory: the whole split moves to the
@@ -12,9 +12,9 @@ the model with (`probe`) and for evaluation batches of the test and unlabeled se
   are drawn with replacement from a generator seeded by (seed, split, t), not from the global
   generator, so a resumed run draws the batches an uninterrupted one would.
 
-Both evaluate in batches of `eval_batch_size`, on the whole unlabeled set or on a fixed random
-subset of `eval_unlabeled` rows chosen once from the seed (by its own generator, so the global
-random stream of the run is untouched).
+Both evaluate in batches of `eval_batch_size` the test set, the labeled validation set (if any)
+and the unlabeled set: the whole of it, or a fixed random subset of `eval_unlabeled` rows chosen
+once from the seed (by its own generator, so the global random stream of the run is untouched).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class DatasetSplits:
     `TensorDataset`) or `(x, y_hidden)` (hidden labels score pseudo-labels only; training never
     reads them). x is a tensor of a fixed shape or a dict of such tensors (passed as
     `model(**x)`); y an integer class in [0, num_classes). Items are batched by torch's default
-    collate. `test` may be None (test accuracy NaN).
+    collate. `test` may be None (test accuracy NaN). `validation`: optional labeled (x, y) items
+    scored at every evaluation (as `SemiSupervisedData.x_val`), never trained on.
     num_workers: DataLoader worker processes per split (0: load in the training process).
     Only the first item of each split is checked here; a bad item further on fails in training.
     """
@@ -56,6 +57,7 @@ class DatasetSplits:
     test: Dataset | None = None
     num_classes: int
     num_workers: int = 0
+    validation: Dataset | None = None
 
     def __post_init__(self):
         self.num_classes = check_integer("num_classes", self.num_classes, minimum=2)
@@ -63,9 +65,9 @@ class DatasetSplits:
             "num_workers", self.num_workers, minimum=0, hint="DataLoader worker processes"
         )
         reference = None
-        for name in ("labeled", "unlabeled", "test"):
+        for name in ("labeled", "unlabeled", "test", "validation"):
             dataset = getattr(self, name)
-            if dataset is None and name == "test":
+            if dataset is None and name in ("test", "validation"):
                 continue
             if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
                 raise TypeError(
@@ -100,9 +102,11 @@ class DatasetSplits:
 
     def __repr__(self) -> str:
         test = 0 if self.test is None else len(self.test)
+        validation = "" if self.validation is None else f"validation={len(self.validation)}, "
         return (
             f"DatasetSplits(labeled={len(self.labeled)}, unlabeled={len(self.unlabeled)}, "
-            f"test={test}, features={self.feature_shape}, classes={self.num_classes})"
+            f"test={test}, {validation}features={self.feature_shape}, "
+            f"classes={self.num_classes})"
         )
 
 
@@ -145,8 +149,8 @@ class Source(Protocol):
         """x of (up to) the first two labeled examples."""
 
     def eval_batches(self, split: str) -> Iterator[tuple[Inputs, Tensor | None]]:
-        """(x, y) batches of the test set or of the evaluated unlabeled rows, in a fixed order;
-        y None where there are no labels (none at all for a missing test set)."""
+        """(x, y) batches of `split` ("test", "validation" or "unlabeled": the evaluated rows), in
+        a fixed order; y None where there are no labels (none at all for a missing split)."""
 
 
 def _eval_rows(n: int, eval_unlabeled: int | None, seed: int) -> Tensor | None:
@@ -184,7 +188,11 @@ class TensorSource:
         if rows is not None:
             rows = rows.to(device)
             x_u, y_u = inputs.take(x_u, rows), None if y_u is None else y_u[rows]
-        self._eval = {"test": (self.data.x_test, self.data.y_test), "unlabeled": (x_u, y_u)}
+        self._eval = {
+            "test": (self.data.x_test, self.data.y_test),
+            "validation": (self.data.x_val, self.data.y_val),
+            "unlabeled": (x_u, y_u),
+        }
 
     def batch(self, step: int, generator: torch.Generator | None = None) -> Batch:
         """Indices drawn with replacement on the CPU from `generator` (default torch's global
@@ -247,10 +255,14 @@ class LoaderSource:
         rows = _eval_rows(len(splits.unlabeled), eval_unlabeled, seed)
         unlabeled = splits.unlabeled if rows is None else Subset(splits.unlabeled, rows.tolist())
         self._eval = {
-            "test": None
-            if splits.test is None
-            else self._loader(splits.test, batch_size=eval_batch_size, persistent=True),
-            "unlabeled": self._loader(unlabeled, batch_size=eval_batch_size, persistent=True),
+            name: None
+            if dataset is None
+            else self._loader(dataset, batch_size=eval_batch_size, persistent=True)
+            for name, dataset in (
+                ("test", splits.test),
+                ("validation", splits.validation),
+                ("unlabeled", unlabeled),
+            )
         }
         self._batches, self._next = None, None
 
@@ -304,7 +316,7 @@ class LoaderSource:
     def eval_batches(self, split: str) -> Iterator[tuple[Inputs, Tensor | None]]:
         loader = self._eval[split]
         for part in () if loader is None else loader:
-            yield self._move(part, labeled=split == "test")
+            yield self._move(part, labeled=split != "unlabeled")
 
 
 def source_of(

@@ -5,6 +5,7 @@ The built-in data sets that fill it are in `drift.data.datasets`.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields
 
 import torch
@@ -13,7 +14,7 @@ from torch import Tensor
 from .. import inputs
 from ..inputs import Inputs
 from ..inputs import as_tensor as _as_tensor
-from ..validation import check_integer
+from ..validation import check_integer, check_real
 
 
 def _check_x(name: str, x: Tensor, *, in_dict: bool) -> None:
@@ -81,7 +82,10 @@ class SemiSupervisedData:
     and dtypes. y_*: (N,) class indices in [0, num_classes), stored as torch.long. `y_unlabeled`
     holds the true labels of the unlabeled set for analysis only (pseudo-label accuracy); training
     never reads it, and it may be None for a user's own data. `x_test` and `y_test` may both be None
-    (no test set: the History's test accuracy is then NaN).
+    (no test set: the History's test accuracy is then NaN). `x_val` and `y_val`: an optional
+    labeled validation set (see `with_labeled_validation`), scored at every evaluation
+    (`History.val_accuracy`) for early stopping and restore-best (`drift.TrainConfig`'s
+    `patience` and `restore_best`); never trained on.
     """
 
     x_labeled: Inputs
@@ -91,16 +95,19 @@ class SemiSupervisedData:
     x_test: Inputs | None
     y_test: Tensor | None
     num_classes: int
+    x_val: Inputs | None = None
+    y_val: Tensor | None = None
 
     def __post_init__(self):
         self.num_classes = check_integer("num_classes", self.num_classes, minimum=2)
-        if (self.x_test is None) != (self.y_test is None):
-            raise ValueError(
-                "x_test and y_test must be given together, or both be None (no test set)"
-            )
-        for part in ("labeled", "unlabeled", "test"):
+        for part, what in (("test", "no test set"), ("val", "no validation set")):
+            if (getattr(self, f"x_{part}") is None) != (getattr(self, f"y_{part}") is None):
+                raise ValueError(
+                    f"x_{part} and y_{part} must be given together, or both be None ({what})"
+                )
+        for part in ("labeled", "unlabeled", "test", "val"):
             x_name, y_name = f"x_{part}", f"y_{part}"
-            if part == "test" and self.x_test is None:
+            if part in ("test", "val") and getattr(self, x_name) is None:
                 continue
             x = inputs.as_inputs(x_name, getattr(self, x_name))
             check_inputs(x_name, x, None if part == "labeled" else self.x_labeled)
@@ -177,12 +184,76 @@ class SemiSupervisedData:
             x_test=inputs.take(self.x_unlabeled, val),
             y_test=self.y_unlabeled[val],
             num_classes=self.num_classes,
+            x_val=self.x_val,
+            y_val=self.y_val,
+        )
+
+    def with_labeled_validation(self, size: int | float, *, seed: int = 0) -> "SemiSupervisedData":
+        """A split with a labeled validation set: `size` labeled examples (an int >= 1) or that
+        fraction of them (a float in (0, 1), rounded, at least one per class) move from the
+        labeled set to `x_val`/`y_val`, stratified by class and drawn from `seed`
+        (scikit-learn's `train_test_split`). What a practitioner has for model selection: the
+        held-out labels count against the labeling budget, and the test split is never read.
+        Every class must keep at least one labeled example for training."""
+        from sklearn.model_selection import train_test_split
+
+        if self.x_val is not None:
+            raise ValueError("this split already has a validation set (x_val); split only once")
+        n = len(self.y_labeled)
+        counts = torch.bincount(self.y_labeled.cpu(), minlength=self.num_classes)
+        if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+            n_val = check_integer("size", size, minimum=1)
+        else:
+            fraction = check_real(
+                "size",
+                size,
+                minimum=0.0,
+                maximum=1.0,
+                low_open=True,
+                high_open=True,
+                hint="an int count or a fraction in (0, 1)",
+            )
+            n_val = max(round(fraction * n), self.num_classes)
+        if counts.min() < 2:
+            raise ValueError(
+                "with_labeled_validation needs at least 2 labeled examples of every class (one to "
+                f"train on, one to validate on); the rarest class has {counts.min().item()}: label "
+                "more examples"
+            )
+        if not self.num_classes <= n_val <= n - self.num_classes:
+            raise ValueError(
+                f"size must leave at least one labeled example per class on each side: between "
+                f"{self.num_classes} and {n - self.num_classes} of the {n} labeled examples "
+                f"({self.num_classes} classes); got {size!r} ({n_val} examples)"
+            )
+        rows = torch.arange(n)
+        train_rows, val_rows = train_test_split(
+            rows.numpy(),
+            test_size=n_val,
+            stratify=self.y_labeled.cpu().numpy(),
+            random_state=check_integer("seed", seed, minimum=0),
+        )
+        train_rows, val_rows = (
+            torch.as_tensor(r).sort().values.to(self.y_labeled.device)
+            for r in (train_rows, val_rows)
+        )
+        return SemiSupervisedData(
+            x_labeled=inputs.take(self.x_labeled, train_rows),
+            y_labeled=self.y_labeled[train_rows],
+            x_unlabeled=self.x_unlabeled,
+            y_unlabeled=self.y_unlabeled,
+            x_test=self.x_test,
+            y_test=self.y_test,
+            num_classes=self.num_classes,
+            x_val=inputs.take(self.x_labeled, val_rows),
+            y_val=self.y_labeled[val_rows],
         )
 
     def __repr__(self) -> str:
+        validation = "" if self.y_val is None else f"validation={len(self.y_val)}, "
         return (
             f"SemiSupervisedData(labeled={len(self.y_labeled)}, "
             f"unlabeled={inputs.num_rows(self.x_unlabeled)}, "
-            f"test={0 if self.y_test is None else len(self.y_test)}, "
+            f"test={0 if self.y_test is None else len(self.y_test)}, {validation}"
             f"features={self.feature_shape}, classes={self.num_classes})"
         )

@@ -45,7 +45,7 @@ from ..core.objective import objective_from_logits
 from ..runtime import resolve_device
 from ..data.sources import TensorSource
 from ..core.teacher import ema_response
-from .evaluation import Evaluations, snapshot_of
+from .evaluation import EVAL_SPLITS, Evaluations, snapshot_of
 
 SUPPORTED = {"model", "device", "progress"}
 """The object arguments of `drift.train` the vectorised engine takes, besides a `TrainConfig`
@@ -73,8 +73,11 @@ def unsupported(
     others = sorted(
         k for k, v in (run_kwargs or {}).items() if k not in SUPPORTED and v is not None
     )
-    if config is not None and config.max_grad_norm is not None:
-        others = sorted([*others, "max_grad_norm"])
+    if config is not None:
+        settings = ("max_grad_norm", "patience")
+        others += [name for name in settings if getattr(config, name) is not None]
+        others += ["restore_best"] if config.restore_best else []
+        others = sorted(others)
     if others:
         return (
             f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} supported for one run "
@@ -515,18 +518,20 @@ class _Batch:
             for rows in self.by_source.values():
                 students, teachers = self._stacked("params", rows), self._stacked("teacher", rows)
                 source = self.runs[rows[0]].source
-                test, unlabeled = (  # (K_s, n, C) logits of the students and of the teachers
-                    [
+                logits = {  # (K_s, n, C) logits of the students and of the teachers
+                    split: [
                         (predict(students, x), predict(teachers, x), y)
                         for x, y in source.eval_batches(split)
                     ]
-                    for split in ("test", "unlabeled")
-                )
+                    for split in EVAL_SPLITS
+                }
                 for j, k in enumerate(rows):
                     out[k] = snapshot_of(
                         self.runs[k].method,
-                        [(s[j], g[j], y) for s, g, y in test],
-                        [(s[j], g[j], y) for s, g, y in unlabeled],
+                        {
+                            split: [(s[j], g[j], y) for s, g, y in batches]
+                            for split, batches in logits.items()
+                        },
                     )
         return out
 

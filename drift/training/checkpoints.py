@@ -111,10 +111,12 @@ def save(
     predictions: dict,
     history,
     device: torch.device,
+    best: dict | None = None,
 ) -> None:
     """Write the checkpoint of the run after `step` steps to `path`, atomically (a temporary
     file, then a rename: an interrupted write leaves the previous checkpoint intact).
-    predictions: {"student_pred", "teacher_pred"} of the evaluation at `step`."""
+    predictions: {"student_pred", "teacher_pred"} of the evaluation at `step`. best: the
+    student's and teacher's states at the best validation accuracy so far (restore_best)."""
     state = {
         "format": FORMAT,
         "config": config,
@@ -129,6 +131,7 @@ def save(
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0),
         "student_pred": predictions["student_pred"],
         "teacher_pred": predictions["teacher_pred"],
+        "best": best,
     }
     tmp = f"{os.fspath(path)}.tmp"
     torch.save(state, tmp)

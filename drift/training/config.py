@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 
 from ..core.methods import Method, get_method
-from ..validation import check_choice, check_integer, check_real
+from ..validation import check_bool, check_choice, check_integer, check_real
 
 PRECISIONS: dict[str, torch.dtype | None] = {
     "fp32": None,
@@ -39,6 +39,10 @@ class TrainConfig:
         per evaluation batch. eval_unlabeled: evaluate on a fixed random subset of this many
         unlabeled rows (None: all of them).
     max_grad_norm: clip the student's gradient to this norm before each step (None: no clipping).
+    patience: stop when the student's validation accuracy has not improved for this many
+        evaluations (None: run every step). restore_best: return the student and the teacher of
+        the evaluation with the best validation accuracy (the first, on ties). Both need a
+        labeled validation set (`SemiSupervisedData.with_labeled_validation`).
 
     Checked when made (TypeError for a wrong type, ValueError for a bad value, naming the
     setting); NumPy integers and floats are stored as Python numbers. `resolved()` fills in the
@@ -57,6 +61,8 @@ class TrainConfig:
     eval_batch_size: int = 4096
     eval_unlabeled: int | None = None
     max_grad_norm: float | None = None
+    patience: int | None = None
+    restore_best: bool = False
 
     def __post_init__(self):
         for name, check in _CONSTRAINTS.items():
@@ -111,10 +117,14 @@ _CONSTRAINTS = {
         expected="a number > 0",
         hint="the largest gradient norm, finite; or None for no clipping",
     ),
+    "patience": lambda name, value: check_integer(
+        name, value, minimum=1, hint="evaluations without a better validation accuracy; or None"
+    ),
+    "restore_best": check_bool,
 }
 """TrainConfig's settings, each with its check (`drift.validation`)."""
 
-_OPTIONAL = {"unlabeled_batch_size", "eval_every", "eval_unlabeled", "max_grad_norm"}
+_OPTIONAL = {"unlabeled_batch_size", "eval_every", "eval_unlabeled", "max_grad_norm", "patience"}
 """Settings that may be None (a default computed from others, or off)."""
 
 DEFAULT = TrainConfig()

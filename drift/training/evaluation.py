@@ -23,16 +23,20 @@ def _percent_right(predicted: list[Tensor], y: list[Tensor | None]) -> float:
     return 100 * (torch.cat(predicted) == torch.cat(y)).float().mean().item()
 
 
+EVAL_SPLITS = ("test", "validation", "unlabeled")
+"""The data an evaluation scores, in the order it runs (`Source.eval_batches`)."""
+
+
 def snapshot_of(
-    method: Method,
-    test: list[tuple[Tensor, Tensor, Tensor | None]],
-    unlabeled: list[tuple[Tensor, Tensor, Tensor | None]],
+    method: Method, logits: dict[str, list[tuple[Tensor, Tensor, Tensor | None]]]
 ) -> dict:
-    """Metrics of one evaluation from its logits, batch by batch: `test` and `unlabeled` hold
-    (student logits (n, C), teacher logits (n, C), y (n,) or None; hidden labels for the
-    unlabeled rows). Returns the student's and the teacher's test accuracy, the pseudo-label
-    accuracy and mean weight, plus the predicted classes of the student and the teacher on the
-    unlabeled rows (for flip rates)."""
+    """Metrics of one evaluation from its logits, batch by batch: `logits` maps each of
+    `EVAL_SPLITS` to its batches (student logits (n, C), teacher logits (n, C), y (n,) or None;
+    hidden labels for the unlabeled rows; no batches for a missing split). Returns the
+    student's and the teacher's test accuracy, the student's validation accuracy, the
+    pseudo-label accuracy and mean weight, plus the predicted classes of the student and the
+    teacher on the unlabeled rows (for flip rates)."""
+    test, validation, unlabeled = (logits[split] for split in EVAL_SPLITS)
     teacher_logits = [g for _, g, _ in unlabeled]
     teacher_pred = [g.argmax(-1) for g in teacher_logits]
     weights = [  # as F's (masked), unnormalised
@@ -50,6 +54,9 @@ def snapshot_of(
         ),
         "teacher_test_accuracy": _percent_right(
             [g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]
+        ),
+        "val_accuracy": _percent_right(
+            [s.argmax(-1) for s, _, _ in validation], [y for _, _, y in validation]
         ),
         "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
@@ -77,6 +84,7 @@ def evaluation_record(
         "step": done,
         "test_accuracy": now["test_accuracy"],
         "teacher_test_accuracy": now["teacher_test_accuracy"],
+        "val_accuracy": now["val_accuracy"],
         "pseudo_label_accuracy": now["pseudo_label_accuracy"],
         "mean_weight": now["mean_weight"],
         "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
@@ -135,3 +143,42 @@ class Evaluations:
         ]
         self.sums, self.last = [[0.0, 0.0, 0.0] for _ in self.sums], done
         return out
+
+
+class BestOnValidation:
+    """Early stopping and restore-best on the student's validation accuracy (`TrainConfig`'s
+    `patience` and `restore_best`). After each evaluation `update` keeps the student's and the
+    teacher's states if it is the best so far (the first of equals) and says whether `patience`
+    evaluations have passed without a better one; `restore` puts the best states back and sets
+    `History.best_step`. The best is read from the History itself, so a resumed run (whose
+    History and `states` come from its checkpoint) goes on exactly as an uninterrupted one."""
+
+    def __init__(self, config, states: dict | None = None):
+        self.patience, self.restore_best = config.patience, config.restore_best
+        self.states = states  # {"student": state dict, "teacher": state dict} of the best
+
+    @staticmethod
+    def best(history) -> int:
+        """The index of the first evaluation with the highest validation accuracy."""
+        values = history.val_accuracy
+        return values.index(max(values))
+
+    def update(self, history, student, teacher) -> bool:
+        """After `history` got an evaluation: keep the states if it is the best; True when
+        training should stop."""
+        if self.patience is None and not self.restore_best:
+            return False
+        best, last = self.best(history), len(history.val_accuracy) - 1
+        if self.restore_best and best == last:
+            self.states = {
+                "student": {k: v.detach().clone() for k, v in student.state_dict().items()},
+                "teacher": teacher.state_dict(),  # replaced, never changed in place, by updates
+            }
+        return self.patience is not None and last - best >= self.patience
+
+    def restore(self, history, student, teacher) -> None:
+        """Load the best states into the student and the teacher (with restore_best)."""
+        if self.restore_best and self.states is not None:
+            student.load_state_dict(self.states["student"])
+            teacher.load_state_dict(self.states["teacher"])
+            history.best_step = history.step[self.best(history)]

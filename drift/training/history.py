@@ -25,6 +25,7 @@ SERIES = (
     "step",
     "test_accuracy",
     "teacher_test_accuracy",
+    "val_accuracy",
     "pseudo_label_accuracy",
     "mean_weight",
     "flip_rate",
@@ -37,7 +38,7 @@ SERIES = (
 )
 """The per-evaluation series of a History, in `to_dict()`'s order."""
 
-ADDED_SERIES = ("teacher_test_accuracy",)
+ADDED_SERIES = ("teacher_test_accuracy", "val_accuracy")
 """Series added after Histories were first saved (the shipped records, old checkpoints): a
 dict without one reads as NaN at every evaluation (`History.from_dict`)."""
 
@@ -56,12 +57,17 @@ class History:
     copied teacher's latest copy (the initial student before its first refresh) and, for
     "supervised", whose teacher takes no part in training, the EMA of its iterates (alpha 0.9:
     weight averaging for free). NaN in Histories saved before it existed.
+    val_accuracy: the student's accuracy on the labeled validation set (NaN without one; see
+    `SemiSupervisedData.with_labeled_validation`).
     test_accuracy and teacher_test_accuracy are NaN without a test set, pseudo_label_accuracy
     without hidden labels.
     Loss parts are means over the steps since the previous evaluation; `lam` is the ramped
     weight of the unlabeled loss at the evaluation. `stopped_at`: the step after which a
-    callback stopped training (None: it ran all its steps). `model` and `teacher` are the
-    trained student and its teacher (not part of `to_dict()`).
+    callback or early stopping (`TrainConfig.patience`) stopped training (None: it ran all its
+    steps). `best_step`: with `TrainConfig.restore_best`, the step of the best validation
+    accuracy, whose student and teacher `model` and `teacher` then are (None: the last step's);
+    the final accuracies are that step's. `model` and `teacher` are the trained student and its
+    teacher (not part of `to_dict()`).
     """
 
     method: str
@@ -69,6 +75,7 @@ class History:
     step: list[int] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     teacher_test_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
     pseudo_label_accuracy: list[float] = field(default_factory=list)
     mean_weight: list[float] = field(default_factory=list)
     flip_rate: list[float] = field(default_factory=list)
@@ -79,6 +86,7 @@ class History:
     lam: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     stopped_at: int | None = None
+    best_step: int | None = None
     model: nn.Module | None = field(default=None, repr=False, compare=False)
     teacher: EMATeacher | None = field(default=None, repr=False, compare=False)
 
@@ -88,14 +96,23 @@ class History:
             getattr(self, k).append(record[k])
 
     @property
+    def final_index(self) -> int:
+        """The index of the evaluation whose student and teacher the run returned: the last, or
+        the best step's with restore_best."""
+        return -1 if self.best_step is None else self.step.index(self.best_step)
+
+    @property
     def final_test_accuracy(self) -> float:
-        return self.test_accuracy[-1]
+        """The returned student's test accuracy (%): at the last evaluation, or at `best_step`."""
+        return self.test_accuracy[self.final_index]
 
     @property
     def final_teacher_test_accuracy(self) -> float:
-        """The teacher's test accuracy (%) at the last evaluation (NaN where it was not
-        recorded)."""
-        return self.teacher_test_accuracy[-1] if self.teacher_test_accuracy else math.nan
+        """The returned teacher's test accuracy (%), as `final_test_accuracy` (NaN where it was
+        not recorded)."""
+        return (
+            self.teacher_test_accuracy[self.final_index] if self.teacher_test_accuracy else math.nan
+        )
 
     def settled(self, series: str) -> list[float]:
         """The second half of a series: after the ramp-up, where changes are instability rather
@@ -115,17 +132,20 @@ class History:
             "seed": self.seed,
             **{k: list(getattr(self, k)) for k in SERIES},
             "stopped_at": self.stopped_at,
+            "best_step": self.best_step,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         """The History of `to_dict()` (without model and teacher); dicts written before
-        `stopped_at` existed read as runs that were not stopped, and before a series of
+        `stopped_at` or `best_step` existed read as runs that were not stopped or restored, and
+        before a series of
         `ADDED_SERIES` existed (e.g. teacher_test_accuracy) as NaN at every evaluation."""
         missing = {k: [math.nan] * len(d["step"]) for k in ADDED_SERIES if k not in d}
         return cls(
             **{k: d[k] if k in d else missing[k] for k in ("method", "seed", *SERIES)},
             stopped_at=d.get("stopped_at"),
+            best_step=d.get("best_step"),
         )
 
     def plot(self, axes=None):

@@ -32,7 +32,7 @@ from .. import inputs
 from . import checkpoints, distributed
 from .config import DEFAULT, PRECISIONS, TrainConfig, settings
 from ..data.splits import SemiSupervisedData
-from .evaluation import Evaluations, snapshot_of
+from .evaluation import EVAL_SPLITS, BestOnValidation, Evaluations, snapshot_of
 from .history import History
 from ..inputs import Inputs
 from ..core.methods import Method
@@ -55,8 +55,7 @@ def _snapshot(method: Method, student: nn.Module, teacher: EMATeacher, source: S
         ]
 
     with eval_mode(student):
-        test, unlabeled = logits("test"), logits("unlabeled")
-    return snapshot_of(method, test, unlabeled)
+        return snapshot_of(method, {split: logits(split) for split in EVAL_SPLITS})
 
 
 View = Callable[[Inputs], Inputs]
@@ -187,7 +186,8 @@ def train(
     settings by name: `Method` fields those of the method (e.g. alpha=0.99), `TrainConfig`
     fields those of the config (e.g. steps=500); any other name raises TypeError listing both.
     Of the settings below, steps, batch_size, unlabeled_batch_size, lr, input_noise, seed,
-    precision, eval_every, eval_batch_size, eval_unlabeled and max_grad_norm are TrainConfig's.
+    precision, eval_every, eval_batch_size, eval_unlabeled, max_grad_norm, patience and
+    restore_best are TrainConfig's.
 
     data: a `SemiSupervisedData` of tensors (moved whole to the device; batches drawn from
         torch's global generator) or a `DatasetSplits` of torch Datasets (batches from
@@ -247,6 +247,11 @@ def train(
         views' draws held fixed for the step.
     max_grad_norm: clip the norm of the student's gradient (the whole Stackelberg gradient) to
         this before each optimizer step (with fp16, after unscaling it). None: no clipping.
+    patience, restore_best: model selection on a labeled validation set (data with one, e.g.
+        `data.with_labeled_validation(0.2)`; its accuracy is `History.val_accuracy`, scored at
+        every evaluation): stop after `patience` evaluations without a better validation
+        accuracy (`history.stopped_at`), and with restore_best return the student and the
+        teacher of the best evaluation (`history.best_step`, the first of equals).
 
     Several processes: run under `torchrun` to train data-parallel (see
     `drift.training.distributed`).
@@ -262,6 +267,7 @@ def train(
         teacher_view=teacher_view,
     )
     check_teacher_view(method, teacher_view)
+    check_validation(config, data)
     device = distributed.local_device(resolve_device(device))
     with distributed.process_group(device):
         for name in ("batch_size", "unlabeled_batch_size"):
@@ -317,6 +323,22 @@ def check_arguments(
     ):
         if value is not None and not callable(value):
             raise TypeError(f"{name} must be {example}; got {type(value).__name__}")
+
+
+def check_validation(config: TrainConfig, data: SemiSupervisedData | DatasetSplits) -> None:
+    """Refuse early stopping or restore-best without a labeled validation set: ValueError
+    saying how to make one."""
+    has_validation = (
+        data.x_val is not None
+        if isinstance(data, SemiSupervisedData)
+        else getattr(data, "validation", None) is not None
+    )
+    if (config.patience is not None or config.restore_best) and not has_validation:
+        raise ValueError(
+            "patience and restore_best select on a labeled validation set, and data has none: "
+            "hold some labeled examples out with data.with_labeled_validation(0.2) (or pass "
+            "DatasetSplits(validation=...))"
+        )
 
 
 def check_teacher_view(method: Method, teacher_view: View | None) -> None:
@@ -396,6 +418,7 @@ def _fit(
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     history = History(method=method.name, seed=seed, model=student, teacher=teacher)
     state = checkpoints.load(checkpoint, config=identity, device=device)
+    selection = BestOnValidation(config, None if state is None else state.get("best"))
     if state is None:
         start, elapsed = 0, 0.0
         previous = _snapshot(method, student, teacher, source)
@@ -414,6 +437,7 @@ def _fit(
         start, elapsed = state["step"], history.seconds[-1] if history.seconds else 0.0
         previous = {"student_pred": state["student_pred"], "teacher_pred": state["teacher_pred"]}
         if history.stopped_at is not None:
+            selection.restore(history, student, teacher)
             return history
 
     evaluations = Evaluations(steps=steps, eval_every=eval_every, last=start)
@@ -471,14 +495,18 @@ def _fit(
             history=history,
             device=device,
         )
+        stop = selection.update(history, student, teacher)
         if checkpoint is not None and distributed.is_main():
-            save()
+            save(best=selection.states)
         if callback is not None and callback(history) is True:
+            stop = True
+        if stop:
             history.stopped_at = done
             if checkpoint is not None and distributed.is_main():
-                save()  # a rerun returns the stopped History
+                save(best=selection.states)  # a rerun returns the stopped History
             break
     bar.close()
+    selection.restore(history, student, teacher)
     return history
 
 
