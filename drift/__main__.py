@@ -26,6 +26,7 @@ import argparse
 import csv
 import functools
 import json
+import math
 import os
 import sys
 import time
@@ -167,6 +168,27 @@ def _parser() -> argparse.ArgumentParser:
         "drawn with --seed (default: 0, every labeled row trains)",
     )
     t.add_argument(
+        "--validation",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="hold out labeled rows for model selection (SemiSupervisedData."
+        "with_labeled_validation): a fraction in (0, 1) or a count, stratified, drawn with "
+        "--seed; their accuracy is printed (default: none)",
+    )
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="with --validation: stop after this many evaluations without a better validation "
+        "accuracy (default: run every step)",
+    )
+    t.add_argument(
+        "--restore-best",
+        action="store_true",
+        help="with --validation: keep the student and teacher of the best validation accuracy",
+    )
+    t.add_argument(
         "--save",
         default=None,
         metavar="PATH",
@@ -220,7 +242,13 @@ def _run(args: argparse.Namespace) -> int:
     run_kwargs = {"model": args.model, "device": args.device}
     flags = {"steps": args.steps}  # the TrainConfig settings given on the command line
     if args.command == "train":
-        flags.update(batch_size=args.batch_size, seed=args.seed, precision=args.precision)
+        flags.update(
+            batch_size=args.batch_size,
+            seed=args.seed,
+            precision=args.precision,
+            patience=args.patience,
+            restore_best=args.restore_best or None,
+        )
     config = TrainConfig(**{k: v for k, v in flags.items() if v is not None})
     tic = time.perf_counter()
     if args.command == "train":
@@ -274,14 +302,15 @@ def _train(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict, tic:
     if _is_file(args.data):
         return _train_file(args, config, run_kwargs, tic)
     data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
+    data = _with_validation(args, data)
     history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
         return 0
     processes = f", {distributed.world_size()} processes" if distributed.world_size() > 1 else ""
     print(
         f"{args.method} on {args.data} ({args.labels_per_class} labels/class, seed "
-        f"{args.seed}{processes}): final test accuracy {history.final_test_accuracy:.2f}% in "
-        f"{time.perf_counter() - tic:.1f} s"
+        f"{args.seed}{processes}): final test accuracy {history.final_test_accuracy:.2f}%"
+        f"{_selection(history)} in {time.perf_counter() - tic:.1f} s"
     )
     _write_history(args, history)
     return 0
@@ -303,6 +332,7 @@ def _train_file(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict,
         encoder=args.encoder or "minilm",
     )
     data = files.split(read, test_fraction=args.test_fraction or 0.0, seed=args.seed)
+    data = _with_validation(args, data)
     history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
         return 0
@@ -323,8 +353,9 @@ def _train_file(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict,
         )
     print(
         f"{args.method} on {args.data} ({len(read.x)} rows: {n_labeled} labeled for training, "
-        f"{n_test} held out, {n_unlabeled} unlabeled; {read.num_classes} classes; seed "
-        f"{args.seed}{processes}): {accuracy} in {time.perf_counter() - tic:.1f} s"
+        f"{n_test} held out, {_held_for_validation(data)}{n_unlabeled} unlabeled; "
+        f"{read.num_classes} classes; seed {args.seed}{processes}): {accuracy}"
+        f"{_selection(history)} in {time.perf_counter() - tic:.1f} s"
     )
     _write_history(args, history)
     if args.save is not None:
@@ -342,6 +373,44 @@ def _train_file(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict,
         )
         print(f"wrote {args.save}")
     return 0
+
+
+def _size(text: str) -> int | float:
+    """--validation's SIZE: a count (an integer) or a fraction."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _with_validation(args: argparse.Namespace, data):
+    """data with --validation's labeled validation set held out (data itself without it)."""
+    if args.validation is None:
+        if args.patience is not None or args.restore_best:
+            raise ValueError(
+                "--patience and --restore-best select on a labeled validation set: add "
+                "--validation SIZE (e.g. --validation 0.2)"
+            )
+        return data
+    return data.with_labeled_validation(args.validation, seed=args.seed)
+
+
+def _held_for_validation(data) -> str:
+    """The rows held out for validation, for the summary line ("" without any)."""
+    return "" if data.y_val is None else f"{len(data.y_val)} for validation, "
+
+
+def _selection(history) -> str:
+    """What model selection did, for the summary line ("" without a validation set)."""
+    if not history.val_accuracy or math.isnan(history.val_accuracy[-1]):
+        return ""
+    i = history.final_index
+    parts = [f"validation accuracy {history.val_accuracy[i]:.2f}% at step {history.step[i]}"]
+    if history.stopped_at is not None:
+        parts.append(f"stopped early at step {history.stopped_at}")
+    if history.best_step is not None:
+        parts.append("best student and teacher restored")
+    return " (" + "; ".join(parts) + ")"
 
 
 def _write_history(args: argparse.Namespace, history) -> None:

@@ -3,6 +3,9 @@
 (`History.val_accuracy`), early stopping (`patience`) and restore-best (`restore_best`)."""
 
 import math
+import re
+
+import numpy as np
 
 import pytest
 import torch
@@ -188,3 +191,55 @@ def test_a_validation_dataset_is_scored_as_the_tensors_are(digits10):
             labeled=splits.labeled, unlabeled=splits.unlabeled, num_classes=10,
             validation=TensorDataset(d.x_val),
         )  # fmt: skip
+
+
+def test_drift_classifier_selects_on_held_out_labeled_rows(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype("float32")
+    y_semi = y.copy()
+    y_semi[np.arange(len(y)) % 10 != 0] = -1  # about 18 labels per class
+    kwargs = dict(steps=STEPS, eval_every=10, patience=3, restore_best=True)
+    clf = drift.DriftClassifier("mean_teacher", validation_size=0.25, **kwargs).fit(x, y_semi)
+    # the same run as drift.train on the split the estimator describes
+    labeled = y_semi != -1
+    data = drift.SemiSupervisedData(
+        torch.from_numpy(x[labeled]), torch.from_numpy(y_semi[labeled]),
+        torch.from_numpy(x[~labeled]), None, None, None, 10,
+    ).with_labeled_validation(0.25, seed=0)  # fmt: skip
+    alone = drift.train("mean_teacher", data, progress=False, **kwargs)
+    assert clf.history_.val_accuracy == alone.val_accuracy
+    assert clf.history_.best_step == alone.best_step is not None
+    np.testing.assert_array_equal(
+        clf.predict_proba(x), alone.predict_proba(torch.from_numpy(x)).double().numpy()
+    )
+    with pytest.raises(ValueError, match="set validation_size too"):
+        drift.DriftClassifier(patience=3).fit(x, y_semi)
+    # every row labeled: X is the unlabeled set too, without the validation rows
+    seen = {}
+    real_train = drift.training.estimator.train
+
+    def spy(method, data, *args, **kw):
+        seen["data"] = data
+        return real_train(method, data, *args, **kw)
+
+    monkeypatch.setattr(drift.training.estimator, "train", spy)
+    drift.DriftClassifier(steps=20, validation_size=0.2).fit(x[:300], y[:300])
+    d = seen["data"]
+    assert len(d.y_val) == 60 and torch.equal(d.x_unlabeled, d.x_labeled)
+
+
+def test_the_command_line_selects_on_a_validation_set(capsys):
+    from drift.__main__ import main
+
+    status = main(
+        "train --data digits --steps 100 --validation 20 --patience 2 --restore-best".split()
+    )
+    out = capsys.readouterr().out
+    assert status == 0 and re.search(r"validation accuracy [\d.]+% at step \d+", out), out
+    assert "best student and teacher restored" in out
+    with pytest.raises(SystemExit) as exit:
+        main("train --data digits --steps 10 --patience 2".split())
+    assert exit.value.code == 2
+    assert "add --validation SIZE" in capsys.readouterr().err

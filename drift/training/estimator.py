@@ -10,6 +10,7 @@ rows, which makes those searches meaningful on semi-supervised folds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import numbers
 import time
 
@@ -36,6 +37,8 @@ _CONFIG_PARAMS = (
     "input_noise",
     "precision",
     "eval_every",
+    "patience",
+    "restore_best",
 )
 """DriftClassifier's parameters that are `drift.TrainConfig` settings (scikit-learn wants them
 as parameters of its own, for get_params and grid search); `random_state` gives the seed."""
@@ -60,6 +63,12 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         global RandomState (repeatable after `np.random.seed`); a `np.random.RandomState` draws
         it from that generator, so successive fits differ. A `np.random.Generator` is refused,
         as scikit-learn's `check_random_state` refuses it: pass an int drawn from it.
+    validation_size, patience, restore_best: model selection on labeled rows held out of the fit
+        (`SemiSupervisedData.with_labeled_validation`: a fraction in (0, 1) or a count of the
+        labeled rows, stratified, drawn from the fit's seed; never trained on, not even as
+        unlabeled rows): stop after `patience` evaluations without a better validation
+        accuracy, and with restore_best keep the student and teacher of the best one (as in
+        `drift.train`). None, None, False (the defaults): every labeled row trains.
     verbose: when truthy, fit shows `drift.train`'s progress bar and prints a one-line summary
         (the method, the rows, the seed, the time); silent when 0 or False (the default).
     predict_with: "student" (the trained student) or "teacher" (its teacher, see
@@ -93,6 +102,9 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         device="auto",
         precision="fp32",
         eval_every=None,
+        validation_size=None,
+        patience=None,
+        restore_best=False,
         verbose=0,
         predict_with="student",
     ):
@@ -108,6 +120,9 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.precision = precision
         self.eval_every = eval_every
+        self.validation_size = validation_size
+        self.patience = patience
+        self.restore_best = restore_best
         self.verbose = verbose
         self.predict_with = predict_with
 
@@ -144,8 +159,17 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
             y_test=None,
             num_classes=len(classes),
         )
-        model = copy.deepcopy(self.model) if isinstance(self.model, nn.Module) else self.model
         seed = _seed(self.random_state)
+        if self.validation_size is not None:
+            data = data.with_labeled_validation(self.validation_size, seed=seed)
+            if labeled.all():  # X is the unlabeled set too: without the validation rows
+                data = dataclasses.replace(data, x_unlabeled=data.x_labeled)
+        elif self.patience is not None or self.restore_best:
+            raise ValueError(
+                "patience and restore_best select on held-out labeled rows: set validation_size "
+                "too, e.g. DriftClassifier(validation_size=0.2, patience=5, restore_best=True)"
+            )
+        model = copy.deepcopy(self.model) if isinstance(self.model, nn.Module) else self.model
         config = TrainConfig(**{name: getattr(self, name) for name in _CONFIG_PARAMS}, seed=seed)
         tic = time.perf_counter()
         self.history_ = train(
