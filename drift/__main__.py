@@ -26,7 +26,6 @@ import argparse
 import csv
 import functools
 import json
-import math
 import os
 import sys
 import time
@@ -402,7 +401,7 @@ def _held_for_validation(data) -> str:
 
 def _selection(history) -> str:
     """What model selection did, for the summary line ("" without a validation set)."""
-    if not history.val_accuracy or math.isnan(history.val_accuracy[-1]):
+    if not history.val_accuracy:
         return ""
     i = history.final_index
     parts = [f"validation accuracy {history.val_accuracy[i]:.2f}% at step {history.step[i]}"]

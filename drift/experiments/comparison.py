@@ -203,7 +203,8 @@ def _execute(
     else:
         shares = [[i] for i in range(len(jobs))]
     run_kwargs = {**run_kwargs, "progress": progress and workers == 1}
-    bar = tqdm(total=len(jobs), desc=f"runs ({engine})", disable=not progress or len(shares) == 1)
+    desc = "runs (vmap)" if engine == "vmap" else "runs"
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress or len(shares) == 1)
     out: list[dict | None] = [None] * len(jobs)
 
     def collect(share: list[int], histories: list[dict]) -> None:

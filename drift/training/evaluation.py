@@ -33,9 +33,9 @@ def snapshot_of(
     """Metrics of one evaluation from its logits, batch by batch: `logits` maps each of
     `EVAL_SPLITS` to its batches (student logits (n, C), teacher logits (n, C), y (n,) or None;
     hidden labels for the unlabeled rows; no batches for a missing split). Returns the
-    student's and the teacher's test accuracy, the student's validation accuracy, the
-    pseudo-label accuracy and mean weight, plus the predicted classes of the student and the
-    teacher on the unlabeled rows (for flip rates)."""
+    student's and the teacher's test accuracy, the student's validation accuracy (with a
+    validation set only), the pseudo-label accuracy and mean weight, plus the predicted classes
+    of the student and the teacher on the unlabeled rows (for flip rates)."""
     test, validation, unlabeled = (logits[split] for split in EVAL_SPLITS)
     teacher_logits = [g for _, g, _ in unlabeled]
     teacher_pred = [g.argmax(-1) for g in teacher_logits]
@@ -48,21 +48,23 @@ def snapshot_of(
         )
         for g in teacher_logits
     ]
-    return {
+    scores = {
         "test_accuracy": _percent_right(
             [s.argmax(-1) for s, _, _ in test], [y for _, _, y in test]
         ),
         "teacher_test_accuracy": _percent_right(
             [g.argmax(-1) for _, g, _ in test], [y for _, _, y in test]
         ),
-        "val_accuracy": _percent_right(
-            [s.argmax(-1) for s, _, _ in validation], [y for _, _, y in validation]
-        ),
         "pseudo_label_accuracy": _percent_right(teacher_pred, [y for _, _, y in unlabeled]),
         "mean_weight": torch.cat(weights).mean().item(),
         "student_pred": torch.cat([s.argmax(-1) for s, _, _ in unlabeled]),
         "teacher_pred": torch.cat(teacher_pred),
     }
+    if validation:
+        scores["val_accuracy"] = _percent_right(
+            [s.argmax(-1) for s, _, _ in validation], [y for _, _, y in validation]
+        )
+    return scores
 
 
 def evaluation_record(
@@ -84,7 +86,6 @@ def evaluation_record(
         "step": done,
         "test_accuracy": now["test_accuracy"],
         "teacher_test_accuracy": now["teacher_test_accuracy"],
-        "val_accuracy": now["val_accuracy"],
         "pseudo_label_accuracy": now["pseudo_label_accuracy"],
         "mean_weight": now["mean_weight"],
         "flip_rate": flip_rate(previous["student_pred"], now["student_pred"]),
@@ -94,6 +95,7 @@ def evaluation_record(
         "unlabeled_loss": mean_unl,
         "lam": method.lam_at(done - 1, steps),
         "seconds": seconds,
+        **({"val_accuracy": now["val_accuracy"]} if "val_accuracy" in now else {}),
     }
 
 

@@ -38,9 +38,13 @@ SERIES = (
 )
 """The per-evaluation series of a History, in `to_dict()`'s order."""
 
-ADDED_SERIES = ("teacher_test_accuracy", "val_accuracy")
+ADDED_SERIES = ("teacher_test_accuracy",)
 """Series added after Histories were first saved (the shipped records, old checkpoints): a
 dict without one reads as NaN at every evaluation (`History.from_dict`)."""
+
+OPTIONAL_SERIES = ("val_accuracy",)
+"""Series recorded only when the data have what they score (a labeled validation set): empty
+otherwise, and in dicts written before they existed."""
 
 WHICH = ("student", "teacher")
 
@@ -57,7 +61,7 @@ class History:
     copied teacher's latest copy (the initial student before its first refresh) and, for
     "supervised", whose teacher takes no part in training, the EMA of its iterates (alpha 0.9:
     weight averaging for free). NaN in Histories saved before it existed.
-    val_accuracy: the student's accuracy on the labeled validation set (NaN without one; see
+    val_accuracy: the student's accuracy on the labeled validation set (empty without one; see
     `SemiSupervisedData.with_labeled_validation`).
     test_accuracy and teacher_test_accuracy are NaN without a test set, pseudo_label_accuracy
     without hidden labels.
@@ -91,9 +95,11 @@ class History:
     teacher: EMATeacher | None = field(default=None, repr=False, compare=False)
 
     def append(self, record: dict) -> None:
-        """Add one evaluation: a value for every series in `SERIES`."""
+        """Add one evaluation: a value for every series in `SERIES` (`OPTIONAL_SERIES` where the
+        record has them)."""
         for k in SERIES:
-            getattr(self, k).append(record[k])
+            if k in record or k not in OPTIONAL_SERIES:
+                getattr(self, k).append(record[k])
 
     @property
     def final_index(self) -> int:
@@ -138,10 +144,11 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         """The History of `to_dict()` (without model and teacher); dicts written before
-        `stopped_at` or `best_step` existed read as runs that were not stopped or restored, and
-        before a series of
+        `stopped_at` or `best_step` existed read as runs that were not stopped or restored, without
+        an `OPTIONAL_SERIES` as that series empty, and before a series of
         `ADDED_SERIES` existed (e.g. teacher_test_accuracy) as NaN at every evaluation."""
         missing = {k: [math.nan] * len(d["step"]) for k in ADDED_SERIES if k not in d}
+        missing.update({k: [] for k in OPTIONAL_SERIES if k not in d})
         return cls(
             **{k: d[k] if k in d else missing[k] for k in ("method", "seed", *SERIES)},
             stopped_at=d.get("stopped_at"),
