@@ -23,6 +23,7 @@ and writes (see `drift.training.distributed`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import functools
 import json
@@ -332,6 +333,9 @@ def _train_file(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict,
     )
     data = files.split(read, test_fraction=args.test_fraction or 0.0, seed=args.seed)
     data = _with_validation(args, data)
+    if data.y_val is not None and not (read.y == files.UNLABELED).any():
+        # every row labeled: the unlabeled set is the training rows, without the validation rows
+        data = dataclasses.replace(data, x_unlabeled=data.x_labeled)
     history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
         return 0

@@ -229,7 +229,8 @@ def test_drift_classifier_selects_on_held_out_labeled_rows(monkeypatch):
     assert len(d.y_val) == 60 and torch.equal(d.x_unlabeled, d.x_labeled)
 
 
-def test_the_command_line_selects_on_a_validation_set(capsys):
+def test_the_command_line_selects_on_a_validation_set(capsys, monkeypatch, tmp_path):
+    import drift.__main__
     from drift.__main__ import main
 
     status = main(
@@ -242,3 +243,14 @@ def test_the_command_line_selects_on_a_validation_set(capsys):
         main("train --data digits --steps 10 --patience 2".split())
     assert exit.value.code == 2
     assert "add --validation SIZE" in capsys.readouterr().err
+    # a file with every row labeled: the validation rows stay out of the unlabeled set too
+    seen = {}
+    real_train = drift.__main__.train
+    monkeypatch.setattr(
+        drift.__main__, "train", lambda m, d, *a, **k: seen.update(d=d) or real_train(m, d, *a, **k)
+    )
+    x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    np.savez(tmp_path / "all.npz", X=x.astype("float32"), y=y)
+    assert main(f"train --data {tmp_path / 'all.npz'} --steps 10 --validation 10".split()) == 0
+    d = seen["d"]
+    assert len(d.y_val) == 10 and torch.equal(d.x_unlabeled, d.x_labeled)
