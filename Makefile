@@ -96,6 +96,7 @@ record: $(STAMP)
 	$(BIN)/python benchmarks/record_presets.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/record_where.py --part all
 	$(BIN)/python benchmarks/record_confirm.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/record_text.py
 
 clean:
 	rm -rf _build runs build *.egg-info .pytest_cache

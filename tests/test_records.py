@@ -56,3 +56,58 @@ def test_the_presets_table_runs_every_preset_on_fresh_seeds():
     assert set(record.references) == set(REFERENCES.values())
     assert all(np.isfinite(v).all() and len(v) == 20 for v in record.references.values())
     assert all(np.isfinite(results.teacher_final(m)).all() for m in results.methods)
+
+
+def test_the_text_records_tune_on_validation_and_test_the_choice_on_fresh_seeds():
+    """Chapter 11's records (benchmarks/record_text.py): every candidate of drift.book.real_text
+    scored on validation seeds 0-4; the chosen settings, the ablations and LabelSpreading at its
+    chosen gamma on fresh seeds 100-109 at 1, 2 and 5 labels per class."""
+    from drift.book import real_text
+
+    tuning = drift.load_record("text_tuning")
+    assert tuning.results.methods == [m.name for m in real_text.candidates()]
+    assert _seeds(tuning.results) == set(range(5))
+    assert set(tuning.references) == {f"label_spreading_g{g:g}" for g in real_text.GAMMAS}
+    tuned, gamma = real_text.chosen(tuning)
+    names = [m if isinstance(m, str) else m.name for m in real_text.compared_methods(tuned)]
+    for k in real_text.LABELS_PER_CLASS:
+        record = drift.load_record(f"text_bbc_k{k}")
+        assert record.results.methods == names, k
+        assert _seeds(record.results) == set(range(100, 110)), k
+        assert all(h.step[-1] == 500 for runs in record.results.histories.values() for h in runs)
+        assert list(record.references) == [f"sklearn LabelSpreading (gamma {gamma:g})"], k
+        assert all(np.isfinite(v).all() and len(v) == 10 for v in record.references.values())
+        assert f"{k} labels per class" in record.setting
+
+
+def test_the_text_records_were_made_on_the_splits_load_data_draws():
+    """The shipped LabelSpreading row reproduces from today's loader (seed 100, 2 labels per
+    class): a changed split or encoder record makes the text records stale."""
+    from drift.book import real_text
+    from drift.experiments.baselines import reference_accuracy
+
+    record = drift.load_record("text_bbc_k2")
+    (label, values), gamma = (
+        next(iter(record.references.items())),
+        real_text.chosen(drift.load_record("text_tuning"))[1],
+    )
+    assert label.endswith(f"(gamma {gamma:g})")
+    again = reference_accuracy(real_text.bbc(100, labels_per_class=2), gamma=gamma)
+    assert again == values[0], (again, values[0])
+
+
+def test_the_weak_text_records_hold_the_clean_label_baseline_beside_each_method():
+    from drift.book import real_text
+
+    for name in real_text.WEAK:
+        record = drift.load_record(f"text_weak_{name}")
+        assert record.results.methods == [
+            "clean labels only",
+            "supervised",
+            "alternating",
+            "mean_teacher",
+            "drift",
+        ]
+        assert record.results.reference == "clean labels only"
+        assert _seeds(record.results) == set(range(100, 110))
+        assert record.setting.startswith(name) and "wrong" in record.setting
