@@ -52,7 +52,8 @@ RT_PER_CLASS = 1500
 distinct ones, so that its shipped MiniLM record stays near 2 MB (all of them would be 10 MB)."""
 
 RECORDS = Path(__file__).parent.parent / "recorded"
-"""The folder of the shipped MiniLM records (drift/recorded/text_<name>_minilm.npz)."""
+"""The folder of the shipped MiniLM records: the package's recorded/ folder, one file
+text_<name>_minilm.npz per data set."""
 
 REBUILD = "python tools/embed_text.py"
 """The command that rebuilds those records."""
@@ -267,7 +268,7 @@ def embed(texts: Sequence[str], encoder: str = "minilm", *, batch_size: int = 32
 
 
 def record_path(name: str) -> Path:
-    """The shipped MiniLM record of a text data set: drift/recorded/text_<name>_minilm.npz."""
+    """The shipped MiniLM record of a text data set: text_<name>_minilm.npz in `RECORDS`."""
     return RECORDS / f"text_{check_choice('name', name, TEXT_DATASETS)}_minilm.npz"
 
 
