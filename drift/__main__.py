@@ -23,7 +23,6 @@ and writes (see `drift.training.distributed`).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import csv
 import functools
 import json
@@ -302,7 +301,8 @@ def _train(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict, tic:
     if _is_file(args.data):
         return _train_file(args, config, run_kwargs, tic)
     data = load_data(args.data, labels_per_class=args.labels_per_class, seed=args.seed)
-    data = _with_validation(args, data)
+    if _validation(args) is not None:
+        data = data.with_labeled_validation(args.validation, seed=args.seed)
     history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
         return 0
@@ -331,11 +331,12 @@ def _train_file(args: argparse.Namespace, config: TrainConfig, run_kwargs: dict,
         text_column=args.text_column,
         encoder=args.encoder or "minilm",
     )
-    data = files.split(read, test_fraction=args.test_fraction or 0.0, seed=args.seed)
-    data = _with_validation(args, data)
-    if data.y_val is not None and not (read.y == files.UNLABELED).any():
-        # every row labeled: the unlabeled set is the training rows, without the validation rows
-        data = dataclasses.replace(data, x_unlabeled=data.x_labeled)
+    data = files.split(
+        read,
+        test_fraction=args.test_fraction or 0.0,
+        validation=_validation(args),
+        seed=args.seed,
+    )
     history = train(args.method, data, config, **run_kwargs)
     if not distributed.is_main():
         return 0
@@ -386,16 +387,14 @@ def _size(text: str) -> int | float:
         return float(text)
 
 
-def _with_validation(args: argparse.Namespace, data):
-    """data with --validation's labeled validation set held out (data itself without it)."""
-    if args.validation is None:
-        if args.patience is not None or args.restore_best:
-            raise ValueError(
-                "--patience and --restore-best select on a labeled validation set: add "
-                "--validation SIZE (e.g. --validation 0.2)"
-            )
-        return data
-    return data.with_labeled_validation(args.validation, seed=args.seed)
+def _validation(args: argparse.Namespace) -> int | float | None:
+    """--validation's SIZE (None without it), refusing --patience or --restore-best without it."""
+    if args.validation is None and (args.patience is not None or args.restore_best):
+        raise ValueError(
+            "--patience and --restore-best select on a labeled validation set: add "
+            "--validation SIZE (e.g. --validation 0.2)"
+        )
+    return args.validation
 
 
 def _held_for_validation(data) -> str:

@@ -12,6 +12,7 @@ if asked.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -103,13 +104,21 @@ def read_file(
     )
 
 
-def split(data: FileData, *, test_fraction: float = 0.0, seed: int = 0) -> SemiSupervisedData:
+def split(
+    data: FileData,
+    *,
+    test_fraction: float = 0.0,
+    validation: int | float | None = None,
+    seed: int = 0,
+) -> SemiSupervisedData:
     """The `SemiSupervisedData` of a file read for training: its labeled rows are the labeled
     set and its unlabeled rows the unlabeled set (all the rows, when every row is labeled).
 
     test_fraction: the share of the labeled rows held out as the test set (stratified by
     class, drawn with `seed`; never trained on, not even as unlabeled rows); 0: no test set
-    (the History's test accuracy is then NaN).
+    (the History's test accuracy is then NaN). validation: labeled training rows held out for
+    model selection (`SemiSupervisedData.with_labeled_validation`, drawn with `seed`); None:
+    none. Held-out rows never train, not even as unlabeled rows when every row is labeled.
     """
     test_fraction = check_real(
         "test_fraction",
@@ -139,7 +148,7 @@ def split(data: FileData, *, test_fraction: float = 0.0, seed: int = 0) -> SemiS
                 "no labeled row to train on; label more rows, or lower the fraction"
             )
     unlabeled = np.flatnonzero(data.y == UNLABELED)
-    return SemiSupervisedData(
+    split = SemiSupervisedData(
         x_labeled=data.x[labeled],
         y_labeled=data.y[labeled],
         x_unlabeled=data.x[unlabeled if len(unlabeled) else labeled],
@@ -148,6 +157,11 @@ def split(data: FileData, *, test_fraction: float = 0.0, seed: int = 0) -> SemiS
         y_test=data.y[test] if len(test) else None,
         num_classes=data.num_classes,
     )
+    if validation is None:
+        return split
+    split = split.with_labeled_validation(validation, seed=seed)
+    # every row labeled: the unlabeled set is the training rows, without the validation rows
+    return split if len(unlabeled) else dataclasses.replace(split, x_unlabeled=split.x_labeled)
 
 
 def _read_npz(path: str, labels: bool) -> FileData:

@@ -10,7 +10,6 @@ rows, which makes those searches meaningful on semi-supervised folds.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import numbers
 import time
 
@@ -24,7 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 from torch import nn
 
 from .config import TrainConfig
-from ..data.splits import SemiSupervisedData
+from ..data import files
 from .history import WHICH
 from ..core.methods import get_method
 from .loop import train
@@ -148,27 +147,17 @@ class DriftClassifier(ClassifierMixin, BaseEstimator):
                 f"None; got {type(self.method_options).__name__}"
             )
         method = get_method(self.method, **(self.method_options or {}))
-        x = _tensor(X)
-        mask = torch.from_numpy(labeled)
-        data = SemiSupervisedData(
-            x_labeled=x[mask],
-            y_labeled=torch.from_numpy(codes),
-            x_unlabeled=x if labeled.all() else x[~mask],
-            y_unlabeled=None,
-            x_test=None,
-            y_test=None,
-            num_classes=len(classes),
-        )
         seed = _seed(self.random_state)
-        if self.validation_size is not None:
-            data = data.with_labeled_validation(self.validation_size, seed=seed)
-            if labeled.all():  # X is the unlabeled set too: without the validation rows
-                data = dataclasses.replace(data, x_unlabeled=data.x_labeled)
-        elif self.patience is not None or self.restore_best:
+        if self.validation_size is None and (self.patience is not None or self.restore_best):
             raise ValueError(
                 "patience and restore_best select on held-out labeled rows: set validation_size "
                 "too, e.g. DriftClassifier(validation_size=0.2, patience=5, restore_best=True)"
             )
+        codes_or_unlabeled = np.full(len(X), UNLABELED)
+        codes_or_unlabeled[labeled] = codes
+        data = files.split(
+            files.FileData(X, codes_or_unlabeled), validation=self.validation_size, seed=seed
+        )
         model = copy.deepcopy(self.model) if isinstance(self.model, nn.Module) else self.model
         config = TrainConfig(**{name: getattr(self, name) for name in _CONFIG_PARAMS}, seed=seed)
         tic = time.perf_counter()
