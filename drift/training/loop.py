@@ -329,10 +329,8 @@ def check_validation(config: TrainConfig, data: SemiSupervisedData | DatasetSpli
     """Refuse early stopping or restore-best without a labeled validation set: ValueError
     saying how to make one."""
     has_validation = (
-        data.x_val is not None
-        if isinstance(data, SemiSupervisedData)
-        else getattr(data, "validation", None) is not None
-    )
+        data.x_val if isinstance(data, SemiSupervisedData) else data.validation
+    ) is not None
     if (config.patience is not None or config.restore_best) and not has_validation:
         raise ValueError(
             "patience and restore_best select on a labeled validation set, and data has none: "
